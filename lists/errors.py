@@ -1,0 +1,66 @@
+"""Errors raised by lists.services.
+
+Each carries a short `code` that the protocol adapters map to their own
+shape (frontend integer, SOAP errorCode, REST envelope, panel message), and
+a message for logs and humans that names the value at fault.
+"""
+
+
+class ListsError(Exception):
+    code = "error"
+
+    def __init__(self, message):
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidParameter(ListsError):
+    """A parameter is missing or malformed; `field` names it."""
+
+    code = "invalid_parameter"
+
+    def __init__(self, field, message):
+        super().__init__(message)
+        self.field = field
+
+
+class InvalidContact(ListsError):
+    """The e-mail address or mobile number is not valid."""
+
+    code = "invalid_contact"
+
+
+class ListNotFound(ListsError):
+    code = "list_not_found"
+
+
+class RecipientNotFound(ListsError):
+    code = "recipient_not_found"
+
+
+class NotSubscribed(ListsError):
+    """The recipient is unknown on the list or already unsubscribed from it."""
+
+    code = "not_subscribed"
+
+
+class SubscriptionBlocked(ListsError):
+    """A hard bounce or a spam complaint unsubscribed the recipient; only they can undo it."""
+
+    code = "subscription_blocked"
+
+
+class InvalidLink(ListsError):
+    """A signed link is malformed, tampered with, expired or no longer applicable."""
+
+    code = "invalid_link"
+
+
+class ActivationError(ListsError):
+    """A web-service activation failed; `return_code` is MailUp's negative ReturnCode."""
+
+    code = "activation_error"
+
+    def __init__(self, return_code, message):
+        super().__init__(message)
+        self.return_code = return_code

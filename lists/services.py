@@ -1,0 +1,619 @@
+"""The only code that changes subscription state.
+
+Every public function runs in one transaction, records a SubscriptionEvent
+for each real change, and queues mail only after the transaction commits.
+Frontend views, SOAP and REST handlers, imports and tasks call these
+functions and translate their results and errors into their own protocol.
+"""
+
+import ipaddress
+import logging
+import time
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core import signing
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.crypto import constant_time_compare, salted_hmac
+
+from lists.errors import (
+    ActivationError,
+    InvalidLink,
+    NotSubscribed,
+    RecipientNotFound,
+    SubscriptionBlocked,
+)
+from lists.models import (
+    Account,
+    Channel,
+    ConsoleHost,
+    Group,
+    GroupMembership,
+    Recipient,
+    Source,
+    Subscription,
+    SubscriptionEvent,
+    WebService,
+)
+from sending import services as sending_services
+
+logger = logging.getLogger(__name__)
+
+Status = Subscription.Status
+Kind = SubscriptionEvent.Kind
+
+# Reason codes of unsubscriptions that only the recipient can undo: bounces
+# (8, 80 to 83) and spam complaints (16, 161, 162).
+BLOCKING_REASON_PREFIXES = ("8", "16")
+REASON_ADMINISTRATOR = "0"
+CONFIRMATION_SALT = "lists.confirm-subscription"
+OPTOUT_SALT = "lists.optout-link"
+
+
+@dataclass(frozen=True)
+class Contact:
+    """Who a call is about: a normalised e-mail address, a mobile number, or both."""
+
+    email: str | None = None
+    mobile_prefix: str = ""
+    mobile_number: str | None = None
+
+    @property
+    def channels(self):
+        found = []
+        if self.email:
+            found.append(Channel.EMAIL)
+        if self.mobile_number:
+            found.append(Channel.SMS)
+        return found
+
+
+@dataclass
+class SubscribeRequest:
+    account: Account
+    lists: list
+    contact: Contact
+    source: str
+    confirm: bool = True
+    fields: dict = field(default_factory=dict)
+    group_ids: list = field(default_factory=list)
+    ip: str | None = None
+    # The list whose single confirmation request confirms every list of the
+    # call; None sends one request per list.
+    confirm_list: object = None
+    from_email: str = ""
+    from_name: str = ""
+
+
+class SubscribeOutcome:
+    DONE = "done"
+    ALREADY_SUBSCRIBED = "already_subscribed"
+
+
+# --- Accounts and callers --------------------------------------------------
+
+
+def find_account_for_host(host):
+    """Return the account whose console host name is `host`, else the default account.
+
+    `c<console id>.localhost` is every account's own name; aliases come from
+    ConsoleHost. Returns None only when no default account exists either.
+    """
+    name = _strip_port(host).lower().rstrip(".")
+    if name.startswith("c") and name.endswith(".localhost") and name[1:-10].isdigit():
+        account = Account.objects.filter(console_id=int(name[1:-10])).first()
+        if account:
+            return account
+
+    alias = ConsoleHost.objects.filter(name=name).select_related("account").first()
+    if alias:
+        return alias.account
+    return Account.objects.filter(console_id=settings.DEFAULT_CONSOLE_ID).first()
+
+
+def _strip_port(host):
+    if host.startswith("["):
+        return host[1 : host.find("]")] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def console_origin(account):
+    """Return the scheme, console host and port that links written for `account` use."""
+    public = urlsplit(settings.PUBLIC_ORIGIN)
+    port = f":{public.port}" if public.port else ""
+    return f"{public.scheme}://{account.console_host}{port}"
+
+
+def make_optout_hash(recipient_id, list_id, message_id):
+    """Sign the three values of an unsubscribe link with the server secret."""
+    value = f"{recipient_id}:{list_id}:{message_id}"
+    return salted_hmac(OPTOUT_SALT, value, algorithm="sha256").hexdigest()[:40]
+
+
+def check_optout_hash(recipient_id, list_id, message_id, given):
+    return constant_time_compare(make_optout_hash(recipient_id, list_id, message_id), given)
+
+
+def optout_url(recipient, mailing_list, message_id):
+    """Return the unsubscribe link of a recipient on a list; `message_id` 0 means no message."""
+    signature = make_optout_hash(recipient.pk, mailing_list.list_id, message_id)
+    return (
+        f"{console_origin(mailing_list.account)}/frontend/optout.aspx"
+        f"?id={recipient.pk}&idList={mailing_list.list_id}&idNL={message_id}&HASH={signature}"
+    )
+
+
+def is_frontend_caller_allowed(account, ip):
+    """Tell whether `ip` may call the Xml* frontend pages of `account`."""
+    if not account.frontend_ip_restricted:
+        return True
+    return WebService.objects.filter(
+        account=account, name=WebService.Name.FRONTEND, enabled=True, allowed_addresses__ip=ip
+    ).exists()
+
+
+# --- Recipients --------------------------------------------------------------
+
+
+def find_recipient(account, contact):
+    """Return the recipient matching the contact's e-mail address, else its mobile number, else None."""
+    if contact.email:
+        found = Recipient.objects.filter(account=account, email=contact.email).first()
+        if found:
+            return found
+    if contact.mobile_number:
+        return Recipient.objects.filter(
+            account=account, mobile_prefix=contact.mobile_prefix, mobile_number=contact.mobile_number
+        ).first()
+    return None
+
+
+def _get_or_create_recipient(account, contact):
+    recipient = find_recipient(account, contact)
+    if recipient is None:
+        try:
+            with transaction.atomic():
+                return Recipient.objects.create(
+                    account=account,
+                    email=contact.email,
+                    mobile_prefix=contact.mobile_prefix if contact.mobile_number else "",
+                    mobile_number=contact.mobile_number,
+                ), True
+        except IntegrityError:
+            # A concurrent call created the same recipient between our
+            # lookup and the insert; use theirs.
+            recipient = find_recipient(account, contact)
+            if recipient is None:
+                raise
+
+    _add_missing_channels(recipient, contact)
+    return recipient, False
+
+
+def _add_missing_channels(recipient, contact):
+    """Attach the contact's e-mail or mobile to a recipient found by the other one."""
+    changed = False
+    if contact.email and not recipient.email:
+        if not Recipient.objects.filter(account_id=recipient.account_id, email=contact.email).exists():
+            recipient.email = contact.email
+            changed = True
+    if contact.mobile_number and not recipient.mobile_number:
+        taken = Recipient.objects.filter(
+            account_id=recipient.account_id, mobile_prefix=contact.mobile_prefix, mobile_number=contact.mobile_number
+        ).exists()
+        if not taken:
+            recipient.mobile_prefix = contact.mobile_prefix
+            recipient.mobile_number = contact.mobile_number
+            changed = True
+    if changed:
+        recipient.save(update_fields=["email", "mobile_prefix", "mobile_number", "updated_at"])
+
+
+def _apply_fields(recipient, fields):
+    """Store field values; return the ids whose value changed."""
+    changed = []
+    for field_id, value in fields.items():
+        key = str(field_id)
+        if recipient.fields.get(key, "") != value:
+            recipient.fields[key] = value
+            changed.append(field_id)
+    if changed:
+        recipient.save(update_fields=["fields", "updated_at"])
+    return changed
+
+
+def _apply_groups(recipient, lists, group_ids, replace=False):
+    """Add the recipient to the groups among `group_ids` that belong to `lists`.
+
+    Ids of other lists' groups are ignored. With `replace`, memberships in
+    the lists' other groups are removed. Returns (added ids, removed ids).
+    """
+    list_groups = set(Group.objects.filter(list__in=lists).values_list("id", flat=True))
+    wanted = [group_id for group_id in group_ids if group_id in list_groups]
+    current = set(
+        GroupMembership.objects.filter(recipient=recipient, group_id__in=list_groups).values_list("group_id", flat=True)
+    )
+
+    added = [group_id for group_id in wanted if group_id not in current]
+    GroupMembership.objects.bulk_create([GroupMembership(group_id=gid, recipient=recipient) for gid in added])
+
+    removed = []
+    if replace:
+        removed = sorted(current - set(wanted))
+        GroupMembership.objects.filter(recipient=recipient, group_id__in=removed).delete()
+    return added, removed
+
+
+def _record(recipient, mailing_list, kind, source, channel="", reason="", message_id=None, details=None):
+    return SubscriptionEvent.objects.create(
+        account_id=recipient.account_id,
+        list=mailing_list,
+        recipient=recipient,
+        kind=kind,
+        channel=channel,
+        source=source,
+        reason=reason,
+        message_id=message_id,
+        details=details or {},
+    )
+
+
+def is_blocked(subscription):
+    return subscription.status == Status.UNSUBSCRIBED and subscription.optout_reason.startswith(
+        BLOCKING_REASON_PREFIXES
+    )
+
+
+# --- Subscribe and confirm ---------------------------------------------------
+
+
+def subscribe(request):
+    """Subscribe a contact to one or more lists, as xmlSubscribe.aspx and subscribe.aspx do.
+
+    Returns SubscribeOutcome.ALREADY_SUBSCRIBED when every channel of the
+    contact is already subscribed to every list (fields and groups are still
+    applied), else SubscribeOutcome.DONE. Raises SubscriptionBlocked, with no
+    change made, when a bounce or complaint unsubscribed the contact from
+    one of the lists.
+    """
+    with transaction.atomic():
+        recipient, created = _get_or_create_recipient(request.account, request.contact)
+        recipient = Recipient.objects.select_for_update().get(pk=recipient.pk)
+        subscriptions = _lock_subscriptions(recipient, request.lists, request.contact.channels)
+        _raise_if_blocked(subscriptions.values(), recipient)
+
+        already = all(
+            subscriptions.get((mailing_list.pk, channel)) is not None
+            and subscriptions[(mailing_list.pk, channel)].status == Status.SUBSCRIBED
+            for mailing_list in request.lists
+            for channel in request.contact.channels
+        )
+        changed_lists, pending = _set_subscriptions(recipient, request, subscriptions)
+        _apply_profile(recipient, request, changed_lists)
+        _queue_confirmations(recipient, request, pending)
+
+    logger.info(
+        "subscribe account=%s recipient=%s lists=%s source=%s created=%s outcome=%s",
+        request.account.console_id,
+        recipient.pk,
+        [mailing_list.list_id for mailing_list in request.lists],
+        request.source,
+        created,
+        "already" if already else "done",
+    )
+    return SubscribeOutcome.ALREADY_SUBSCRIBED if already else SubscribeOutcome.DONE
+
+
+def _lock_subscriptions(recipient, lists, channels):
+    rows = Subscription.objects.select_for_update().filter(recipient=recipient, list__in=lists, channel__in=channels)
+    return {(row.list_id, row.channel): row for row in rows}
+
+
+def _raise_if_blocked(subscriptions, recipient):
+    for subscription in subscriptions:
+        if is_blocked(subscription):
+            raise SubscriptionBlocked(
+                f"Recipient {recipient.pk} was unsubscribed from list {subscription.list_id} "
+                f"with reason {subscription.optout_reason} and cannot be subscribed again by this call."
+            )
+
+
+def _set_subscriptions(recipient, request, subscriptions):
+    """Move each (list, channel) of the call to pending or subscribed.
+
+    Returns the ids of the lists whose state changed and the subscriptions
+    that need a confirmation request.
+    """
+    now = timezone.now()
+    changed_lists = set()
+    pending = []
+    for mailing_list in request.lists:
+        for channel in request.contact.channels:
+            subscription = subscriptions.get((mailing_list.pk, channel))
+            if subscription is not None and subscription.status == Status.SUBSCRIBED:
+                continue
+
+            target = Status.PENDING if request.confirm else Status.SUBSCRIBED
+            was = subscription.status if subscription else None
+            subscription = _write_subscription(subscription, recipient, mailing_list, channel, target, request, now)
+            if target == Status.PENDING:
+                pending.append(subscription)
+            if was != target:
+                changed_lists.add(mailing_list.pk)
+                kind = Kind.SUBSCRIBE_REQUEST if target == Status.PENDING else Kind.SUBSCRIBE
+                _record(recipient, mailing_list, kind, request.source, channel=channel)
+    return changed_lists, pending
+
+
+def _write_subscription(subscription, recipient, mailing_list, channel, status, request, now):
+    if subscription is None:
+        subscription = Subscription(recipient=recipient, list=mailing_list, channel=channel)
+    subscription.status = status
+    subscription.source = request.source
+    subscription.requested_at = now
+    subscription.request_ip = request.ip
+    if status == Status.SUBSCRIBED:
+        subscription.optin_at = now
+        subscription.optout_at = None
+        subscription.optout_reason = ""
+        subscription.optout_message_id = None
+    subscription.save()
+    return subscription
+
+
+def _apply_profile(recipient, request, changed_lists):
+    """Apply fields and groups; record a profile change on lists whose state did not change."""
+    changed_fields = _apply_fields(recipient, request.fields)
+    added_groups, _removed = _apply_groups(recipient, request.lists, request.group_ids)
+    if not changed_fields and not added_groups:
+        return
+
+    details = {"fields": changed_fields, "groups_added": added_groups}
+    for mailing_list in request.lists:
+        if mailing_list.pk not in changed_lists:
+            _record(recipient, mailing_list, Kind.PROFILE_CHANGE, request.source, details=details)
+
+
+def _queue_confirmations(recipient, request, pending):
+    """Queue one confirmation request per list, or one for all lists when a confirm list is set."""
+    if not pending or not recipient.email:
+        # TODO: a contact subscribed by mobile number alone stays pending
+        # until SMS confirmation requests exist; nothing can reach it yet.
+        return
+
+    if request.confirm_list is not None:
+        batches = {request.confirm_list.pk: (request.confirm_list, pending)}
+    else:
+        batches = {}
+        for subscription in pending:
+            batches.setdefault(subscription.list_id, (subscription.list, []))[1].append(subscription)
+
+    now = timezone.now()
+    for mailing_list, subscriptions in batches.values():
+        token = make_confirmation_token(subscriptions, mailing_list.confirmation_link_hours)
+        sending_services.queue_confirmation_request(
+            recipient, mailing_list, token, from_email=request.from_email, from_name=request.from_name
+        )
+        Subscription.objects.filter(pk__in=[s.pk for s in subscriptions]).update(confirmation_sent_at=now)
+
+
+def make_confirmation_token(subscriptions, valid_hours):
+    expires = int(time.time()) + valid_hours * 3600
+    payload = {"s": sorted(subscription.pk for subscription in subscriptions), "e": expires}
+    return signing.dumps(payload, salt=CONFIRMATION_SALT, compress=True)
+
+
+def read_confirmation_token(token):
+    """Return the subscription ids a confirmation token names, or raise InvalidLink."""
+    try:
+        payload = signing.loads(token, salt=CONFIRMATION_SALT)
+    except signing.BadSignature:
+        raise InvalidLink("The confirmation link is malformed or was altered.") from None
+
+    ids = payload.get("s") if isinstance(payload, dict) else None
+    expires = payload.get("e") if isinstance(payload, dict) else None
+    if not isinstance(ids, list) or not isinstance(expires, int):
+        raise InvalidLink("The confirmation link is malformed.")
+    if expires < time.time():
+        raise InvalidLink("The confirmation link has expired.")
+    return ids
+
+
+def confirm_subscriptions(token, ip=None):
+    """Turn the pending subscriptions a confirmation link names into subscribed ones.
+
+    Returns the lists now subscribed (including ones confirmed before).
+    Raises InvalidLink when the token is bad or expired, or when none of its
+    subscriptions is pending or subscribed any more.
+    """
+    ids = read_confirmation_token(token)
+    with transaction.atomic():
+        subscriptions = list(
+            Subscription.objects.select_for_update().filter(pk__in=ids).select_related("list", "recipient")
+        )
+        live = [s for s in subscriptions if s.status in (Status.PENDING, Status.SUBSCRIBED)]
+        if not live:
+            raise InvalidLink("The subscriptions of this confirmation link no longer exist or were cancelled.")
+
+        now = timezone.now()
+        welcomed = set()
+        for subscription in live:
+            if subscription.status == Status.SUBSCRIBED:
+                continue
+            subscription.status = Status.SUBSCRIBED
+            subscription.optin_at = now
+            subscription.source = Source.RECIPIENT
+            subscription.save(update_fields=["status", "optin_at", "source", "updated_at"])
+            _record(subscription.recipient, subscription.list, Kind.CONFIRM, Source.RECIPIENT, channel=subscription.channel)
+            if subscription.list.send_welcome and subscription.recipient.email and subscription.list_id not in welcomed:
+                welcomed.add(subscription.list_id)
+                sending_services.queue_welcome(subscription.recipient, subscription.list)
+
+    logger.info("confirm subscriptions=%s ip=%s", [s.pk for s in live], ip)
+    return list(dict.fromkeys(s.list for s in live))
+
+
+# --- Unsubscribe, update, check ----------------------------------------------
+
+
+def unsubscribe(account, mailing_list, contact, source, reason=REASON_ADMINISTRATOR, message_id=None):
+    """Unsubscribe the contact's channels from a list.
+
+    Raises RecipientNotFound for an unknown contact and NotSubscribed when
+    no channel of the call was subscribed or pending on the list.
+    """
+    with transaction.atomic():
+        recipient = find_recipient(account, contact)
+        if recipient is None:
+            raise RecipientNotFound(f"No recipient with this address or number in account {account.console_id}.")
+
+        subscriptions = _lock_subscriptions(recipient, [mailing_list], contact.channels).values()
+        active = [s for s in subscriptions if s.status != Status.UNSUBSCRIBED]
+        if not active:
+            raise NotSubscribed(f"Recipient {recipient.pk} is not subscribed to list {mailing_list.list_id}.")
+
+        for subscription in active:
+            _write_optout(subscription, reason, message_id)
+            _record(recipient, mailing_list, Kind.UNSUBSCRIBE, source, subscription.channel, reason, message_id)
+        if mailing_list.send_unsubscribe_confirmation and recipient.email:
+            if any(s.channel == Channel.EMAIL for s in active):
+                sending_services.queue_unsubscribe_confirmation(recipient, mailing_list)
+
+    logger.info(
+        "unsubscribe account=%s list=%s recipient=%s source=%s reason=%s",
+        account.console_id,
+        mailing_list.list_id,
+        recipient.pk,
+        source,
+        reason,
+    )
+
+
+def unsubscribe_recipient(recipient_id, mailing_list, source, reason, message_id=None):
+    """Unsubscribe the e-mail channel of a recipient known by id, as unsubscribe links do.
+
+    Returns False, changing nothing, when the recipient was not subscribed
+    or pending on the list; raises RecipientNotFound for an unknown id.
+    """
+    recipient = Recipient.objects.filter(pk=recipient_id, account_id=mailing_list.account_id).first()
+    if recipient is None or not recipient.email:
+        raise RecipientNotFound(f"No recipient {recipient_id} with an e-mail address on list {mailing_list.list_id}.")
+
+    try:
+        unsubscribe(mailing_list.account, mailing_list, Contact(email=recipient.email), source, reason, message_id)
+    except NotSubscribed:
+        return False
+    return True
+
+
+def _write_optout(subscription, reason, message_id):
+    subscription.status = Status.UNSUBSCRIBED
+    subscription.optout_at = timezone.now()
+    subscription.optout_reason = reason
+    subscription.optout_message_id = message_id
+    subscription.save(update_fields=["status", "optout_at", "optout_reason", "optout_message_id", "updated_at"])
+
+
+def update_profile(account, mailing_list, contact, fields, group_ids, replace_groups, source):
+    """Update fields and groups of a recipient who is on the list in any state.
+
+    Returns True when something changed. Raises RecipientNotFound when the
+    contact has no subscription on the list.
+    """
+    with transaction.atomic():
+        recipient = find_recipient(account, contact)
+        on_list = recipient is not None and Subscription.objects.filter(recipient=recipient, list=mailing_list).exists()
+        if not on_list:
+            raise RecipientNotFound(f"The recipient is not in list {mailing_list.list_id}.")
+
+        recipient = Recipient.objects.select_for_update().get(pk=recipient.pk)
+        changed_fields = _apply_fields(recipient, fields)
+        added, removed = _apply_groups(recipient, [mailing_list], group_ids, replace=replace_groups)
+        changed = bool(changed_fields or added or removed)
+        if changed:
+            details = {"fields": changed_fields, "groups_added": added, "groups_removed": removed}
+            _record(recipient, mailing_list, Kind.PROFILE_CHANGE, source, details=details)
+
+    logger.info(
+        "update_profile account=%s list=%s recipient=%s changed=%s",
+        account.console_id,
+        mailing_list.list_id,
+        recipient.pk,
+        changed,
+    )
+    return changed
+
+
+def subscription_status(account, mailing_list, contact):
+    """Return the status of the contact's first channel on the list, or None when it is not there."""
+    recipient = find_recipient(account, contact)
+    if recipient is None or not contact.channels:
+        return None
+    subscription = Subscription.objects.filter(
+        recipient=recipient, list=mailing_list, channel=contact.channels[0]
+    ).first()
+    return subscription.status if subscription else None
+
+
+# --- Web-service activation --------------------------------------------------
+
+
+ACTIVATION_ACCOUNT_STATUS_CODES = {
+    Account.Status.SUSPENDED: -1003,
+    Account.Status.INACTIVE: -1004,
+    Account.Status.EXPIRED: -1005,
+}
+WEB_SERVICE_NAMES = {
+    "frontend": WebService.Name.FRONTEND,
+    "wsmailupimport": WebService.Name.IMPORT,
+    "ws_mailupimport": WebService.Name.IMPORT,
+}
+
+
+def activate_web_service(username, password, ws_name, ip):
+    """Activate a web service for the account of `username` and register the caller's IP.
+
+    Returns the (account, WebService) pair. Raises ActivationError with
+    MailUp's ReturnCode: -1001 unknown user, -1002 wrong password,
+    -1003/-1004/-1005 account not active, -1006 unknown or disabled service,
+    -1008 caller already registered, -1010 caller IP not usable.
+    """
+    account = _account_for_ws_user(username)
+    if account is None:
+        raise ActivationError(-1001, f"No account has the web-service user {username[:40]!r}.")
+    if not account.check_ws_password(password):
+        raise ActivationError(-1002, f"Wrong password for {account.ws_username}.")
+    if account.status in ACTIVATION_ACCOUNT_STATUS_CODES:
+        raise ActivationError(ACTIVATION_ACCOUNT_STATUS_CODES[account.status], f"Account is {account.status}.")
+
+    service_name = WEB_SERVICE_NAMES.get(ws_name.strip().lower())
+    if service_name is None:
+        raise ActivationError(-1006, f"Unknown web service {ws_name[:40]!r}; use FrontEnd or WSMailUpImport.")
+    try:
+        ipaddress.ip_address(ip)
+    except ValueError:
+        raise ActivationError(-1010, f"Cannot register caller address {ip!r}.") from None
+
+    with transaction.atomic():
+        service, _created = WebService.objects.select_for_update().get_or_create(account=account, name=service_name)
+        if not service.enabled:
+            raise ActivationError(-1006, f"{service_name} is not enabled for account {account.console_id}.")
+        _address, added = service.allowed_addresses.get_or_create(ip=ip)
+        if not added and service.active:
+            raise ActivationError(-1008, f"{service_name} is already active for {ip}.")
+        if not service.active:
+            service.active = True
+            service.activated_at = timezone.now()
+            service.save(update_fields=["active", "activated_at"])
+
+    logger.info("activate_web_service account=%s service=%s ip=%s", account.console_id, service_name, ip)
+    return account, service
+
+
+def _account_for_ws_user(username):
+    name = username.strip().lower()
+    if len(name) < 2 or name[0] != "a" or not name[1:].isdigit() or len(name) > 11:
+        return None
+    return Account.objects.filter(console_id=int(name[1:])).first()

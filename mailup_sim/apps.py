@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class MailupSimConfig(AppConfig):
+    name = "mailup_sim"
+    verbose_name = "mailup-sim"

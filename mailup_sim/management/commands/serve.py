@@ -1,0 +1,130 @@
+"""Run the whole platform as child processes of one command."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+
+from lists.demo import describe, seed_demo
+from lists.models import Account
+
+PARTS = ("web", "worker", "beat", "sink")
+# Children get this long to stop after SIGTERM before they are killed.
+STOP_TIMEOUT_SECONDS = 15
+
+
+def part_commands():
+    """Map each part to its command line; every part uses this interpreter and these settings."""
+    python = sys.executable
+    manage = str(settings.BASE_DIR / "manage.py")
+    return {
+        "web": [
+            python, "-m", "gunicorn", "mailup_sim.wsgi:application",
+            "--bind", settings.WEB_BIND,
+            "--workers", str(settings.WEB_WORKERS),
+            "--threads", "4",
+            "--access-logfile", "-",
+        ],
+        "worker": [python, "-m", "celery", "-A", "mailup_sim", "worker", "--loglevel", "INFO", "--concurrency", "2"],
+        "beat": [
+            python, "-m", "celery", "-A", "mailup_sim", "beat", "--loglevel", "INFO",
+            "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME,
+        ],
+        "sink": [python, manage, "run_sink"],
+    }  # fmt: skip
+
+
+class Command(BaseCommand):
+    help = "Start web, worker, beat and the SMTP sink; migrate and seed the demo console on an empty database."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--only", default=",".join(PARTS), help=f"Comma-separated parts to run, from: {', '.join(PARTS)}."
+        )
+        parser.add_argument("--no-migrate", action="store_true", help="Do not apply migrations before starting.")
+
+    def handle(self, *args, **options):
+        parts = [part.strip() for part in options["only"].split(",") if part.strip()]
+        unknown = [part for part in parts if part not in PARTS]
+        if unknown:
+            raise CommandError(f"Unknown part {unknown[0]!r}; choose from {', '.join(PARTS)}.")
+
+        if not options["no_migrate"]:
+            call_command("migrate", interactive=False, verbosity=0)
+        demo = self._seed_if_empty()
+
+        commands = part_commands()
+        children = {part: subprocess.Popen(commands[part]) for part in parts}
+        self._print_banner(parts, demo)
+        sys.exit(self._supervise(children))
+
+    def _seed_if_empty(self):
+        if not Account.objects.exists():
+            self.stdout.write("Empty database: creating the demo console.")
+            return seed_demo()
+        account = Account.objects.filter(console_id=1234).first()
+        return describe(account) if account else None
+
+    def _print_banner(self, parts, demo):
+        lines = ["", "mailup-sim is running:"]
+        if "web" in parts:
+            lines.append(f"  web (API, frontend pages, sink API)  http://{settings.WEB_BIND}")
+            lines.append(f"  public origin of links               {settings.PUBLIC_ORIGIN}")
+        if "sink" in parts:
+            lines.append(f"  SMTP sink                            {settings.SINK_SMTP_BIND}:{settings.SINK_SMTP_PORT}")
+        if "worker" in parts or "beat" in parts:
+            lines.append(f"  Celery broker                        {_redact(settings.CELERY_BROKER_URL)}")
+        lines.append(f"  database                             {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}")
+        if demo:
+            lines.append("Demo console (python manage.py seed_demo --json prints it as JSON):")
+            lines.append(json.dumps(demo, indent=2))
+        lines.append("Press Ctrl+C to stop.")
+        self.stdout.write("\n".join(lines))
+        self.stdout.flush()
+
+    def _supervise(self, children):
+        """Wait until a child exits or a signal arrives, then stop every child; return the exit status."""
+        stopping = []
+        signal.signal(signal.SIGTERM, lambda *_: stopping.append("SIGTERM"))
+        signal.signal(signal.SIGINT, lambda *_: stopping.append("SIGINT"))
+
+        status = 0
+        while not stopping:
+            for part, child in children.items():
+                if child.poll() is not None:
+                    self.stderr.write(f"{part} exited with status {child.returncode}; stopping the other parts.")
+                    status = child.returncode or 1
+                    stopping.append(part)
+                    break
+            time.sleep(0.5)
+
+        self._stop(children)
+        return status
+
+    def _stop(self, children):
+        for child in children.values():
+            if child.poll() is None:
+                child.terminate()
+        deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
+        for part, child in children.items():
+            try:
+                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                self.stderr.write(f"{part} did not stop in {STOP_TIMEOUT_SECONDS} s; killing it.")
+                child.kill()
+                child.wait()
+
+
+def _redact(url):
+    """Hide a password in a broker URL before printing it."""
+    if "@" not in url or "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    credentials, host = rest.rsplit("@", 1)
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}"

@@ -1,0 +1,77 @@
+"""Request plumbing shared by every MailUp API family."""
+
+import re
+
+from django.http import HttpResponse
+
+# MailUp matches paths without regard to letter case; Django does not, so
+# the frontend pages are routed by their lower-cased path.
+FRONTEND_PREFIX = "/frontend/"
+HEADER_TOKEN = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
+
+CORS_PATH = re.compile(r"^/(frontend/|api/v1\.1/rest/|authorization/oauth/token$)", re.IGNORECASE)
+CORS_ALLOWED_METHODS = "GET, POST, PUT, DELETE, OPTIONS"
+CORS_BASE_HEADERS = ["Authorization", "Content-Type", "Accept"]
+CORS_MAX_AGE_SECONDS = "86400"
+
+
+def canonical_path(path):
+    """Return `path` with its leading slashes collapsed and a known prefix respelled.
+
+    `//frontend/optout.aspx` (as MailUp itself writes in List-Unsubscribe
+    headers) and `/FrontEnd/XmlSubscribe.aspx` both become
+    `/frontend/xmlsubscribe.aspx`: page names under /frontend/ are matched
+    in lower case.
+    """
+    path = "/" + path.lstrip("/")
+    if path.lower().startswith(FRONTEND_PREFIX):
+        return path.lower()
+    return path
+
+
+class CanonicalPathMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        fixed = canonical_path(request.path_info)
+        if fixed != request.path_info:
+            request.path_info = fixed
+            request.path = request.META.get("SCRIPT_NAME", "").rstrip("/") + fixed
+        return self.get_response(request)
+
+
+class CorsMiddleware:
+    """Answer preflights and open the public API paths to browser clients.
+
+    Browser clients such as vue-mailup call the frontend pages directly, so
+    every answer there, errors included, carries Access-Control-Allow-Origin.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if not CORS_PATH.match(request.path_info):
+            return self.get_response(request)
+
+        if request.method == "OPTIONS":
+            response = self._preflight(request)
+        else:
+            response = self.get_response(request)
+        response["Access-Control-Allow-Origin"] = "*"
+        return response
+
+    def _preflight(self, request):
+        requested = request.headers.get("Access-Control-Request-Headers", "")
+        names = list(CORS_BASE_HEADERS)
+        for name in requested.split(","):
+            name = name.strip()
+            if HEADER_TOKEN.match(name) and name.lower() not in {known.lower() for known in names}:
+                names.append(name)
+
+        response = HttpResponse(b"", status=200)
+        response["Access-Control-Allow-Methods"] = CORS_ALLOWED_METHODS
+        response["Access-Control-Allow-Headers"] = ", ".join(names)
+        response["Access-Control-Max-Age"] = CORS_MAX_AGE_SECONDS
+        return response

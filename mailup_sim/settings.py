@@ -1,0 +1,194 @@
+"""Settings for mailup-sim.
+
+Every value comes from the environment (see .env.example). Without any
+variable set, the platform runs on embedded defaults: SQLite files and a
+Celery transport on SQLite, both under MAILUP_SIM_VAR_DIR.
+"""
+
+import secrets
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+
+from mailup_sim.env import env_bool, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("MAILUP_SIM_VAR_DIR", str(BASE_DIR / "var"))).resolve()
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _read_or_create_secret_key():
+    """Keep one random key per installation so signed links survive restarts."""
+    path = VAR_DIR / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = env_str("SECRET_KEY") or _read_or_create_secret_key()
+DEBUG = env_bool("DEBUG", False)
+
+# The MailUp host names are here because real clients hard-code them and a
+# deployment points them at mailup-sim through DNS or a hosts file.
+ALLOWED_HOSTS = [
+    "localhost",
+    ".localhost",
+    "127.0.0.1",
+    "[::1]",
+    "services.mailup.com",
+    "wsvc.ss.mailup.it",
+    "services.mailupnet.it",
+    "send.mailup.com",
+    "sendsms.mailup.com",
+] + env_list("ALLOWED_HOSTS")
+
+PUBLIC_ORIGIN = env_str("PUBLIC_ORIGIN", "http://localhost:8000").rstrip("/")
+_origin = urlsplit(PUBLIC_ORIGIN)
+if _origin.scheme not in ("http", "https") or not _origin.hostname:
+    raise ImproperlyConfigured(f"PUBLIC_ORIGIN={PUBLIC_ORIGIN!r} must look like http://host:port.")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "oauth2_provider",
+    "mailup_sim",
+    "lists",
+    "sending",
+    "integrations",
+]
+
+MIDDLEWARE = [
+    "mailup_sim.middleware.CanonicalPathMiddleware",
+    "mailup_sim.middleware.CorsMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "mailup_sim.urls"
+WSGI_APPLICATION = "mailup_sim.wsgi.application"
+# CommonMiddleware would redirect /frontend/optout.aspx/ style paths; the
+# MailUp pages have no trailing slash and clients do not follow redirects.
+APPEND_SLASH = False
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASE_URL = env_str("DATABASE_URL")
+if DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60))}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": VAR_DIR / "mailup-sim.sqlite3",
+            "OPTIONS": {
+                # Web, worker and sink write to one file from several
+                # processes: WAL lets readers run beside a writer, and
+                # IMMEDIATE transactions wait for the lock instead of failing
+                # half-way with "database is locked".
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 30,
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
+        }
+    }
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+
+LANGUAGE_CODE = "it"
+LANGUAGES = [("it", _("Italian")), ("en", _("English"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = env_str("TIME_ZONE", "Europe/Rome")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+
+# Uploads are read into memory only up to this size; a larger frontend
+# request gets MailUp's generic error code instead of an HTTP error.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440, minimum=1024)
+DATA_UPLOAD_MAX_NUMBER_FIELDS = env_int("DATA_UPLOAD_MAX_NUMBER_FIELDS", 1000, minimum=100)
+
+# --- Celery -------------------------------------------------------------
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or f"sqla+sqlite:///{VAR_DIR / 'celery-broker.sqlite3'}"
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_BEAT_SCHEDULE = {
+    "requeue-stalled-mail": {"task": "sending.tasks.requeue_stalled_mail", "schedule": 60.0},
+}
+
+# --- Mail ---------------------------------------------------------------
+# Every recipient MX is the sink: mail never leaves the machine.
+SINK_SMTP_HOST = env_str("SINK_SMTP_HOST", "127.0.0.1")
+SINK_SMTP_PORT = env_int("SINK_SMTP_PORT", 1025, minimum=1, maximum=65535)
+SINK_SMTP_BIND = env_str("SINK_SMTP_BIND", "127.0.0.1")
+# Source address of system mail (confirmation requests, welcome messages).
+SYSTEM_MAIL_SOURCE_IP = env_str("SYSTEM_MAIL_SOURCE_IP", "127.0.0.1")
+SMTP_TIMEOUT_SECONDS = env_int("SMTP_TIMEOUT_SECONDS", 30, minimum=1)
+BOUNCE_DOMAIN = env_str("BOUNCE_DOMAIN", "bounces.mailup-sim.localhost")
+
+# --- Accounts and frontend pages ----------------------------------------
+# A request whose Host no account claims is served by this console.
+DEFAULT_CONSOLE_ID = env_int("DEFAULT_CONSOLE_ID", 1234, minimum=1)
+CONFIRMATION_LINK_MAX_AGE_HOURS = env_int("CONFIRMATION_LINK_MAX_AGE_HOURS", 72, minimum=1)
+
+# --- Web server used by `manage.py serve` --------------------------------
+WEB_BIND = env_str("WEB_BIND", "127.0.0.1:8000")
+WEB_WORKERS = env_int("WEB_WORKERS", 2, minimum=1)
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": [],
+    "UNAUTHENTICATED_USER": None,
+}
+
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    # aiosmtpd logs every SMTP command at INFO under "mail.log".
+    "loggers": {"django.db.backends": {"level": "INFO"}, "mail.log": {"level": "WARNING"}},
+}

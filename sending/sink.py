@@ -1,0 +1,147 @@
+"""The SMTP sink: every recipient MX of the simulated internet.
+
+The aiosmtpd handler stays thin. It hands the envelope to
+`store_received_message`, a plain synchronous function that tests call
+directly, running it in a thread because the Django ORM is synchronous.
+"""
+
+import asyncio
+import logging
+from email import policy
+from email.parser import BytesHeaderParser, BytesParser
+
+from aiosmtpd.controller import Controller
+from django.db import close_old_connections
+
+from sending.models import SinkMessage
+
+logger = logging.getLogger(__name__)
+
+# Larger messages get 552 from aiosmtpd before they are stored.
+MAX_MESSAGE_BYTES = 50 * 1024 * 1024
+
+
+def store_received_message(peer, helo, mail_from, rcpt_tos, raw):
+    """Store one accepted message with its envelope; return the SinkMessage."""
+    headers = _read_headers(raw)
+    recipients = [address for address in rcpt_tos]
+    message = SinkMessage.objects.create(
+        peer_ip=peer[0],
+        peer_port=peer[1],
+        helo=(helo or "")[:255],
+        mail_from=(mail_from or "")[:512],
+        rcpt_to=recipients,
+        rcpt_search="\n".join(address.lower() for address in recipients),
+        subject=headers.get("subject", ""),
+        from_header=headers.get("from", ""),
+        to_header=headers.get("to", ""),
+        message_id=headers.get("message-id", "")[:512],
+        account_console_id=_int_or_none(headers.get("x-mailupsim-account")),
+        list_id=_int_or_none(headers.get("x-mailupsim-list")),
+        sending_id=_int_or_none(headers.get("x-mailupsim-sending")),
+        size=len(raw),
+        raw=raw,
+    )
+    logger.info(
+        "sink stored message=%s peer=%s from=%s rcpt=%s message_id=%s",
+        message.pk,
+        peer[0],
+        mail_from,
+        len(recipients),
+        message.message_id,
+    )
+    return message
+
+
+def _read_headers(raw):
+    """Return the first value of each header, lower-cased names, decoded; malformed headers become ''."""
+    parsed = BytesHeaderParser(policy=policy.default).parsebytes(raw)
+    values = {}
+    for name in parsed.keys():
+        key = name.lower()
+        if key in values:
+            continue
+        try:
+            values[key] = str(parsed[name])
+        except (ValueError, TypeError, IndexError, AttributeError):
+            values[key] = ""
+    return values
+
+
+def _int_or_none(value):
+    if value and value.strip().isdigit() and len(value.strip()) < 10:
+        return int(value.strip())
+    return None
+
+
+def parse_message(raw):
+    """Split a stored message into headers, text and HTML bodies and attachment summaries."""
+    message = BytesParser(policy=policy.default).parsebytes(raw)
+    result = {"headers": [[name, _safe_str(value)] for name, value in message.items()], "text": None, "html": None}
+    attachments = []
+    for part in message.walk():
+        if part.is_multipart():
+            continue
+        content_type = part.get_content_type()
+        filename = part.get_filename()
+        if filename or part.get_content_disposition() == "attachment":
+            payload = part.get_payload(decode=True) or b""
+            attachments.append({"filename": filename or "", "content_type": content_type, "size": len(payload)})
+        elif content_type == "text/plain" and result["text"] is None:
+            result["text"] = _part_text(part)
+        elif content_type == "text/html" and result["html"] is None:
+            result["html"] = _part_text(part)
+    result["attachments"] = attachments
+    return result
+
+
+def _part_text(part):
+    try:
+        return part.get_content()
+    except (LookupError, ValueError, AssertionError):
+        payload = part.get_payload(decode=True) or b""
+        return payload.decode("utf-8", "replace")
+
+
+def _safe_str(value):
+    try:
+        return str(value)
+    except (ValueError, TypeError, IndexError, AttributeError):
+        return ""
+
+
+class SinkHandler:
+    async def handle_DATA(self, server, session, envelope):
+        raw = envelope.original_content or envelope.content
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(
+                None, _store_in_thread, session.peer, session.host_name, envelope.mail_from, envelope.rcpt_tos, raw
+            )
+        except Exception:
+            logger.exception("sink could not store a message from %s", session.peer)
+            return "451 4.3.0 Message could not be stored, try again later"
+        return "250 2.0.0 Message accepted for delivery"
+
+
+def _store_in_thread(peer, helo, mail_from, rcpt_tos, raw):
+    close_old_connections()
+    try:
+        store_received_message(peer, helo, mail_from, rcpt_tos, raw)
+    finally:
+        close_old_connections()
+
+
+def start_sink(host, port):
+    """Start the sink in a background thread and return its aiosmtpd Controller (call .stop() to end it)."""
+    controller = Controller(
+        SinkHandler(),
+        hostname=host,
+        port=port,
+        decode_data=False,
+        data_size_limit=MAX_MESSAGE_BYTES,
+        server_hostname="sink.mailup-sim.localhost",
+    )
+    controller.start()
+    logger.info("sink listening on %s:%s", host, port)
+    return controller

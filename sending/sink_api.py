@@ -1,0 +1,102 @@
+"""The sink inspection API: what a CRM developer reads to assert on sent mail."""
+
+from django.db.models import Q
+from django.http import Http404, HttpResponse
+from django.utils.dateparse import parse_datetime
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from sending.models import SinkMessage
+from sending.sink import parse_message
+
+MAX_PAGE_SIZE = 500
+DEFAULT_PAGE_SIZE = 50
+
+
+def summarize(message):
+    return {
+        "id": message.pk,
+        "received_at": message.received_at.isoformat(),
+        "source_ip": message.peer_ip,
+        "helo": message.helo,
+        "mail_from": message.mail_from,
+        "rcpt_to": message.rcpt_to,
+        "from": message.from_header,
+        "to": message.to_header,
+        "subject": message.subject,
+        "message_id": message.message_id,
+        "account": message.account_console_id,
+        "list": message.list_id,
+        "sending": message.sending_id,
+        "size": message.size,
+    }
+
+
+class MessageListView(APIView):
+    """GET lists messages, newest first, with filters; DELETE removes every message."""
+
+    def get(self, request):
+        queryset = SinkMessage.objects.all()
+        try:
+            queryset = _filter(queryset, request.query_params)
+            limit = _bounded_int(request.query_params.get("limit"), DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE, "limit")
+            offset = _bounded_int(request.query_params.get("offset"), 0, 0, 10**9, "offset")
+        except ValueError as error:
+            return Response({"error": str(error)}, status=400)
+
+        total = queryset.count()
+        items = [summarize(message) for message in queryset.defer("raw")[offset : offset + limit]]
+        return Response({"total": total, "offset": offset, "limit": limit, "messages": items})
+
+    def delete(self, request):
+        deleted, _ = SinkMessage.objects.all().delete()
+        return Response({"deleted": deleted})
+
+
+def _filter(queryset, params):
+    """Apply the to, from, subject, account, list, sending and since filters; raise ValueError on a bad value."""
+    if params.get("to"):
+        queryset = queryset.filter(rcpt_search__contains=params["to"].lower())
+    if params.get("from"):
+        queryset = queryset.filter(Q(from_header__icontains=params["from"]) | Q(mail_from__icontains=params["from"]))
+    if params.get("subject"):
+        queryset = queryset.filter(subject__icontains=params["subject"])
+    for name, column in (("account", "account_console_id"), ("list", "list_id"), ("sending", "sending_id")):
+        if params.get(name):
+            queryset = queryset.filter(**{column: _bounded_int(params[name], None, 0, 2**31 - 1, name)})
+    if params.get("since"):
+        since = parse_datetime(params["since"])
+        if since is None:
+            raise ValueError("since must be an ISO 8601 date and time, such as 2026-12-04T10:00:00Z.")
+        queryset = queryset.filter(received_at__gte=since)
+    return queryset
+
+
+def _bounded_int(raw, default, minimum, maximum, name):
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or not minimum <= int(raw) <= maximum:
+        raise ValueError(f"{name} must be an integer from {minimum} to {maximum}.")
+    return int(raw)
+
+
+class MessageDetailView(APIView):
+    def get(self, request, message_id):
+        message = _get_message(message_id)
+        detail = summarize(message)
+        detail.update(parse_message(bytes(message.raw)))
+        detail["raw"] = bytes(message.raw).decode("utf-8", "replace")
+        return Response(detail)
+
+
+def raw_message(request, message_id):
+    """Return the message source exactly as the sink received it."""
+    message = _get_message(message_id)
+    return HttpResponse(bytes(message.raw), content_type="message/rfc822")
+
+
+def _get_message(message_id):
+    message = SinkMessage.objects.filter(pk=message_id).first()
+    if message is None:
+        raise Http404(f"No sink message {message_id}.")
+    return message

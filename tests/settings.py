@@ -1,0 +1,18 @@
+"""Settings for the test suite: the production settings with tasks run in-process.
+
+The var directory is a fresh temporary folder, so tests never touch a
+developer's database or broker files. DATABASE_URL and CELERY_BROKER_URL
+still apply, which is how CI runs the suite on PostgreSQL and Redis.
+"""
+
+import os
+import tempfile
+
+os.environ.setdefault("MAILUP_SIM_VAR_DIR", tempfile.mkdtemp(prefix="mailup-sim-test-"))
+
+from mailup_sim.settings import *  # noqa: E402,F401,F403
+
+# Tasks run in the thread that enqueues them, right after the transaction
+# commits; tests marked `worker` switch this off and run a real worker.
+CELERY_TASK_ALWAYS_EAGER = True
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
