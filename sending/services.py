@@ -82,18 +82,17 @@ def record_sent(mail, message_id, source_ip):
 
 
 def record_failure(mail, error, permanent):
-    """Defer the mail for another attempt, or mark it failed; return the delay in seconds, or None when final."""
+    """Defer the mail for another attempt, or mark it failed when the failure is permanent or attempts ran out."""
     if permanent or mail.attempts >= MAX_ATTEMPTS:
         SystemMail.objects.filter(pk=mail.pk).update(status=Status.FAILED, last_error=error[:2000])
         logger.warning("system mail failed mail=%s attempts=%s error=%s", mail.pk, mail.attempts, error)
-        return None
+        return
 
     delay = timedelta(minutes=2 ** (mail.attempts - 1))
     SystemMail.objects.filter(pk=mail.pk).update(
         status=Status.DEFERRED, next_attempt_at=timezone.now() + delay, last_error=error[:2000]
     )
     logger.info("system mail deferred mail=%s attempts=%s retry_in=%s error=%s", mail.pk, mail.attempts, delay, error)
-    return delay.total_seconds()
 
 
 def requeue_stalled_mail():

@@ -27,9 +27,9 @@ def deliver_system_mail(mail_id):
     try:
         smtp.send_message(message.as_bytes(policy=policy.SMTP), rendering.return_path(mail), [mail.to_email], settings.SYSTEM_MAIL_SOURCE_IP)
     except smtp.DeliveryError as error:
-        delay = services.record_failure(mail, str(error), permanent=error.permanent)
-        if delay is not None:
-            deliver_system_mail.apply_async((mail.pk,), countdown=delay)
+        # A deferred mail is picked up again by requeue_stalled_mail, which
+        # beat runs every minute, once its next_attempt_at has passed.
+        services.record_failure(mail, str(error), permanent=error.permanent)
         return
 
     services.record_sent(mail, message["Message-ID"], settings.SYSTEM_MAIL_SOURCE_IP)
