@@ -1,0 +1,91 @@
+"""`manage.py serve` brings the whole platform up on embedded defaults and stops it cleanly."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+
+from tests.support import free_port
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def wait_until(check, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(0.3)
+    return None
+
+
+@pytest.fixture
+def platform(tmp_path):
+    """Run `serve` in a fresh var directory on free ports, with no database or broker URL set."""
+    web_port, sink_port = free_port(), free_port()
+    env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "CELERY_BROKER_URL")}
+    env.update(
+        MAILUP_SIM_VAR_DIR=str(tmp_path),
+        DJANGO_SETTINGS_MODULE="mailup_sim.settings",
+        WEB_BIND=f"127.0.0.1:{web_port}",
+        PUBLIC_ORIGIN=f"http://localhost:{web_port}",
+        SINK_SMTP_PORT=str(sink_port),
+    )
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "serve"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{web_port}"
+    try:
+        yield process, base
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def get(url):
+    try:
+        return requests.get(url, timeout=5)
+    except requests.ConnectionError:
+        return None
+
+
+def test_serve_runs_the_walkthrough(platform):
+    process, base = platform
+    assert wait_until(lambda: get(f"{base}/sink/api/messages"), timeout=60), "web did not start"
+
+    answer = get(f"{base}/frontend/xmlSubscribe.aspx?List=1&Email=anna.rossi@example.com&retCode=1")
+    assert answer.text == "0"
+
+    listing = wait_until(lambda: get(f"{base}/sink/api/messages").json()["messages"], timeout=60)
+    assert listing, "the confirmation request never reached the sink"
+    detail = get(f"{base}/sink/api/messages/{listing[0]['id']}").json()
+    link = re.search(r"http://\S+confirm\.aspx\?code=\S+", detail["text"]).group(0)
+    path = link.split("/", 3)[3]
+    confirmed = requests.get(f"{base}/{path}", headers={"Host": link.split("/")[2]}, timeout=5)
+    assert confirmed.status_code == 200
+
+    check = get(f"{base}/frontend/xmlChkSubscriber.aspx?ListGuid=0b6f4f5e-3c1a-4d2b-9e8f-1a2b3c4d5e01&List=1&Email=anna.rossi@example.com")
+    assert check.text == "2"
+
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=30)
+    assert process.returncode == 0
+    assert "console user" in output or '"console_user"' in output
+    banner = output[output.index("Demo console") :]
+    assert json.loads(banner[banner.index("{") : banner.index("\n}") + 2])["console_id"] == 1234
