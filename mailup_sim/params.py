@@ -1,7 +1,7 @@
 """Request parameters the way ASP.NET's `Request[name]` reads them.
 
-MailUp's pages run on ASP.NET, and clients rely on its habits: names match
-without regard to case, the query string wins over the body, a repeated
+MailUp's pages run on ASP.NET, and clients rely on its habits. Names match
+without regard to case, and the query string wins over the body. A repeated
 name yields its values joined by commas, and the body is read on GET too.
 """
 
@@ -45,7 +45,7 @@ def read_params(request):
     """Merge the query string and a form body into CaseInsensitiveParams.
 
     Raises MalformedRequest for bodies Django refuses to parse, so each page
-    can answer with its own error code instead of an HTTP error.
+    can return its own error code instead of an HTTP error.
     """
     try:
         return CaseInsensitiveParams(request.GET, _read_body(request))

@@ -170,7 +170,6 @@ BOUNCE_DOMAIN = env_str("BOUNCE_DOMAIN", "bounces.mailup-sim.localhost")
 # --- Accounts and frontend pages ----------------------------------------
 # A request whose Host no account claims is served by this console.
 DEFAULT_CONSOLE_ID = env_int("DEFAULT_CONSOLE_ID", 1234, minimum=1)
-CONFIRMATION_LINK_MAX_AGE_HOURS = env_int("CONFIRMATION_LINK_MAX_AGE_HOURS", 72, minimum=1)
 
 # --- Web server used by `manage.py serve` --------------------------------
 WEB_BIND = env_str("WEB_BIND", "127.0.0.1:8000")

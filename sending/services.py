@@ -26,7 +26,7 @@ MAX_ATTEMPTS = 8
 # assumed lost with that worker and is queued again.
 CLAIM_TIMEOUT = timedelta(minutes=10)
 # A queued mail whose task has not started after this long was probably
-# lost by the broker; the sweep enqueues it again.
+# lost by the broker, so the sweep enqueues it again.
 QUEUE_GRACE = timedelta(minutes=1)
 
 
@@ -65,7 +65,10 @@ def _enqueue(mail_id, countdown=None):
 
 
 def claim_system_mail(mail_id):
-    """Mark a queued or deferred mail as being sent; return it, or None when another worker has it or it is final."""
+    """Mark a queued or deferred mail as being sent and return it.
+
+    Returns None when another worker claimed it first or it is already final.
+    """
     claimed = SystemMail.objects.filter(pk=mail_id, status__in=[Status.QUEUED, Status.DEFERRED]).update(
         status=Status.SENDING, claimed_at=timezone.now(), attempts=F("attempts") + 1
     )
