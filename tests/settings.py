@@ -16,3 +16,8 @@ from mailup_sim.settings import *  # noqa: E402,F401,F403
 # commits; tests marked `worker` switch this off and run a real worker.
 CELERY_TASK_ALWAYS_EAGER = True
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Each run gets its own PostgreSQL test database, so two runs on one server
+# (two developers, or CI beside a developer) never drop each other's.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":  # noqa: F405
+    DATABASES["default"]["TEST"] = {"NAME": f"test_mailup_sim_{os.getpid()}"}  # noqa: F405
