@@ -21,6 +21,7 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 from lists.errors import (
     ActivationError,
     InvalidLink,
+    InvalidParameter,
     NotSubscribed,
     RecipientNotFound,
     SubscriptionBlocked,
@@ -617,3 +618,189 @@ def _account_for_ws_user(username):
     if len(name) < 2 or name[0] != "a" or not name[1:].isdigit() or len(name) > 11:
         return None
     return Account.objects.filter(console_id=int(name[1:])).first()
+
+
+# --- REST API v1.1 -----------------------------------------------------------
+#
+# MailUp's REST calls fire no webhooks. They record source API like the
+# frontend pages, and their events carry REST_EVENT_DETAILS so that
+# post-operations can tell them apart and skip them.
+
+REST_EVENT_DETAILS = {"interface": "rest"}
+
+
+def add_recipient(account, mailing_list, contact, fields, group_ids=(), confirm=False):
+    """Add one recipient to a list as `POST …/Recipient` does, and return it.
+
+    A contact new to the list becomes pending (with a confirmation request)
+    when `confirm` is set, else subscribed. A contact already on the list
+    keeps its status, whatever it is, and gets the fields and groups.
+    Raises InvalidParameter when the address and the number belong to two
+    different recipients.
+    """
+    _raise_if_two_recipients(account, contact)
+    with transaction.atomic():
+        recipient, _created = _get_or_create_recipient(account, contact)
+        recipient = Recipient.objects.select_for_update().get(pk=recipient.pk)
+        subscriptions = _lock_subscriptions(recipient, [mailing_list], contact.channels)
+
+        request = SubscribeRequest(
+            account=account, lists=[mailing_list], contact=contact, source=Source.API, confirm=confirm
+        )
+        pending = []
+        now = timezone.now()
+        for channel in contact.channels:
+            if (mailing_list.pk, channel) in subscriptions:
+                continue
+            target = Status.PENDING if confirm else Status.SUBSCRIBED
+            subscription = _write_subscription(None, recipient, mailing_list, channel, target, request, now)
+            kind = Kind.SUBSCRIBE_REQUEST if target == Status.PENDING else Kind.SUBSCRIBE
+            _record(recipient, mailing_list, kind, Source.API, channel=channel, details=REST_EVENT_DETAILS)
+            if target == Status.PENDING:
+                pending.append(subscription)
+
+        _apply_rest_profile(recipient, mailing_list, fields, group_ids)
+        _queue_confirmations(recipient, request, pending)
+
+    logger.info(
+        "add_recipient account=%s list=%s recipient=%s confirm=%s",
+        account.console_id,
+        mailing_list.list_id,
+        recipient.pk,
+        confirm,
+    )
+    return recipient
+
+
+def _raise_if_two_recipients(account, contact):
+    if not (contact.email and contact.mobile_number):
+        return
+    by_email = find_recipient(account, Contact(email=contact.email))
+    by_mobile = find_recipient(
+        account, Contact(mobile_prefix=contact.mobile_prefix, mobile_number=contact.mobile_number)
+    )
+    if by_email is not None and by_mobile is not None and by_email.pk != by_mobile.pk:
+        raise InvalidParameter(
+            "MobileNumber",
+            f"The e-mail address belongs to recipient {by_email.pk} and the mobile number to recipient {by_mobile.pk}.",
+        )
+
+
+def _apply_rest_profile(recipient, mailing_list, fields, group_ids):
+    changed_fields = _apply_fields(recipient, fields)
+    added_groups, _removed = _apply_groups(recipient, [mailing_list], list(group_ids))
+    if changed_fields or added_groups:
+        details = {"fields": changed_fields, "groups_added": added_groups, **REST_EVENT_DETAILS}
+        _record(recipient, mailing_list, Kind.PROFILE_CHANGE, Source.API, details=details)
+
+
+def find_account_recipient(account, recipient_id):
+    """Return the recipient `recipient_id` of the account, or raise RecipientNotFound."""
+    recipient = Recipient.objects.filter(account=account, pk=recipient_id).first()
+    if recipient is None:
+        raise RecipientNotFound(f"No recipient {recipient_id} in account {account.console_id}.")
+    return recipient
+
+
+def unsubscribe_by_id(mailing_list, recipient_id):
+    """Unsubscribe the e-mail channel of a recipient from a list, by administrator action.
+
+    Returns False, changing nothing, when the recipient was not subscribed
+    or pending on the list. Raises RecipientNotFound for an unknown id.
+    """
+    recipient = find_account_recipient(mailing_list.account, recipient_id)
+    with transaction.atomic():
+        subscriptions = _lock_subscriptions(recipient, [mailing_list], [Channel.EMAIL]).values()
+        active = [s for s in subscriptions if s.status != Status.UNSUBSCRIBED]
+        for subscription in active:
+            _write_optout(subscription, REASON_ADMINISTRATOR, None)
+            _record(
+                recipient,
+                mailing_list,
+                Kind.UNSUBSCRIBE,
+                Source.API,
+                subscription.channel,
+                REASON_ADMINISTRATOR,
+                details=REST_EVENT_DETAILS,
+            )
+
+    logger.info("unsubscribe_by_id list=%s recipient=%s changed=%s", mailing_list.pk, recipient.pk, bool(active))
+    return bool(active)
+
+
+def remove_from_group(group, recipient_id):
+    """Take a recipient out of a group; return False when it was not a member."""
+    recipient = find_account_recipient(group.list.account, recipient_id)
+    with transaction.atomic():
+        deleted, _ = GroupMembership.objects.filter(group=group, recipient=recipient).delete()
+        if deleted:
+            details = {"groups_removed": [group.pk], **REST_EVENT_DETAILS}
+            _record(recipient, group.list, Kind.PROFILE_CHANGE, Source.API, details=details)
+
+    logger.info("remove_from_group group=%s recipient=%s removed=%s", group.pk, recipient.pk, bool(deleted))
+    return bool(deleted)
+
+
+def remove_from_list(mailing_list, recipient_id):
+    """Delete a recipient's subscriptions to a list and its memberships in the list's groups.
+
+    The recipient stays in the account. Returns False when it was not on
+    the list. Raises RecipientNotFound for an unknown id.
+    """
+    recipient = find_account_recipient(mailing_list.account, recipient_id)
+    with transaction.atomic():
+        deleted, _ = Subscription.objects.filter(recipient=recipient, list=mailing_list).delete()
+        GroupMembership.objects.filter(recipient=recipient, group__list=mailing_list).delete()
+        if deleted:
+            _record(recipient, mailing_list, Kind.DELETE, Source.API, details=REST_EVENT_DETAILS)
+
+    logger.info("remove_from_list list=%s recipient=%s removed=%s", mailing_list.pk, recipient.pk, bool(deleted))
+    return bool(deleted)
+
+
+def update_recipient(account, recipient, contact, fields):
+    """Change the address, mobile number and fields of a recipient; return it.
+
+    Parts of `contact` that are empty are kept. Raises InvalidParameter
+    when the new address or number belongs to another recipient.
+    """
+    with transaction.atomic():
+        recipient = Recipient.objects.select_for_update().get(pk=recipient.pk)
+        changed = _change_contact(account, recipient, contact)
+        changed_fields = _apply_fields(recipient, fields)
+        if changed or changed_fields:
+            details = {"fields": changed_fields, "contact": changed, **REST_EVENT_DETAILS}
+            _record(recipient, None, Kind.PROFILE_CHANGE, Source.API, details=details)
+
+    logger.info("update_recipient account=%s recipient=%s", account.console_id, recipient.pk)
+    return recipient
+
+
+def _change_contact(account, recipient, contact):
+    """Apply a new address or mobile number; return the names of what changed."""
+    others = Recipient.objects.filter(account=account).exclude(pk=recipient.pk)
+    changed = []
+    if contact.email and contact.email != recipient.email:
+        if others.filter(email=contact.email).exists():
+            raise InvalidParameter("Email", f"Another recipient already has the address {contact.email}.")
+        recipient.email = contact.email
+        changed.append("email")
+    new_mobile = (contact.mobile_prefix, contact.mobile_number)
+    if contact.mobile_number and new_mobile != (recipient.mobile_prefix, recipient.mobile_number):
+        if others.filter(mobile_prefix=contact.mobile_prefix, mobile_number=contact.mobile_number).exists():
+            raise InvalidParameter("MobileNumber", "Another recipient already has this mobile number.")
+        recipient.mobile_prefix, recipient.mobile_number = new_mobile
+        changed.append("mobile")
+    if changed:
+        recipient.save(update_fields=["email", "mobile_prefix", "mobile_number", "updated_at"])
+    return changed
+
+
+def create_group(mailing_list, name, notes=""):
+    """Create a group in a list and return it; raises InvalidParameter for an empty name."""
+    name = name.strip()
+    if not name:
+        raise InvalidParameter("Name", "The group name is missing.")
+    group = Group.objects.create(list=mailing_list, name=name[:200], notes=notes)
+    logger.info("create_group list=%s group=%s", mailing_list.pk, group.pk)
+    return group
