@@ -5,8 +5,8 @@ import re
 from django.http import HttpResponse
 
 # MailUp matches paths without regard to letter case; Django does not, so
-# the frontend pages are routed by their lower-cased path.
-FRONTEND_PREFIX = "/frontend/"
+# paths under these prefixes are routed by their lower-cased spelling.
+CASE_INSENSITIVE_PREFIXES = ("/frontend/", "/api/v1.1/rest/", "/authorization/oauth/")
 HEADER_TOKEN = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
 
 CORS_PATH = re.compile(r"^/(frontend/|api/v1\.1/rest/|authorization/oauth/token$)", re.IGNORECASE)
@@ -16,15 +16,16 @@ CORS_MAX_AGE_SECONDS = "86400"
 
 
 def canonical_path(path):
-    """Return `path` with its leading slashes collapsed and a known prefix respelled.
+    """Return `path` with its leading slashes collapsed, in lower case under a case-insensitive prefix.
 
     `//frontend/optout.aspx` (as MailUp itself writes in List-Unsubscribe
     headers) and `/FrontEnd/XmlSubscribe.aspx` both become
-    `/frontend/xmlsubscribe.aspx`: page names under /frontend/ are matched
-    in lower case.
+    `/frontend/xmlsubscribe.aspx`, and `/api/v1.1/rest/ConsoleService.svc/Console/list/1`
+    becomes `/api/v1.1/rest/consoleservice.svc/console/list/1`. Other paths
+    keep their spelling.
     """
     path = "/" + path.lstrip("/")
-    if path.lower().startswith(FRONTEND_PREFIX):
+    if path.lower().startswith(CASE_INSENSITIVE_PREFIXES):
         return path.lower()
     return path
 

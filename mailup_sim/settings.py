@@ -191,3 +191,18 @@ LOGGING = {
     # aiosmtpd logs every SMTP command at INFO under "mail.log".
     "loggers": {"django.db.backends": {"level": "INFO"}, "mail.log": {"level": "WARNING"}},
 }
+
+# --- OAuth 2.0 (django-oauth-toolkit) ------------------------------------
+# MailUp's token lifetimes: an access token lives an hour, a refresh token
+# 30 days and only once, because each refresh returns a new pair and the old
+# refresh token then gives invalid_grant.
+OAUTH2_PROVIDER = {
+    "OAUTH2_VALIDATOR_CLASS": "mailup_sim.oauth.MailUpOAuth2Validator",
+    "ACCESS_TOKEN_EXPIRE_SECONDS": env_int("OAUTH_ACCESS_TOKEN_SECONDS", 3600, minimum=1),
+    "REFRESH_TOKEN_EXPIRE_SECONDS": env_int("OAUTH_REFRESH_TOKEN_SECONDS", 30 * 24 * 3600, minimum=1),
+    "ROTATE_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_GRACE_PERIOD_SECONDS": 0,
+    # MailUp clients send no scope; every token may use the whole API.
+    "SCOPES": {"console": "MailUp console"},
+    "DEFAULT_SCOPES": ["console"],
+}

@@ -1,0 +1,384 @@
+"""ConsoleService.svc of MailUp's REST API v1.1: account, lists, groups and recipients.
+
+Views parse the request, call lists.services for every change, and shape
+the response in MailUp's JSON. Plumbing (bearer check, error envelope,
+paging) lives in mailup_sim.rest.
+"""
+
+from urllib.parse import urlsplit
+
+from django.conf import settings
+
+from lists import services
+from lists.models import Channel, FieldDefinition, Group, List, Recipient, Subscription
+from lists.services import Contact
+from lists.validation import MAX_ID, check_field_value, normalize_email, normalize_mobile
+from mailup_sim.filterby import FilterError, Property, parse_filter, parse_orderby
+from mailup_sim.rest import (
+    RestError,
+    empty_response,
+    json_response,
+    paged_response,
+    parse_bool_param,
+    query_params,
+    read_json_object,
+    read_page,
+)
+
+# Reported as the platform version in Authentication/Info.
+PLATFORM_VERSION = "9.0.0"
+NEVER = "0001-01-01 00:00:00Z"
+# Prefix of mobile numbers given without one when the recipient has none yet;
+# the default of List.default_prefix.
+DEFAULT_MOBILE_PREFIX = "0039"
+
+LIST_PROPERTIES = {
+    "idlist": Property("list_id", "int"),
+    "id": Property("list_id", "int"),
+    "name": Property("name"),
+    "description": Property("description"),
+    "listguid": Property("guid"),
+}
+GROUP_PROPERTIES = {
+    "idgroup": Property("pk", "int"),
+    "id": Property("pk", "int"),
+    "name": Property("name"),
+    "notes": Property("notes"),
+}
+# Addresses are stored in lower case, so comparisons on Email ignore case.
+RECIPIENT_PROPERTIES = {
+    "idrecipient": Property("pk", "int"),
+    "id": Property("pk", "int"),
+    "email": Property("email", casefold=True),
+    "mobilenumber": Property("mobile_number"),
+    "mobileprefix": Property("mobile_prefix"),
+}
+OPTIN_PROPERTIES = {
+    "idrecipient": Property("recipient_id", "int"),
+    "email": Property("recipient__email", casefold=True),
+}
+FIELD_PROPERTIES = {
+    "id": Property("field_id", "int"),
+    "description": Property("name"),
+}
+OPTIN_STATUS_NAMES = {
+    Subscription.Status.SUBSCRIBED: "OPTIN",
+    Subscription.Status.PENDING: "PENDING",
+    Subscription.Status.UNSUBSCRIBED: "OPTOUT",
+}
+
+
+# --- Lookups and shared parsing --------------------------------------------
+
+
+def get_list(account, list_id):
+    mailing_list = List.objects.filter(account=account, list_id=list_id).select_related("account").first()
+    if mailing_list is None:
+        raise RestError(404, f"No list {list_id} in this console.")
+    return mailing_list
+
+
+def get_group(account, group_id):
+    group = Group.objects.filter(pk=group_id, list__account=account).select_related("list__account").first()
+    if group is None:
+        raise RestError(404, f"No group {group_id} in this console.")
+    return group
+
+
+def filtered(queryset, params, properties):
+    """Apply `filterby` and `orderby` to a queryset, or raise RestError(400) for an invalid expression."""
+    try:
+        query = parse_filter(params.get("filterby"), properties)
+        ordering = parse_orderby(params.get("orderby"), properties)
+    except FilterError as error:
+        raise RestError(400, str(error)) from None
+    return queryset.filter(query).order_by(*ordering)
+
+
+def paged(request, queryset, properties, shape):
+    params = query_params(request)
+    page = read_page(params)
+    return paged_response(filtered(queryset, params, properties), page, shape)
+
+
+def format_date(value):
+    return value.strftime("%Y-%m-%d %H:%M:%S.000") if value else ""
+
+
+# --- Account -------------------------------------------------------------------
+
+
+def authentication_info(request):
+    account = request.account
+    return json_response(
+        {
+            "AccountName": "",
+            "Company": account.name,
+            "ExpiryDate": NEVER,
+            "IsTrial": False,
+            "UID": str(account.console_id),
+            "Url": urlsplit(settings.PUBLIC_ORIGIN).hostname,
+            "Username": account.console_username,
+            "Version": PLATFORM_VERSION,
+        }
+    )
+
+
+# --- Lists and groups ------------------------------------------------------------
+
+
+def console_lists(request):
+    """GET /Console/List: lists with `IdList` and `ListGuid`."""
+    account = request.account
+    return paged(
+        request,
+        List.objects.filter(account=account),
+        LIST_PROPERTIES,
+        lambda item: {
+            "Company": account.name,
+            "Description": item.description,
+            "IdList": item.list_id,
+            "ListGuid": str(item.guid),
+            "Name": item.name,
+        },
+    )
+
+
+def user_lists(request):
+    """GET /Console/User/Lists: the same lists with `idList` and `listGuid`."""
+    account = request.account
+    return paged(
+        request,
+        List.objects.filter(account=account),
+        LIST_PROPERTIES,
+        lambda item: {
+            "Company": account.name,
+            "Description": item.description,
+            "Name": item.name,
+            "idList": item.list_id,
+            "listGuid": str(item.guid),
+        },
+    )
+
+
+def shape_group(group, list_id):
+    # Every group of mailup-sim can be deleted; Count is null as in MailUp's lists of groups.
+    return {
+        "Count": None,
+        "Deletable": True,
+        "Name": group.name,
+        "Notes": group.notes,
+        "idGroup": group.pk,
+        "idList": list_id,
+    }
+
+
+def list_groups(request, list_id):
+    mailing_list = get_list(request.account, list_id)
+    return paged(
+        request,
+        Group.objects.filter(list=mailing_list),
+        GROUP_PROPERTIES,
+        lambda group: shape_group(group, mailing_list.list_id),
+    )
+
+
+def create_group(request, list_id):
+    mailing_list = get_list(request.account, list_id)
+    document = read_json_object(request)
+    name = document.get("Name")
+    notes = document.get("Notes") or ""
+    if not isinstance(name, str) or not isinstance(notes, str):
+        raise RestError(400, "Name and Notes of a group must be strings.")
+    group = services.create_group(mailing_list, name, notes)
+    return json_response(shape_group(group, mailing_list.list_id))
+
+
+# --- Recipients -------------------------------------------------------------------
+
+
+def dynamic_fields(request):
+    return paged(
+        request,
+        FieldDefinition.objects.filter(account=request.account),
+        FIELD_PROPERTIES,
+        lambda definition: {"Description": definition.name, "Id": definition.field_id},
+    )
+
+
+def recipient_shaper(account):
+    """Return a function that shapes recipients with every field of the account, in id order."""
+    definitions = list(FieldDefinition.objects.filter(account=account).order_by("field_id"))
+
+    def shape(recipient):
+        return {
+            "idRecipient": recipient.pk,
+            # TODO: Recipient has no name column yet, so Name is always empty.
+            "Name": "",
+            "Email": recipient.email or "",
+            "MobilePrefix": recipient.mobile_prefix or None,
+            "MobileNumber": recipient.mobile_number or None,
+            "Fields": [
+                {
+                    "Description": definition.name,
+                    "Id": definition.field_id,
+                    "Value": recipient.fields.get(str(definition.field_id), ""),
+                }
+                for definition in definitions
+            ],
+        }
+
+    return shape
+
+
+def read_contact(document, default_prefix):
+    """Read Email, MobilePrefix and MobileNumber of a recipient body into a Contact."""
+    email = document.get("Email") or ""
+    number = document.get("MobileNumber") or ""
+    prefix = document.get("MobilePrefix") or ""
+    if not all(isinstance(value, str) for value in (email, number, prefix)):
+        raise RestError(400, "Email, MobilePrefix and MobileNumber must be strings.")
+
+    contact_email = normalize_email(email) if email.strip() else None
+    if not number.strip():
+        return Contact(email=contact_email)
+
+    prefix = prefix.strip()
+    if prefix.startswith("+"):
+        prefix = "00" + prefix[1:]
+    mobile_prefix, mobile_number = normalize_mobile(prefix + number.strip(), default_prefix)
+    return Contact(email=contact_email, mobile_prefix=mobile_prefix, mobile_number=mobile_number)
+
+
+def read_fields(document):
+    """Read `Fields: [{"Id":1,"Value":"…"}]` into {field id: value}."""
+    items = document.get("Fields") or []
+    if not isinstance(items, list):
+        raise RestError(400, "Fields must be an array of {Id, Value} objects.")
+
+    fields = {}
+    for item in items:
+        if not isinstance(item, dict):
+            raise RestError(400, "Each item of Fields must be an object with Id and Value.")
+        field_id = _read_field_id(item.get("Id"))
+        value = item.get("Value")
+        value = "" if value is None else str(value)
+        fields[field_id] = check_field_value(f"Fields Id {field_id}", value)
+    return fields
+
+
+def _read_field_id(raw):
+    text = str(raw).strip() if isinstance(raw, (int, str)) and not isinstance(raw, bool) else ""
+    if not text.isdigit() or not 1 <= int(text) <= 39:
+        raise RestError(400, f"Field Id must be an integer from 1 to 39, not {str(raw)[:40]!r}.")
+    return int(text)
+
+
+def read_recipient(request, default_prefix):
+    document = read_json_object(request)
+    contact = read_contact(document, default_prefix)
+    if not contact.channels:
+        raise RestError(400, "The recipient needs an Email or a MobileNumber.")
+    return contact, read_fields(document)
+
+
+def wants_confirmation(request):
+    params = query_params(request)
+    return parse_bool_param(params, "ConfirmEmail") or parse_bool_param(params, "confirmMessage")
+
+
+def add_list_recipient(request, list_id):
+    mailing_list = get_list(request.account, list_id)
+    contact, fields = read_recipient(request, mailing_list.default_prefix)
+    recipient = services.add_recipient(
+        request.account, mailing_list, contact, fields, confirm=wants_confirmation(request)
+    )
+    return json_response(recipient.pk)
+
+
+def add_group_recipient(request, group_id):
+    group = get_group(request.account, group_id)
+    contact, fields = read_recipient(request, group.list.default_prefix)
+    recipient = services.add_recipient(
+        request.account, group.list, contact, fields, group_ids=[group.pk], confirm=wants_confirmation(request)
+    )
+    return json_response(recipient.pk)
+
+
+def recipients_by_status(status):
+    """Build the view of `GET List/{id}/Recipients/Subscribed|Unsubscribed|Pending`."""
+
+    def view(request, list_id):
+        mailing_list = get_list(request.account, list_id)
+        recipients = Recipient.objects.filter(
+            subscriptions__list=mailing_list,
+            subscriptions__channel=Channel.EMAIL,
+            subscriptions__status=status,
+        )
+        return paged(request, recipients, RECIPIENT_PROPERTIES, recipient_shaper(request.account))
+
+    return view
+
+
+def email_optins(request, list_id):
+    mailing_list = get_list(request.account, list_id)
+    subscriptions = Subscription.objects.filter(list=mailing_list, channel=Channel.EMAIL).select_related("recipient")
+    return paged(request, subscriptions, OPTIN_PROPERTIES, shape_optin)
+
+
+def shape_optin(subscription):
+    unsubscribed = subscription.status == Subscription.Status.UNSUBSCRIBED
+    return {
+        "Email": subscription.recipient.email or "",
+        "Optin_Date": format_date(subscription.optin_at),
+        "Optin_Request_Date": format_date(subscription.requested_at),
+        "Optin_Request_IP": subscription.request_ip,
+        "Optout_Date": format_date(subscription.optout_at) if unsubscribed else "",
+        "Optout_MsgID": subscription.optout_message_id if unsubscribed else None,
+        "Optout_Subtype": None,
+        "Optout_Type": (subscription.optout_reason or None) if unsubscribed else None,
+        "Status": OPTIN_STATUS_NAMES[subscription.status],
+        "idRecipient": subscription.recipient_id,
+    }
+
+
+def update_recipient_detail(request):
+    """PUT /Console/Recipient/Detail: find the recipient by idRecipient, else by Email."""
+    document = read_json_object(request)
+    recipient = _find_recipient_for_update(request.account, document)
+    default_prefix = recipient.mobile_prefix or DEFAULT_MOBILE_PREFIX
+    contact = read_contact(document, default_prefix)
+    recipient = services.update_recipient(request.account, recipient, contact, read_fields(document))
+    return json_response(recipient_shaper(request.account)(recipient))
+
+
+def _find_recipient_for_update(account, document):
+    raw_id = document.get("idRecipient")
+    if raw_id not in (None, "", 0):
+        if isinstance(raw_id, bool) or not str(raw_id).isdigit() or not 1 <= int(str(raw_id)) <= MAX_ID:
+            raise RestError(400, f"idRecipient must be a positive integer, not {str(raw_id)[:40]!r}.")
+        return services.find_account_recipient(account, int(str(raw_id)))
+
+    email = document.get("Email")
+    if not isinstance(email, str) or not email.strip():
+        raise RestError(400, "Give idRecipient or Email to name the recipient to update.")
+    recipient = services.find_recipient(account, Contact(email=normalize_email(email)))
+    if recipient is None:
+        raise RestError(404, f"No recipient with the address {email.strip()[:80]} in this console.")
+    return recipient
+
+
+def unsubscribe_from_list(request, list_id, recipient_id):
+    services.unsubscribe_by_id(get_list(request.account, list_id), recipient_id)
+    return empty_response()
+
+
+def unsubscribe_from_group(request, group_id, recipient_id):
+    services.remove_from_group(get_group(request.account, group_id), recipient_id)
+    return empty_response()
+
+
+def remove_from_list(request, list_id, recipient_id):
+    services.remove_from_list(get_list(request.account, list_id), recipient_id)
+    return empty_response()
+

@@ -1,0 +1,50 @@
+"""Routes of ConsoleService.svc, relative to /api/v1.1/rest/consoleservice.svc/ and in lower case."""
+
+from django.urls import path, register_converter
+
+from lists import rest
+from lists.models import Subscription
+from lists.validation import MAX_ID
+from mailup_sim.rest import endpoint
+
+
+class IdConverter:
+    """A positive id that fits the database's 32-bit columns; anything else is no route (404)."""
+
+    regex = "[0-9]{1,10}"
+
+    def to_python(self, value):
+        number = int(value)
+        if not 1 <= number <= MAX_ID:
+            raise ValueError(f"{value} is not a valid id")
+        return number
+
+    def to_url(self, value):
+        return str(value)
+
+
+register_converter(IdConverter, "id")
+
+Status = Subscription.Status
+
+urlpatterns = [
+    path("console/authentication/info", endpoint(get=rest.authentication_info)),
+    path("console/list", endpoint(get=rest.console_lists)),
+    path("console/user/lists", endpoint(get=rest.user_lists)),
+    path("console/list/<id:list_id>/groups", endpoint(get=rest.list_groups)),
+    path("console/list/<id:list_id>/group", endpoint(post=rest.create_group)),
+    path("console/recipient/dynamicfields", endpoint(get=rest.dynamic_fields)),
+    path("console/list/<id:list_id>/recipient", endpoint(post=rest.add_list_recipient)),
+    path("console/group/<id:group_id>/recipient", endpoint(post=rest.add_group_recipient)),
+    path("console/list/<id:list_id>/recipients/subscribed", endpoint(get=rest.recipients_by_status(Status.SUBSCRIBED))),
+    path(
+        "console/list/<id:list_id>/recipients/unsubscribed",
+        endpoint(get=rest.recipients_by_status(Status.UNSUBSCRIBED)),
+    ),
+    path("console/list/<id:list_id>/recipients/pending", endpoint(get=rest.recipients_by_status(Status.PENDING))),
+    path("console/list/<id:list_id>/recipients/emailoptins", endpoint(get=rest.email_optins)),
+    path("console/recipient/detail", endpoint(put=rest.update_recipient_detail)),
+    path("console/list/<id:list_id>/unsubscribe/<id:recipient_id>", endpoint(delete=rest.unsubscribe_from_list)),
+    path("console/group/<id:group_id>/unsubscribe/<id:recipient_id>", endpoint(delete=rest.unsubscribe_from_group)),
+    path("console/list/<id:list_id>/recipient/<id:recipient_id>", endpoint(delete=rest.remove_from_list)),
+]

@@ -1,0 +1,234 @@
+"""MailUp's OAuth 2.0 token endpoint and bearer checks, on django-oauth-toolkit.
+
+django-oauth-toolkit (through oauthlib) issues, rotates and checks the
+tokens. This module only adapts MailUp's request variants to the strict
+RFC 6749 request oauthlib expects, and reshapes the responses:
+
+- parameters arrive in the form body, the query string, or both (the body
+  wins); oauthlib rejects any query string on a POST, so they are merged
+  into one form body first;
+- client credentials arrive in the body, a Basic header, or both, and must
+  agree when both are present;
+- every error is HTTP 400 with OAuth's `error` and `error_description`,
+  and a success carries exactly `access_token`, `expires_in`,
+  `refresh_token` and `token_type`.
+"""
+
+import base64
+import binascii
+import hashlib
+import json
+import logging
+from urllib.parse import parse_qsl, urlencode
+
+from django.http import HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+from oauth2_provider.models import get_access_token_model
+from oauth2_provider.oauth2_backends import get_oauthlib_core
+from oauth2_provider.oauth2_validators import OAuth2Validator
+from oauthlib.oauth2 import OAuth2Error
+
+logger = logging.getLogger(__name__)
+
+# The token request parameters of the password, refresh and code grants;
+# anything else (scope, PageNumber, PageSize …) is ignored.
+TOKEN_PARAMETERS = (
+    "grant_type",
+    "username",
+    "password",
+    "refresh_token",
+    "code",
+    "redirect_uri",
+    "client_id",
+    "client_secret",
+)
+JSON_CONTENT_TYPE = "application/json"
+# MailUp spells the token type in lower case, and no known client reads it.
+TOKEN_TYPE = "bearer"
+
+
+class OAuthRequestError(Exception):
+    """A token request rejected before oauthlib runs; `error` is the OAuth error code."""
+
+    def __init__(self, error, description):
+        super().__init__(description)
+        self.error = error
+        self.description = description
+
+
+class MailUpOAuth2Validator(OAuth2Validator):
+    """django-oauth-toolkit's validator, with clients bound to the console that owns them.
+
+    An application whose owner is a console user issues tokens only for
+    users of that same console; an application without an owner serves
+    every console.
+    """
+
+    def validate_user(self, username, password, client, request, *args, **kwargs):
+        if not super().validate_user(username, password, client, request, *args, **kwargs):
+            return False
+        if client.user_id is None:
+            return True
+        return _account_id_of(request.user) == _account_id_of(client.user)
+
+
+def _account_id_of(user):
+    membership = getattr(user, "membership", None)
+    return membership.account_id if membership is not None else None
+
+
+@csrf_exempt
+def token(request):
+    """Serve `/Authorization/OAuth/Token` for every grant and request variant MailUp clients use."""
+    if request.method not in ("GET", "POST"):
+        return oauth_error_response("invalid_request", f"Unsupported request method {request.method}.")
+
+    try:
+        parameters = read_token_parameters(request)
+        parameters.update(read_client_credentials(request, parameters))
+    except OAuthRequestError as error:
+        return oauth_error_response(error.error, error.description)
+
+    core = get_oauthlib_core()
+    uri = request.build_absolute_uri(request.path)
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    try:
+        _headers, body, status = core.server.create_token_response(uri, "POST", urlencode(parameters), headers)
+    except OAuth2Error as error:
+        return oauth_error_response(error.error, error.description)
+    return reshape_token_response(body, status)
+
+
+def read_token_parameters(request):
+    """Merge the known token parameters of the query string and the body; the body wins.
+
+    Names match without regard to case. A repeated name keeps its last value.
+    """
+    merged = {}
+    for source in (parse_qsl(request.META.get("QUERY_STRING", ""), keep_blank_values=True), _read_body_pairs(request)):
+        for name, value in source:
+            name = name.lower()
+            if name in TOKEN_PARAMETERS:
+                merged[name] = value
+    return merged
+
+
+def _read_body_pairs(request):
+    """Parse the body as a form whatever its Content-Type, or as a JSON object when the Content-Type is JSON."""
+    raw = request.body
+    if not raw.strip():
+        return []
+
+    text = raw.decode("utf-8", errors="replace")
+    if request.content_type == JSON_CONTENT_TYPE:
+        try:
+            document = json.loads(text)
+        except ValueError:
+            raise OAuthRequestError("invalid_request", "The JSON body of the token request is malformed.") from None
+        if not isinstance(document, dict):
+            raise OAuthRequestError("invalid_request", "The JSON body of the token request must be an object.")
+        return [(str(name), "" if value is None else str(value)) for name, value in document.items()]
+    return parse_qsl(text, keep_blank_values=True)
+
+
+def read_client_credentials(request, parameters):
+    """Return the client id and secret from the body or a Basic header.
+
+    Raises OAuthRequestError(invalid_client) when both are present and
+    disagree. A Basic header that is not base64 of `id:secret` is ignored,
+    because several PHP clients send one without the colon and authenticate
+    in the body.
+    """
+    body_id = parameters.get("client_id")
+    body_secret = parameters.get("client_secret")
+    basic = _read_basic_credentials(request)
+    if basic is None:
+        return {}
+
+    basic_id, basic_secret = basic
+    if body_id is not None and (body_id != basic_id or (body_secret is not None and body_secret != basic_secret)):
+        raise OAuthRequestError("invalid_client", "The client credentials in the body and the Basic header differ.")
+    return {"client_id": basic_id, "client_secret": basic_secret}
+
+
+def _read_basic_credentials(request):
+    scheme, _, encoded = request.headers.get("Authorization", "").strip().partition(" ")
+    if scheme.lower() != "basic" or not encoded.strip():
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    if ":" not in decoded:
+        return None
+    client_id, _, client_secret = decoded.partition(":")
+    return client_id, client_secret
+
+
+def reshape_token_response(body, status):
+    """Convert oauthlib's JSON response into MailUp's shape: four keys on success, else error JSON with HTTP 400."""
+    document = json.loads(body) if body else {}
+    if status != 200 or "access_token" not in document:
+        return oauth_error_response(document.get("error", "invalid_request"), document.get("error_description", ""))
+
+    answer = {
+        "access_token": document["access_token"],
+        "expires_in": document["expires_in"],
+        "refresh_token": document.get("refresh_token", ""),
+        "token_type": TOKEN_TYPE,
+    }
+    return HttpResponse(json.dumps(answer), content_type=JSON_CONTENT_TYPE)
+
+
+def oauth_error_response(error, description):
+    if not description:
+        description = DEFAULT_ERROR_DESCRIPTIONS.get(error, "The token request is invalid.")
+    logger.info("oauth token request rejected error=%s description=%s", error, description)
+    body = {"error": error, "error_description": description}
+    return HttpResponse(json.dumps(body), status=400, content_type=JSON_CONTENT_TYPE)
+
+
+DEFAULT_ERROR_DESCRIPTIONS = {
+    "invalid_grant": "The user name, password, code or refresh token is wrong, expired or already used.",
+    "invalid_client": "The client id or client secret is wrong.",
+    "unsupported_grant_type": "Use grant_type password, refresh_token or authorization_code.",
+    "unauthorized_client": "This client may not use this grant type.",
+}
+
+
+class BearerError(Exception):
+    """The request carries no usable access token; `description` goes into the REST error envelope."""
+
+    def __init__(self, description):
+        super().__init__(description)
+        self.description = description
+
+
+def authenticate_bearer(request):
+    """Return the user of the request's `Authorization: Bearer` access token.
+
+    Raises BearerError when the header is missing or malformed, or the
+    token is unknown, revoked or expired.
+    """
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise BearerError("Authorization error: Access token is missing. Send Authorization: Bearer <token>.")
+
+    core = get_oauthlib_core()
+    valid, oauth_request = core.server.verify_request(
+        request.build_absolute_uri(request.path), request.method, "", {"Authorization": f"Bearer {value.strip()}"}, []
+    )
+    if not valid:
+        if _is_expired(value.strip()):
+            raise BearerError("Authorization error: Access token is expired")
+        raise BearerError("Authorization error: Access token is invalid")
+    return oauth_request.user
+
+
+def _is_expired(raw_token):
+    # django-oauth-toolkit finds tokens by the SHA-256 of their value, and
+    # its own error text is translated, so the reason is read from the row.
+    checksum = hashlib.sha256(raw_token.encode("utf-8")).hexdigest()
+    access_token = get_access_token_model().objects.filter(token_checksum=checksum).first()
+    return access_token is not None and access_token.is_expired()

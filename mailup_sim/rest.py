@@ -1,0 +1,214 @@
+"""Plumbing of MailUp's REST API v1.1: errors, bodies, paging and bearer-protected endpoints.
+
+Every success is HTTP 200, never 201 or 204, because the official
+samples accept only 200 or 302. A void operation returns an empty body
+and a created id a bare JSON number. Every 4xx or 5xx response is the
+error envelope `{"ErrorCode","ErrorDescription","ErrorName","ErrorStack"}`,
+always as JSON because mailupy calls `.json()` on every response of 400
+or more.
+"""
+
+import json
+import logging
+from dataclasses import dataclass
+
+from django.http import HttpResponse, QueryDict
+from django.views.decorators.csrf import csrf_exempt
+
+from lists.errors import ListsError
+from mailup_sim.oauth import BearerError, authenticate_bearer
+from mailup_sim.params import CaseInsensitiveParams
+
+logger = logging.getLogger(__name__)
+
+JSON_CONTENT_TYPE = "application/json; charset=utf-8"
+# MailUp's ErrorName is the .NET name of the status, and null on 429.
+ERROR_NAMES = {
+    400: "BadRequest",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    429: None,
+    500: "InternalServerError",
+    503: "ServiceUnavailable",
+}
+LISTS_ERROR_STATUSES = {
+    "invalid_parameter": 400,
+    "invalid_contact": 400,
+    "subscription_blocked": 400,
+    "not_subscribed": 400,
+    "list_not_found": 404,
+    "recipient_not_found": 404,
+}
+DEFAULT_PAGE_SIZE = 20
+# Bigger numbers could not name a row and would overflow the OFFSET of SQLite.
+MAX_PAGE_NUMBER = 2_147_483_647
+MAX_PAGE_SIZE = 2_147_483_647
+
+
+class RestError(Exception):
+    """A failed REST request, returned as the error envelope with HTTP `status`."""
+
+    def __init__(self, status, description):
+        super().__init__(description)
+        self.status = status
+        self.description = description
+
+
+def error_response(status, description):
+    body = {
+        "ErrorCode": str(status),
+        "ErrorDescription": description,
+        "ErrorName": ERROR_NAMES.get(status),
+        "ErrorStack": None,
+    }
+    response = HttpResponse(json.dumps(body), status=status, content_type=JSON_CONTENT_TYPE)
+    if status == 429:
+        response["Retry-After"] = "1"
+    return response
+
+
+def json_response(value):
+    """Return HTTP 200 with `value` as JSON, which is a bare number for created ids."""
+    return HttpResponse(json.dumps(value), content_type=JSON_CONTENT_TYPE)
+
+
+def empty_response():
+    response = HttpResponse(b"", content_type=JSON_CONTENT_TYPE)
+    response["Content-Length"] = "0"
+    return response
+
+
+def endpoint(**handlers):
+    """Build a view that serves one REST path with a handler per HTTP method.
+
+    Keyword names are lower-case methods (`get`, `post`, `put`, `delete`).
+    Each handler receives (request, **path values) after the bearer check,
+    with `request.account` set, and returns an HttpResponse. Another method
+    gets 405, and RestError or a lists error becomes the error envelope.
+    """
+
+    @csrf_exempt
+    def view(request, **path_values):
+        handler = handlers.get(request.method.lower())
+        if handler is None:
+            return error_response(405, f"The method {request.method} is not allowed on {request.path}.")
+        try:
+            request.account = account_of(authenticate_bearer(request))
+            return handler(request, **path_values)
+        except BearerError as error:
+            return error_response(401, error.description)
+        except RestError as error:
+            return error_response(error.status, error.description)
+        except ListsError as error:
+            return error_response(LISTS_ERROR_STATUSES.get(error.code, 400), error.message)
+        except Exception:
+            logger.exception("REST %s %s failed", request.method, request.path)
+            return error_response(500, "Internal server error; the server log has the details.")
+
+    return view
+
+
+def account_of(user):
+    membership = getattr(user, "membership", None)
+    if membership is None:
+        raise BearerError("Authorization error: the token's user belongs to no console.")
+    return membership.account
+
+
+@csrf_exempt
+def not_found(request):
+    """Return the 404 error envelope for an unknown REST path, in place of Django's HTML page."""
+    return error_response(404, f"No REST resource at {request.path}.")
+
+
+def query_params(request):
+    """Return the query string parameters with names matched without regard to case."""
+    return CaseInsensitiveParams(request.GET, QueryDict())
+
+
+def read_json(request):
+    """Parse the request body as JSON, or return None when it is empty or the literal `null`.
+
+    Raises RestError(400) for malformed JSON and for XML bodies, which are
+    not served yet.
+    """
+    raw = request.body.strip()
+    if not raw or raw == b"null":
+        return None
+    if "xml" in (request.content_type or ""):
+        # TODO: MailUp also takes XML bodies (the official samples can
+        # switch to XML). Accept them once the XML shape of the objects is fixed.
+        raise RestError(400, "XML request bodies are not supported yet. Send JSON.")
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise RestError(400, "The request body is not valid JSON.") from None
+
+
+def read_json_object(request):
+    document = read_json(request)
+    if not isinstance(document, dict):
+        raise RestError(400, "The request body must be a JSON object.")
+    return document
+
+
+def parse_bool_param(params, name, default=False):
+    """Read a boolean query parameter: true, True, 1, false, False or 0; empty means `default`."""
+    raw = params.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    word = raw.strip().lower()
+    if word in ("true", "1"):
+        return True
+    if word in ("false", "0"):
+        return False
+    raise RestError(400, f"The query parameter {name} must be true or false, not {raw[:40]!r}.")
+
+
+@dataclass(frozen=True)
+class Page:
+    number: int
+    size: int
+
+    @property
+    def skipped(self):
+        return self.number * self.size
+
+
+def read_page(params):
+    """Read `pageNumber` (zero-based) and `pageSize` in any letter case.
+
+    A page size below 1 or not a number means the default, so PageSize is
+    never 0 (mailupy divides by it). A page number that is negative or not
+    a number raises RestError(400).
+    """
+    raw_size = (params.get("pageSize") or "").strip()
+    size = int(raw_size) if raw_size.lstrip("-").isdigit() and raw_size.isascii() else DEFAULT_PAGE_SIZE
+    if size < 1:
+        size = DEFAULT_PAGE_SIZE
+
+    raw_number = (params.get("pageNumber") or "0").strip() or "0"
+    if not raw_number.lstrip("-").isdigit() or not raw_number.isascii() or int(raw_number) < 0:
+        raise RestError(400, f"pageNumber must be an integer from 0, not {raw_number[:40]!r}.")
+    return Page(number=min(int(raw_number), MAX_PAGE_NUMBER), size=min(size, MAX_PAGE_SIZE))
+
+
+def paged_response(items, page, shape):
+    """Return one page of `items` (a queryset or list) in MailUp's paged envelope.
+
+    A page past the end has `Items: []` and the true TotalElementsCount.
+    """
+    total = items.count() if hasattr(items, "count") and not isinstance(items, list) else len(items)
+    window = items[page.skipped : page.skipped + page.size] if page.skipped < total else []
+    return json_response(
+        {
+            "IsPaginated": True,
+            "Items": [shape(item) for item in window],
+            "PageNumber": page.number,
+            "PageSize": page.size,
+            "Skipped": page.skipped,
+            "TotalElementsCount": total,
+        }
+    )

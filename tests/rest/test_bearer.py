@@ -1,0 +1,65 @@
+"""Bearer checks on ConsoleService: 401 with the error envelope, then a refresh that works."""
+
+from datetime import timedelta
+
+from django.utils import timezone
+from oauth2_provider.models import get_access_token_model
+
+from lists.demo import DEMO_OAUTH_CLIENT_ID, DEMO_OAUTH_CLIENT_SECRET
+from tests.rest.conftest import CONSOLE, TOKEN_PATH, Api, assert_envelope
+
+
+def test_missing_token_is_401(demo, http):
+    response = http.get(CONSOLE + "/Authentication/Info")
+    body = assert_envelope(response, 401, "Unauthorized")
+    assert body["ErrorDescription"].startswith("Authorization error")
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+
+
+def test_garbage_token_is_401(demo, http):
+    response = Api(http, "not-a-token").get("/Authentication/Info")
+    assert_envelope(response, 401, "Unauthorized")
+
+
+def test_old_mailup_token_type_is_401(demo, http, tokens):
+    headers = {"Authorization": f"MailUp {tokens['access_token']}"}
+    response = http.get(CONSOLE + "/Authentication/Info", headers=headers)
+    assert_envelope(response, 401, "Unauthorized")
+
+
+def test_expired_token_then_refresh_then_success(demo, http, tokens):
+    get_access_token_model().objects.update(expires=timezone.now() - timedelta(seconds=1))
+    api = Api(http, tokens["access_token"])
+
+    expired = api.get("/Authentication/Info")
+    body = assert_envelope(expired, 401, "Unauthorized")
+    assert body["ErrorDescription"] == "Authorization error: Access token is expired"
+
+    refreshed = http.post(
+        TOKEN_PATH,
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": tokens["refresh_token"],
+            "client_id": DEMO_OAUTH_CLIENT_ID,
+            "client_secret": DEMO_OAUTH_CLIENT_SECRET,
+        },
+    )
+    assert refreshed.status_code == 200, refreshed.text
+    api.access_token = refreshed.json()["access_token"]
+
+    response = api.get("/Authentication/Info")
+    assert response.status_code == 200
+    assert response.json()["Username"] == "m1234"
+
+
+def test_authentication_info_shape(api):
+    response = api.get("/Authentication/Info")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "application/json; charset=utf-8"
+    body = response.json()
+    assert body["UID"] == "1234"
+    assert body["Username"] == "m1234"
+    assert body["Company"] == "Demo S.r.l."
+    assert body["IsTrial"] is False
+    assert isinstance(body["Version"], str)
+    assert "Url" in body and "ExpiryDate" in body and "AccountName" in body
