@@ -1,4 +1,4 @@
-"""Outgoing system mail and the messages captured by the SMTP sink."""
+"""Outgoing mail (system mail and campaigns), DKIM keys and the messages captured by the SMTP sink."""
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -74,9 +74,49 @@ class SinkMessage(models.Model):
     sending_id = models.PositiveIntegerField(null=True, blank=True)
     size = models.PositiveIntegerField()
     raw = models.BinaryField()
+    # The sink's DKIM check: "pass" when at least one signature verifies,
+    # "fail" when signatures exist and none verifies, "none" without any.
+    dkim_result = models.CharField(max_length=4, blank=True)
+    dkim_domain = models.CharField(max_length=253, blank=True)
+    dkim_reason = models.TextField(blank=True)
+    # One entry per DKIM-Signature header: domain, selector, algorithm, result, reason.
+    dkim_signatures = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["-id"]
 
     def __str__(self):
         return f"{self.id} {self.subject[:60]}"
+
+
+class DkimKey(models.Model):
+    """A DKIM private key of an account and the selector that publishes its public half.
+
+    The platform never edits a row. A new key is a new row, so a signature
+    can be checked against the key that made it.
+    """
+
+    class Algorithm(models.TextChoices):
+        RSA_SHA256 = "rsa-sha256", "RSA-SHA256"
+        ED25519_SHA256 = "ed25519-sha256", "Ed25519-SHA256"
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="dkim_keys")
+    algorithm = models.CharField(max_length=16, choices=Algorithm.choices)
+    selector = models.CharField(max_length=63, unique=True)
+    # PKCS#8 PEM, never shown or logged by the platform.
+    private_key = models.TextField()
+    # Base64 value of the p= tag of the DNS record.
+    public_key = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["account", "algorithm"]
+        constraints = [models.UniqueConstraint(fields=["account", "algorithm"], name="unique_dkim_key_per_algorithm")]
+
+    def __str__(self):
+        return f"{self.selector} ({self.algorithm}) of {self.account_id}"
+
+    @property
+    def key_type(self):
+        """The k= tag of the DNS record."""
+        return "rsa" if self.algorithm == self.Algorithm.RSA_SHA256 else "ed25519"

@@ -1,6 +1,7 @@
 """Rendering of system mail into MIME messages, in the list's language."""
 
 import re
+from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
 
@@ -21,6 +22,10 @@ DEFAULT_SUBJECTS = {
     Kind.WELCOME: "Welcome to %(list)s",
     Kind.UNSUBSCRIBE_CONFIRMATION: "You have been unsubscribed from %(list)s",
 }
+# The email package folds headers longer than 78 characters, and turns a
+# long URL without spaces into RFC 2047 encoded words, which breaks
+# List-Unsubscribe. RFC 5322 allows lines of up to 998 characters.
+MESSAGE_POLICY = policy.SMTP.clone(max_line_length=998)
 MERGE_TAG = re.compile(r"\[([A-Za-z0-9_\u00c0-\u017f]+)\]")
 
 

@@ -13,6 +13,7 @@ from email.parser import BytesHeaderParser, BytesParser
 from aiosmtpd.controller import Controller
 from django.db import close_old_connections
 
+from sending import dkim_signing, dns_zone
 from sending.models import SinkMessage
 
 logger = logging.getLogger(__name__)
@@ -22,8 +23,9 @@ MAX_MESSAGE_BYTES = 50 * 1024 * 1024
 
 
 def store_received_message(peer, helo, mail_from, rcpt_tos, raw):
-    """Store one accepted message with its envelope; return the SinkMessage."""
+    """Store one accepted message with its envelope and DKIM verdict; return the SinkMessage."""
     headers = _read_headers(raw)
+    dkim_result, dkim_domain, dkim_reason, dkim_signatures = dkim_signing.verify(raw, dns_zone.resolve_txt)
     recipients = [address for address in rcpt_tos]
     message = SinkMessage.objects.create(
         peer_ip=peer[0],
@@ -41,14 +43,19 @@ def store_received_message(peer, helo, mail_from, rcpt_tos, raw):
         sending_id=_int_or_none(headers.get("x-mailupsim-sending")),
         size=len(raw),
         raw=raw,
+        dkim_result=dkim_result,
+        dkim_domain=dkim_domain[:253],
+        dkim_reason=dkim_reason[:2000],
+        dkim_signatures=dkim_signatures,
     )
     logger.info(
-        "sink stored message=%s peer=%s from=%s rcpt=%s message_id=%s",
+        "sink stored message=%s peer=%s from=%s rcpt=%s message_id=%s dkim=%s",
         message.pk,
         peer[0],
         mail_from,
         len(recipients),
         message.message_id,
+        dkim_result,
     )
     return message
 

@@ -29,6 +29,12 @@ def summarize(message):
         "list": message.list_id,
         "sending": message.sending_id,
         "size": message.size,
+        "dkim": {
+            "result": message.dkim_result,
+            "domain": message.dkim_domain,
+            "reason": message.dkim_reason,
+            "signatures": message.dkim_signatures,
+        },
     }
 
 

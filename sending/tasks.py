@@ -1,10 +1,9 @@
 import logging
-from email import policy
 
 from celery import shared_task
 from django.conf import settings
 
-from sending import rendering, services, smtp
+from sending import dkim_signing, rendering, services, smtp
 
 logger = logging.getLogger(__name__)
 
@@ -17,7 +16,7 @@ def deliver_system_mail(mail_id):
         return
 
     try:
-        message = rendering.render_system_mail(mail)
+        message_id, raw = _render_and_sign(mail)
     except Exception as error:
         # A template or data error will fail the same way on every retry.
         logger.exception("system mail rendering failed mail=%s", mail.pk)
@@ -25,16 +24,25 @@ def deliver_system_mail(mail_id):
         return
 
     try:
-        smtp.send_message(message.as_bytes(policy=policy.SMTP), rendering.return_path(mail), [mail.to_email], settings.SYSTEM_MAIL_SOURCE_IP)
+        smtp.send_message(raw, rendering.return_path(mail), [mail.to_email], settings.SYSTEM_MAIL_SOURCE_IP)
     except smtp.DeliveryError as error:
         # A deferred mail is picked up again by requeue_stalled_mail, which
         # beat runs every minute, once its next_attempt_at has passed.
         services.record_failure(mail, str(error), permanent=error.permanent)
         return
 
-    services.record_sent(mail, message["Message-ID"], settings.SYSTEM_MAIL_SOURCE_IP)
+    services.record_sent(mail, message_id, settings.SYSTEM_MAIL_SOURCE_IP)
+
+
+def _render_and_sign(mail):
+    """Return the Message-ID and the signed bytes of a system mail."""
+    message = rendering.render_system_mail(mail)
+    domain = mail.list.sender_email.rpartition("@")[2].lower()
+    raw = message.as_bytes(policy=rendering.MESSAGE_POLICY)
+    return message["Message-ID"], dkim_signing.sign(raw, domain, dkim_signing.account_keys(mail.account))
 
 
 @shared_task(acks_late=True)
 def requeue_stalled_mail():
     return services.requeue_stalled_mail()
+

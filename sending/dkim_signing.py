@@ -1,0 +1,224 @@
+"""DKIM keys of accounts, signing of outgoing mail and verification in the sink.
+
+dkimpy 1.1.8 parses the message, canonicalizes it and selects the signed
+headers. The private-key step runs in OpenSSL through `cryptography`, with
+each parsed key kept in memory: dkimpy's own `DKIM.sign` parses the PEM
+and computes the RSA signature (`RSASSA_PKCS1_v1_5_sign` in dkim/crypto.py)
+in pure Python on every call, which is many times slower.
+"""
+
+import base64
+import hashlib
+import logging
+import time
+from functools import lru_cache
+
+import dkim
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa, utils
+from dkim.canonicalization import CanonicalizationPolicy
+from django.db import IntegrityError, transaction
+
+from sending.models import DkimKey
+
+logger = logging.getLogger(__name__)
+
+Algorithm = DkimKey.Algorithm
+
+CANONICALIZATION = b"relaxed/relaxed"
+# Headers signed when present, as RFC 6376 section 5.4.1 recommends, plus
+# the unsubscribe headers that RFC 8058 requires to be covered.
+SIGNED_HEADERS = (
+    b"from", b"sender", b"reply-to", b"subject", b"date", b"message-id", b"to", b"cc", b"mime-version",
+    b"content-type", b"content-transfer-encoding", b"list-unsubscribe", b"list-unsubscribe-post",
+    b"x-mailup-ver", b"x-abuse",
+)  # fmt: skip
+RSA_KEY_BITS = 2048
+
+
+# --- Keys ---------------------------------------------------------------------
+
+
+def account_keys(account):
+    """Return the account's DKIM keys, RSA first, creating the missing ones on first use."""
+    keys = {key.algorithm: key for key in DkimKey.objects.filter(account=account)}
+    for algorithm in (Algorithm.RSA_SHA256, Algorithm.ED25519_SHA256):
+        if algorithm not in keys:
+            keys[algorithm] = _create_key(account, algorithm)
+    return [keys[Algorithm.RSA_SHA256], keys[Algorithm.ED25519_SHA256]]
+
+
+def _create_key(account, algorithm):
+    private_pem, public_value = _generate(algorithm)
+    suffix = "r" if algorithm == Algorithm.RSA_SHA256 else "e"
+    try:
+        with transaction.atomic():
+            key = DkimKey.objects.create(
+                account=account,
+                algorithm=algorithm,
+                selector=f"mu{account.console_id}{suffix}",
+                private_key=private_pem,
+                public_key=public_value,
+            )
+    except IntegrityError:
+        # Another process created the key between our read and this insert.
+        return DkimKey.objects.get(account=account, algorithm=algorithm)
+    logger.info("dkim key created account=%s algorithm=%s selector=%s", account.console_id, algorithm, key.selector)
+    return key
+
+
+def _generate(algorithm):
+    """Return (PKCS#8 PEM of a new private key, base64 public value for the p= tag)."""
+    if algorithm == Algorithm.RSA_SHA256:
+        private = rsa.generate_private_key(public_exponent=65537, key_size=RSA_KEY_BITS)
+        public = private.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    else:
+        # RFC 8463: the p= value of an Ed25519 key is the raw 32-byte key.
+        private = ed25519.Ed25519PrivateKey.generate()
+        public = private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    pem = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return pem.decode("ascii"), base64.b64encode(public).decode("ascii")
+
+
+def dns_record(key):
+    """Return the TXT record text that publishes `key`."""
+    return f"v=DKIM1; k={key.key_type}; p={key.public_key}"
+
+
+@lru_cache(maxsize=256)
+def _load_private_key(pem):
+    # Keyed by the PEM text itself, because a primary key can be reused
+    # after rows are deleted (tests, a reset demo console).
+    return serialization.load_pem_private_key(pem.encode("ascii"), password=None)
+
+
+# --- Signing ----------------------------------------------------------------
+
+
+def sign(raw, domain, keys):
+    """Return `raw` with one DKIM-Signature header per key prepended, the first key's on top.
+
+    `raw` is a whole message with CRLF line ends; `domain` becomes d=.
+    """
+    parsed = dkim.DKIM(raw)
+    policy = CanonicalizationPolicy.from_c_value(CANONICALIZATION)
+    body_hash = base64.b64encode(hashlib.sha256(policy.canonicalize_body(parsed.body)).digest())
+    present = {name.lower() for name, _value in parsed.headers}
+    included = [name for name in SIGNED_HEADERS if name in present]
+    canonical_headers = policy.canonicalize_headers(parsed.headers)
+
+    signatures = [
+        _signature_header(key, domain.encode("ascii"), included, body_hash, policy, canonical_headers)
+        for key in keys
+    ]
+    return b"".join(signatures) + raw
+
+
+def _signature_header(key, domain, included, body_hash, policy, canonical_headers):
+    atoms = [
+        b"v=1;",
+        b"a=" + key.algorithm.encode("ascii") + b";",
+        b"c=" + CANONICALIZATION + b";",
+        b"d=" + domain + b";",
+        b"s=" + key.selector.encode("ascii") + b";",
+        b"t=" + str(int(time.time())).encode("ascii") + b";",
+        *_header_list_atoms(included),
+        b"bh=" + body_hash + b";",
+        b"b=",
+    ]
+    # The value is folded before b= gets its signature, so the text hashed
+    # here is exactly what a verifier hashes once it empties b=.
+    unsigned = _fold(atoms)
+    hasher = hashlib.sha256()
+    dkim.hash_headers(hasher, policy, canonical_headers, included, (b"DKIM-Signature", unsigned), {})
+
+    signature = base64.b64encode(_sign_digest(key, hasher.digest()))
+    chunks = [signature[start : start + 70] for start in range(0, len(signature), 70)]
+    return b"DKIM-Signature:" + unsigned + b"".join(b"\r\n " + chunk for chunk in chunks) + b"\r\n"
+
+
+def _header_list_atoms(included):
+    """Split h= into one atom per header name, because RFC 6376 allows folding only around its colons."""
+    names = list(included)
+    if len(names) == 1:
+        return [b"h=" + names[0] + b";"]
+    return [b"h=" + names[0] + b":"] + [name + b":" for name in names[1:-1]] + [names[-1] + b";"]
+
+
+def _fold(atoms):
+    """Join atoms with spaces, starting a new line before an atom that would pass column 76."""
+    lines = [b"DKIM-Signature:"]
+    for atom in atoms:
+        if len(lines[-1]) + 1 + len(atom) > 76:
+            lines.append(b"")
+        lines[-1] += b" " + atom
+    return b"\r\n".join(lines)[len(b"DKIM-Signature:") :]
+
+
+def _sign_digest(key, digest):
+    private = _load_private_key(key.private_key)
+    if key.algorithm == Algorithm.RSA_SHA256:
+        return private.sign(digest, padding.PKCS1v15(), utils.Prehashed(hashes.SHA256()))
+    # RFC 8463 section 3: Ed25519 signs the SHA-256 hash of the headers.
+    return private.sign(digest)
+
+
+# --- Verification -------------------------------------------------------------
+
+
+def verify(raw, resolve_txt):
+    """Check every DKIM-Signature of a message.
+
+    `resolve_txt(name)` returns the TXT record text of a DNS name (bytes)
+    or None. Returns (result, domain, reason, signatures): result is "pass"
+    when any signature verifies, "fail" when none does, "none" when there
+    is no signature. Domain and reason belong to the passing signature, or
+    to the first failing one.
+    """
+    try:
+        checker = dkim.DKIM(raw, minkey=1024)
+    except dkim.DKIMException as error:
+        return "fail", "", f"unparsable message: {error}", []
+
+    count = sum(1 for name, _value in checker.headers if name.lower() == b"dkim-signature")
+    signatures = [_verify_one(checker, index, resolve_txt) for index in range(count)]
+    if not signatures:
+        return "none", "", "", []
+
+    passed = [item for item in signatures if item["result"] == "pass"]
+    chosen = passed[0] if passed else signatures[0]
+    return chosen["result"], chosen["domain"], chosen["reason"], signatures
+
+
+def _verify_one(checker, index, resolve_txt):
+    missing = []
+
+    def dnsfunc(name, timeout=5):
+        record = resolve_txt(name)
+        if record is None:
+            missing.append(name.decode("ascii", "replace") if isinstance(name, bytes) else name)
+        return record
+
+    outcome = {"domain": "", "selector": "", "algorithm": "", "result": "fail", "reason": ""}
+    try:
+        valid = checker.verify(idx=index, dnsfunc=dnsfunc)
+    except dkim.DKIMException as error:
+        valid, outcome["reason"] = False, str(error)
+    if missing:
+        # dkimpy logs this case and returns False without saying why.
+        outcome["reason"] = f"no DKIM key published at {missing[0]}"
+
+    fields = getattr(checker, "signature_fields", None) or {}
+    for name, tag in (("domain", b"d"), ("selector", b"s"), ("algorithm", b"a")):
+        outcome[name] = fields.get(tag, b"").decode("ascii", "replace")
+    if valid:
+        outcome["result"] = "pass"
+    elif not outcome["reason"]:
+        outcome["reason"] = "signature did not verify"
+    # The checker keeps per-signature state; clear it for the next index.
+    checker.signature_fields = None
+    return outcome

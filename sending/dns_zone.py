@@ -1,0 +1,89 @@
+"""The built-in DNS zone of the simulated internet, built from the database.
+
+It publishes each account's DKIM public keys as TXT records at
+`<selector>._domainkey.<domain>` for every sender domain of the account's
+lists, which is the domain the platform signs with. The sink resolves
+names here and never queries a real DNS server.
+"""
+
+import threading
+import time
+
+import dns.exception
+import dns.name
+import dns.rdataclass
+import dns.rdatatype
+import dns.zone
+from django.db.models import Count, Max
+from dns.rdtypes.ANY.TXT import TXT
+
+from lists.models import List
+from sending.dkim_signing import dns_record
+from sending.models import DkimKey
+
+# A built zone is reused for this many seconds while the set of keys stays
+# the same. A new or replaced key, or a name the zone lacks, rebuilds it at
+# once. A changed list sender address is published after this time.
+ZONE_TTL_SECONDS = 5
+RECORD_TTL = 300
+# A TXT record is a list of strings of at most 255 bytes each (RFC 1035).
+TXT_STRING_BYTES = 255
+
+_cache = {"zone": None, "built_at": 0.0, "keys": None}
+_lock = threading.Lock()
+
+
+def build_zone():
+    """Return a dnspython zone at the root holding every published DKIM key."""
+    zone = dns.zone.Zone(dns.name.root, relativize=False)
+    domains_by_account = {}
+    for account_id, sender_email in List.objects.values_list("account_id", "sender_email"):
+        domains_by_account.setdefault(account_id, set()).add(sender_email.rpartition("@")[2].lower())
+
+    for key in DkimKey.objects.all():
+        for domain in sorted(domains_by_account.get(key.account_id, ())):
+            name = dns.name.from_text(f"{key.selector}._domainkey.{domain}")
+            rdataset = zone.find_rdataset(name, dns.rdatatype.TXT, create=True)
+            rdataset.add(_txt_rdata(dns_record(key)), ttl=RECORD_TTL)
+    return zone
+
+
+def _txt_rdata(text):
+    data = text.encode("ascii")
+    strings = [data[start : start + TXT_STRING_BYTES] for start in range(0, len(data), TXT_STRING_BYTES)]
+    return TXT(dns.rdataclass.IN, dns.rdatatype.TXT, strings)
+
+
+def resolve_txt(name):
+    """Return the first TXT record of `name` (str or bytes) as one byte string, or None when there is none."""
+    if isinstance(name, bytes):
+        name = name.decode("ascii", "replace")
+    try:
+        absolute = dns.name.from_text(name)
+    except dns.exception.DNSException:
+        return None
+
+    record = _lookup(_zone(), absolute)
+    if record is None:
+        record = _lookup(_zone(rebuild=True), absolute)
+    return record
+
+
+def _lookup(zone, name):
+    rdataset = zone.get_rdataset(name, dns.rdatatype.TXT)
+    if not rdataset:
+        return None
+    return b"".join(next(iter(rdataset)).strings)
+
+
+def _zone(rebuild=False):
+    # Primary keys can be reused after rows are deleted, so the creation
+    # time is part of the fingerprint of the key set.
+    keys = DkimKey.objects.aggregate(count=Count("pk"), last_id=Max("pk"), last_created=Max("created_at"))
+    with _lock:
+        stale = time.monotonic() - _cache["built_at"] > ZONE_TTL_SECONDS or keys != _cache["keys"]
+        if rebuild or stale or _cache["zone"] is None:
+            _cache["zone"] = build_zone()
+            _cache["built_at"] = time.monotonic()
+            _cache["keys"] = keys
+        return _cache["zone"]
