@@ -206,3 +206,6 @@ OAUTH2_PROVIDER = {
     "SCOPES": {"console": "MailUp console"},
     "DEFAULT_SCOPES": ["console"],
 }
+# A token request with its parameters in the query string waits at most this
+# long for a body it declares but may never send (npm mailup's refresh call).
+OAUTH_BODY_READ_TIMEOUT_SECONDS = env_int("OAUTH_BODY_READ_TIMEOUT_SECONDS", 2, minimum=1, maximum=60)

@@ -1,7 +1,9 @@
 """The token endpoint for every request shape MailUp clients send, over real HTTP."""
 
 import base64
+import http.client as http_client
 import json
+import socket
 from urllib.parse import urlencode
 
 import pytest
@@ -167,3 +169,29 @@ def test_user_of_other_console_is_rejected(demo, http, django_user_model):
 
     form = {**password_grant_form(), "username": "m5678", "password": "other-console-5678"}
     assert_oauth_error(http.post(TOKEN_PATH, data=form), "invalid_grant")
+
+
+def test_refresh_declaring_unsent_body(demo, http, server_url):
+    # npm mailup's refresh call: parameters in the query string, a
+    # Content-Length of 100 and no body at all.
+    first = assert_token_answer(http.post(TOKEN_PATH, data=password_grant_form()))
+    query = urlencode({"grant_type": "refresh_token", "refresh_token": first["refresh_token"]})
+    host, port = server_url.split("//")[1].split(":")
+    credentials = base64.b64encode(f"{DEMO_OAUTH_CLIENT_ID}:{DEMO_OAUTH_CLIENT_SECRET}".encode()).decode()
+    head = (
+        f"POST {TOKEN_PATH}?{query} HTTP/1.1\r\n"
+        f"Host: {host}:{port}\r\n"
+        f"Authorization: Basic {credentials}\r\n"
+        "Content-Type: application/x-www-form-urlencoded\r\n"
+        "Content-Length: 100\r\n\r\n"
+    )
+
+    with socket.create_connection((host, int(port)), timeout=30) as connection:
+        connection.sendall(head.encode())
+        response = http_client.HTTPResponse(connection)
+        response.begin()
+        body = json.loads(response.read())
+
+    assert response.status == 200
+    assert set(body) == {"access_token", "expires_in", "refresh_token", "token_type"}
+    assert body["refresh_token"] != first["refresh_token"]
