@@ -804,3 +804,20 @@ def create_group(mailing_list, name, notes=""):
     group = Group.objects.create(list=mailing_list, name=name[:200], notes=notes)
     logger.info("create_group list=%s group=%s", mailing_list.pk, group.pk)
     return group
+
+
+def remove_from_all_lists(account, recipient_id):
+    """Delete every subscription and group membership of a recipient; the recipient stays in the account.
+
+    Returns the number of subscriptions deleted. Raises RecipientNotFound for an unknown id.
+    """
+    recipient = find_account_recipient(account, recipient_id)
+    with transaction.atomic():
+        lists = {subscription.list for subscription in recipient.subscriptions.select_related("list")}
+        deleted, _ = Subscription.objects.filter(recipient=recipient).delete()
+        GroupMembership.objects.filter(recipient=recipient).delete()
+        for mailing_list in lists:
+            _record(recipient, mailing_list, Kind.DELETE, Source.API, details=REST_EVENT_DETAILS)
+
+    logger.info("remove_from_all_lists account=%s recipient=%s deleted=%s", account.console_id, recipient.pk, deleted)
+    return deleted
