@@ -166,6 +166,13 @@ SINK_SMTP_BIND = env_str("SINK_SMTP_BIND", "127.0.0.1")
 SYSTEM_MAIL_SOURCE_IP = env_str("SYSTEM_MAIL_SOURCE_IP", "127.0.0.1")
 SMTP_TIMEOUT_SECONDS = env_int("SMTP_TIMEOUT_SECONDS", 30, minimum=1)
 BOUNCE_DOMAIN = env_str("BOUNCE_DOMAIN", "bounces.mailup-sim.localhost")
+# Source addresses of campaign mail, used in turn. Each is in 127.0.0.0/8,
+# which Linux routes to the loopback interface as a whole, or is 0.0.0.0 so
+# the operating system chooses (a sink in another container needs that).
+SENDING_SOURCE_IPS = env_list("SENDING_SOURCE_IPS", ["127.0.0.10", "127.0.0.11", "127.0.0.12", "127.0.0.13"])
+# Deliveries created, and handed to one delivery task, per batch.
+SENDING_BATCH_SIZE = env_int("SENDING_BATCH_SIZE", 200, minimum=1, maximum=5000)
+CELERY_BEAT_SCHEDULE["sweep-sendings"] = {"task": "sending.tasks.sweep_sendings", "schedule": 60.0}
 
 # --- Accounts and frontend pages ----------------------------------------
 # A request whose Host no account claims is served by this console.

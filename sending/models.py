@@ -1,9 +1,10 @@
 """Outgoing mail (system mail and campaigns), DKIM keys and the messages captured by the SMTP sink."""
 
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from lists.models import LANGUAGE_CHOICES, Account, List, Recipient
+from lists.models import LANGUAGE_CHOICES, Account, Group, List, Recipient
 
 
 class SystemMail(models.Model):
@@ -120,3 +121,114 @@ class DkimKey(models.Model):
     def key_type(self):
         """The k= tag of the DNS record."""
         return "rsa" if self.algorithm == self.Algorithm.RSA_SHA256 else "ed25519"
+
+
+class Message(models.Model):
+    """A newsletter of a list; its primary key is the idMessage (idNL) that clients and links carry."""
+
+    list = models.ForeignKey(List, on_delete=models.CASCADE, related_name="messages")
+    subject = models.CharField(max_length=500)
+    html = models.TextField(blank=True)
+    # Plain-text part; services.create_message generates it from the HTML
+    # when none is given.
+    text = models.TextField(blank=True)
+    # Preview text that mail clients show after the subject.
+    preheader = models.CharField(max_length=300, blank=True)
+    tags = models.JSONField(default=list, blank=True)
+    # Track opens and clicks.
+    tracking = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return f"{self.pk} {self.subject[:60]}"
+
+
+class Sending(models.Model):
+    """One send of a message to a target, immediate or scheduled.
+
+    The target is the whole list, narrowed to `groups` when any are given,
+    minus the members of `excluded_groups`, or only `recipients` when any
+    are given. Only subscribed e-mail subscriptions of the list receive it.
+    """
+
+    # TODO: wrap the labels missing from the locale catalogues in gettext_lazy
+    # once the catalogues have them.
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled", "scheduled"
+        QUEUED = "queued", _("queued")
+        PREPARING = "preparing", "preparing"
+        SENDING = "sending", _("sending")
+        DONE = "done", "done"
+        CANCELLED = "cancelled", "cancelled"
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="sendings")
+    list = models.ForeignKey(List, on_delete=models.CASCADE, related_name="sendings")
+    groups = models.ManyToManyField(Group, blank=True, related_name="+")
+    excluded_groups = models.ManyToManyField(Group, blank=True, related_name="+")
+    recipients = models.ManyToManyField(Recipient, blank=True, related_name="+")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    scheduled_at = models.DateTimeField(null=True, blank=True)
+    # Set when a worker starts creating the deliveries; a stale value means
+    # that worker died and another may take the fan-out over.
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    prepared_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["status", "scheduled_at"])]
+
+    def __str__(self):
+        return f"sending {self.pk} of message {self.message_id} ({self.status})"
+
+
+class Delivery(models.Model):
+    """One recipient of a sending, stored before anything is sent.
+
+    `delivered` means the next hop replied 250. `failed` covers a 5xx
+    reply, a message that could not be rendered, a recipient who left the
+    list before the attempt, and temporary failures that outlasted the
+    retry window. `bounced` is for a DSN that arrives later.
+    """
+
+    # TODO: as in Sending.Status, translate the plain labels.
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("queued")
+        SENDING = "sending", _("sending")
+        DEFERRED = "deferred", _("deferred")
+        DELIVERED = "delivered", "delivered"
+        BOUNCED = "bounced", "bounced"
+        FAILED = "failed", _("failed")
+
+    sending = models.ForeignKey(Sending, on_delete=models.CASCADE, related_name="deliveries")
+    recipient = models.ForeignKey(Recipient, on_delete=models.CASCADE, related_name="deliveries")
+    to_email = models.CharField(max_length=254)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    first_attempt_at = models.DateTimeField(null=True, blank=True)
+    source_ip = models.GenericIPAddressField(null=True, blank=True)
+    message_id = models.CharField(max_length=250, blank=True)
+    smtp_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["sending", "recipient"], name="unique_delivery_per_recipient")]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"]),
+            models.Index(fields=["sending", "status"]),
+            models.Index(fields=["status", "claimed_at"], condition=Q(status="sending"), name="delivery_in_flight"),
+        ]
+
+    def __str__(self):
+        return f"delivery {self.pk} to {self.to_email} ({self.status})"

@@ -1,18 +1,24 @@
-"""Queueing and delivery of system mail.
+"""Queueing and delivery records of system mail and campaigns.
 
 A SystemMail row is written inside the caller's transaction and the
 delivery task is enqueued only after that transaction commits, so a mail
-exists exactly when the change that caused it exists.
+exists exactly when the change that caused it exists. Campaigns follow the
+same rule: a Sending and its Delivery rows exist before anything is sent,
+and every attempt's outcome is written back to its Delivery.
 """
 
 import logging
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Count, F, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from sending.models import SystemMail
+from lists.models import Channel, GroupMembership, Recipient, Subscription
+from sending.html_text import html_to_text
+from sending.models import Delivery, Message, Sending, SystemMail
 
 logger = logging.getLogger(__name__)
 
@@ -119,3 +125,286 @@ def requeue_stalled_mail():
     if ids:
         logger.info("requeued %s stalled system mails", len(ids))
     return len(ids)
+
+
+# --- Campaigns: messages, sendings and deliveries ----------------------------
+
+# Temporary delivery failures are retried after 1, 2, 4, 8, 16, 32, 60, 60
+# and 60 minutes: ten attempts over about four hours (243 minutes), then
+# the delivery is marked failed.
+DELIVERY_RETRY_MINUTES = [1, 2, 4, 8, 16, 32, 60, 60, 60]
+MAX_DELIVERY_ATTEMPTS = len(DELIVERY_RETRY_MINUTES) + 1
+# How many due deliveries one sweep enqueues at most; the next sweep, a
+# minute later, takes the rest.
+SWEEP_LIMIT = 20_000
+
+SendingStatus = Sending.Status
+DeliveryStatus = Delivery.Status
+PENDING_DELIVERY = [DeliveryStatus.QUEUED, DeliveryStatus.SENDING, DeliveryStatus.DEFERRED]
+
+
+def create_message(mailing_list, subject, html="", text="", preheader="", tags=(), tracking=True):
+    """Store a newsletter of a list; a missing text part is generated from the HTML."""
+    message = Message.objects.create(
+        list=mailing_list,
+        subject=subject,
+        html=html,
+        text=text or html_to_text(html),
+        preheader=preheader,
+        tags=list(tags),
+        tracking=tracking,
+    )
+    logger.info("message created message=%s list=%s", message.pk, mailing_list.list_id)
+    return message
+
+
+def queue_sending(message, groups=(), excluded_groups=(), recipients=(), scheduled_at=None):
+    """Create a sending of `message` and start it now, or at `scheduled_at` when that is in the future.
+
+    `groups` narrows the list to their members, `excluded_groups` removes
+    theirs, and `recipients` (Recipient rows) replaces the target with
+    those people. Recipients without a subscribed e-mail subscription to
+    the list are skipped in every case. Raises ValueError for a group of another list.
+    """
+    for group in [*groups, *excluded_groups]:
+        if group.list_id != message.list_id:
+            raise ValueError(f"Group {group.pk} does not belong to list {message.list.list_id}.")
+
+    later = scheduled_at is not None and scheduled_at > timezone.now()
+    with transaction.atomic():
+        sending = Sending.objects.create(
+            message=message,
+            list_id=message.list_id,
+            status=SendingStatus.SCHEDULED if later else SendingStatus.QUEUED,
+            scheduled_at=scheduled_at,
+        )
+        sending.groups.set(groups)
+        sending.excluded_groups.set(excluded_groups)
+        sending.recipients.set(recipients)
+        if not later:
+            transaction.on_commit(lambda: _enqueue_fan_out(sending.pk), robust=True)
+
+    logger.info("sending queued sending=%s message=%s scheduled_at=%s", sending.pk, message.pk, scheduled_at)
+    return sending
+
+
+def _enqueue_fan_out(sending_id):
+    from sending.tasks import prepare_sending
+
+    prepare_sending.delay(sending_id)
+
+
+def _enqueue_deliveries(delivery_ids):
+    from sending.tasks import deliver_batch
+
+    size = settings.SENDING_BATCH_SIZE
+    for start in range(0, len(delivery_ids), size):
+        deliver_batch.delay(delivery_ids[start : start + size])
+
+
+def claim_sending(sending_id):
+    """Take the fan-out of a queued sending, or of one whose fan-out worker died; return it or None."""
+    now = timezone.now()
+    stale = Q(status=SendingStatus.PREPARING, claimed_at__lt=now - CLAIM_TIMEOUT)
+    claimed = Sending.objects.filter(Q(status=SendingStatus.QUEUED) | stale, pk=sending_id).update(
+        status=SendingStatus.PREPARING, claimed_at=now, started_at=Coalesce(F("started_at"), Value(now))
+    )
+    if not claimed:
+        return None
+    return Sending.objects.select_related("message", "list").get(pk=sending_id)
+
+
+def target_recipients(sending):
+    """Return a queryset of the recipients a sending reaches: subscribed by e-mail and inside its target."""
+    subscribed = Subscription.objects.filter(
+        list_id=sending.list_id, channel=Channel.EMAIL, status=Subscription.Status.SUBSCRIBED
+    ).values("recipient_id")
+    recipients = Recipient.objects.filter(pk__in=subscribed, email__isnull=False)
+
+    group_ids = list(sending.groups.values_list("pk", flat=True))
+    if group_ids:
+        recipients = recipients.filter(pk__in=GroupMembership.objects.filter(group_id__in=group_ids).values("recipient_id"))
+    excluded_ids = list(sending.excluded_groups.values_list("pk", flat=True))
+    if excluded_ids:
+        recipients = recipients.exclude(
+            pk__in=GroupMembership.objects.filter(group_id__in=excluded_ids).values("recipient_id")
+        )
+    if sending.recipients.exists():
+        recipients = recipients.filter(pk__in=sending.recipients.values("pk"))
+    return recipients
+
+
+def fan_out(sending):
+    """Create the deliveries of a claimed sending in batches and enqueue each batch after it commits.
+
+    Safe to run again after a crash: the unique (sending, recipient) pair
+    keeps every recipient to one delivery, and a delivery task only sends
+    what it claims. Returns the number of deliveries the sending has.
+    """
+    recipients = target_recipients(sending).order_by("pk")
+    last_id = 0
+    while True:
+        batch = list(recipients.filter(pk__gt=last_id).values_list("pk", "email")[: settings.SENDING_BATCH_SIZE])
+        if not batch:
+            break
+        last_id = batch[-1][0]
+        with transaction.atomic():
+            Delivery.objects.bulk_create(
+                [Delivery(sending=sending, recipient_id=pk, to_email=email) for pk, email in batch],
+                ignore_conflicts=True,
+            )
+            ids = list(
+                Delivery.objects.filter(
+                    sending=sending, recipient_id__in=[pk for pk, _email in batch], status=DeliveryStatus.QUEUED
+                ).values_list("pk", flat=True)
+            )
+            transaction.on_commit(lambda ids=ids: _enqueue_deliveries(ids), robust=True)
+
+    total = sending.deliveries.count()
+    Sending.objects.filter(pk=sending.pk, status=SendingStatus.PREPARING).update(
+        status=SendingStatus.SENDING, prepared_at=timezone.now()
+    )
+    logger.info("sending prepared sending=%s deliveries=%s", sending.pk, total)
+    finish_sending_if_done(sending.pk)
+    return total
+
+
+def claim_deliveries(delivery_ids):
+    """Mark the due deliveries among `delivery_ids` as being sent and return them with their recipients.
+
+    Rows that another worker holds, that are final, or whose retry time has
+    not come are left alone, so running a batch twice sends nothing twice.
+    """
+    now = timezone.now()
+    due = Q(status=DeliveryStatus.QUEUED) | Q(status=DeliveryStatus.DEFERRED, next_attempt_at__lte=now)
+    with transaction.atomic():
+        ids = list(
+            Delivery.objects.select_for_update(skip_locked=True)
+            .filter(due, pk__in=delivery_ids)
+            .values_list("pk", flat=True)
+        )
+        Delivery.objects.filter(pk__in=ids).update(
+            status=DeliveryStatus.SENDING,
+            claimed_at=now,
+            attempts=F("attempts") + 1,
+            first_attempt_at=Coalesce(F("first_attempt_at"), Value(now)),
+        )
+    return list(Delivery.objects.filter(pk__in=ids).select_related("recipient").order_by("pk"))
+
+
+def still_subscribed(deliveries):
+    """Return the ids of the deliveries whose recipient is still subscribed to the sending's list by e-mail."""
+    by_sending = {}
+    for delivery in deliveries:
+        by_sending.setdefault(delivery.sending_id, []).append(delivery)
+
+    allowed = set()
+    for sending_id, items in by_sending.items():
+        subscribed = set(
+            Subscription.objects.filter(
+                list__sendings=sending_id,
+                channel=Channel.EMAIL,
+                status=Subscription.Status.SUBSCRIBED,
+                recipient_id__in=[item.recipient_id for item in items],
+            ).values_list("recipient_id", flat=True)
+        )
+        allowed.update(item.pk for item in items if item.recipient_id in subscribed)
+    return allowed
+
+
+def record_delivered(delivery, message_id, source_ip):
+    Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.SENDING).update(
+        status=DeliveryStatus.DELIVERED,
+        delivered_at=timezone.now(),
+        message_id=message_id,
+        source_ip=source_ip,
+        smtp_code=250,
+        last_error="",
+    )
+
+
+def record_delivery_failure(delivery, error, permanent, source_ip=None, smtp_code=None):
+    """Defer the delivery for another attempt, or mark it failed when the failure is permanent or attempts ran out."""
+    final = permanent or delivery.attempts >= MAX_DELIVERY_ATTEMPTS
+    values = {"last_error": error[:2000], "source_ip": source_ip, "smtp_code": smtp_code}
+    if final:
+        values["status"] = DeliveryStatus.FAILED
+    else:
+        delay = timedelta(minutes=DELIVERY_RETRY_MINUTES[delivery.attempts - 1])
+        values.update(status=DeliveryStatus.DEFERRED, next_attempt_at=timezone.now() + delay)
+    Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.SENDING).update(**values)
+    logger.info(
+        "delivery %s delivery=%s sending=%s attempts=%s error=%s",
+        "failed" if final else "deferred",
+        delivery.pk,
+        delivery.sending_id,
+        delivery.attempts,
+        error,
+    )
+
+
+def finish_sending_if_done(sending_id):
+    """Mark a prepared sending done once none of its deliveries waits for an attempt."""
+    if Delivery.objects.filter(sending_id=sending_id, status__in=PENDING_DELIVERY).exists():
+        return False
+    return bool(
+        Sending.objects.filter(pk=sending_id, status=SendingStatus.SENDING).update(
+            status=SendingStatus.DONE, finished_at=timezone.now()
+        )
+    )
+
+
+def sweep_sendings():
+    """Restart what a lost task, a dead worker or the clock left waiting; return how many tasks were enqueued.
+
+    Starts scheduled sendings that are due, takes over fan-outs and
+    deliveries whose worker stopped reporting, and enqueues deliveries that
+    are queued without a task or due for a retry. Enqueuing twice is
+    harmless because tasks act only on what they claim.
+    """
+    now = timezone.now()
+    Sending.objects.filter(status=SendingStatus.SCHEDULED, scheduled_at__lte=now).update(status=SendingStatus.QUEUED)
+    fan_outs = list(
+        Sending.objects.filter(
+            Q(status=SendingStatus.QUEUED, created_at__lt=now - QUEUE_GRACE)
+            | Q(status=SendingStatus.QUEUED, scheduled_at__lte=now)
+            | Q(status=SendingStatus.PREPARING, claimed_at__lt=now - CLAIM_TIMEOUT)
+        ).values_list("pk", flat=True)
+    )
+    for sending_id in fan_outs:
+        _enqueue_fan_out(sending_id)
+
+    Delivery.objects.filter(status=DeliveryStatus.SENDING, claimed_at__lt=now - CLAIM_TIMEOUT).update(
+        status=DeliveryStatus.DEFERRED, next_attempt_at=now
+    )
+    due = list(
+        Delivery.objects.filter(
+            Q(status=DeliveryStatus.QUEUED, created_at__lt=now - QUEUE_GRACE)
+            | Q(status=DeliveryStatus.DEFERRED, next_attempt_at__lte=now)
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)[:SWEEP_LIMIT]
+    )
+    _enqueue_deliveries(due)
+
+    for sending_id in Sending.objects.filter(status=SendingStatus.SENDING).values_list("pk", flat=True):
+        finish_sending_if_done(sending_id)
+    if fan_outs or due:
+        logger.info("sweep enqueued sendings=%s deliveries=%s", len(fan_outs), len(due))
+    return len(fan_outs) + len(due)
+
+
+def sending_statistics(sending):
+    """Count a sending's deliveries: sent (at least one attempt), delivered, deferred, failed, bounced, queued."""
+    counts = dict(
+        sending.deliveries.values_list("status").annotate(total=Count("pk")).values_list("status", "total")
+    )
+    return {
+        "total": sum(counts.values()),
+        "sent": sending.deliveries.filter(attempts__gt=0).count(),
+        "queued": counts.get(DeliveryStatus.QUEUED, 0) + counts.get(DeliveryStatus.SENDING, 0),
+        "delivered": counts.get(DeliveryStatus.DELIVERED, 0),
+        "deferred": counts.get(DeliveryStatus.DEFERRED, 0),
+        "failed": counts.get(DeliveryStatus.FAILED, 0),
+        "bounced": counts.get(DeliveryStatus.BOUNCED, 0),
+    }

@@ -44,3 +44,71 @@ def send_message(message_bytes, mail_from, recipients, source_ip):
 def _from_reply(code, reply):
     text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
     return DeliveryError(f"{code} {text}", permanent=500 <= code < 600, smtp_code=code)
+
+
+class Connection:
+    """One SMTP session from `source_ip` to the next hop, reused for many messages.
+
+    It connects on the first `send`. After a failed connect, every later
+    `send` raises the same temporary error at once, so a batch aimed at a
+    dead next hop does not wait for one time-out per message.
+    """
+
+    def __init__(self, source_ip):
+        self.source_ip = source_ip
+        self.client = None
+        self.connect_error = None
+
+    def send(self, message_bytes, mail_from, recipient):
+        """Send one message to one recipient; raise DeliveryError on any failure."""
+        client = self._client()
+        try:
+            client.sendmail(mail_from, [recipient], message_bytes)
+        except smtplib.SMTPRecipientsRefused as error:
+            code, reply = next(iter(error.recipients.values()))
+            raise _from_reply(code, reply) from error
+        except smtplib.SMTPResponseException as error:
+            if error.smtp_code == 421:
+                # 421 means the server is closing the session (RFC 5321 section 3.8).
+                self._drop()
+            raise _from_reply(error.smtp_code, error.smtp_error) from error
+        except (smtplib.SMTPException, OSError) as error:
+            # The session is broken; the next message opens a new one.
+            self._drop()
+            raise DeliveryError(f"SMTP session from {self.source_ip} broke: {error}", permanent=False) from error
+
+    def _client(self):
+        if self.connect_error is not None:
+            raise self.connect_error
+        if self.client is not None:
+            return self.client
+        try:
+            self.client = smtplib.SMTP(
+                settings.SINK_SMTP_HOST,
+                settings.SINK_SMTP_PORT,
+                timeout=settings.SMTP_TIMEOUT_SECONDS,
+                source_address=(self.source_ip, 0),
+                local_hostname="mailup-sim.localhost",
+            )
+        except (smtplib.SMTPException, OSError) as error:
+            target = f"{settings.SINK_SMTP_HOST}:{settings.SINK_SMTP_PORT}"
+            self.connect_error = DeliveryError(f"SMTP connection to {target} from {self.source_ip} failed: {error}", permanent=False)
+            raise self.connect_error from error
+        return self.client
+
+    def _drop(self):
+        if self.client is not None:
+            try:
+                self.client.close()
+            finally:
+                self.client = None
+
+    def close(self):
+        """End the session politely; errors on the way out do not matter any more."""
+        if self.client is None:
+            return
+        try:
+            self.client.quit()
+        except (smtplib.SMTPException, OSError):
+            pass
+        self._drop()

@@ -3,7 +3,7 @@ import logging
 from celery import shared_task
 from django.conf import settings
 
-from sending import dkim_signing, rendering, services, smtp
+from sending import dkim_signing, relay, rendering, services, smtp
 
 logger = logging.getLogger(__name__)
 
@@ -46,3 +46,22 @@ def _render_and_sign(mail):
 def requeue_stalled_mail():
     return services.requeue_stalled_mail()
 
+
+@shared_task(acks_late=True)
+def prepare_sending(sending_id):
+    """Create a sending's deliveries; does nothing unless the sending can be claimed."""
+    sending = services.claim_sending(sending_id)
+    if sending is None:
+        return 0
+    return services.fan_out(sending)
+
+
+@shared_task(acks_late=True)
+def deliver_batch(delivery_ids):
+    """Send a batch of deliveries; safe to run twice because only claimed deliveries are sent."""
+    return relay.deliver_batch(delivery_ids)
+
+
+@shared_task(acks_late=True)
+def sweep_sendings():
+    return services.sweep_sendings()
