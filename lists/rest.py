@@ -320,6 +320,13 @@ def recipients_by_status(status):
     return view
 
 
+def group_recipients(request, group_id):
+    """GET /Console/Group/{id}/Recipients: members of the group, whatever their subscription status."""
+    group = get_group(request.account, group_id)
+    recipients = Recipient.objects.filter(group_memberships__group=group)
+    return paged(request, recipients, RECIPIENT_PROPERTIES, recipient_shaper(request.account))
+
+
 def email_optins(request, list_id):
     mailing_list = get_list(request.account, list_id)
     subscriptions = Subscription.objects.filter(list=mailing_list, channel=Channel.EMAIL).select_related("recipient")
@@ -380,5 +387,10 @@ def unsubscribe_from_group(request, group_id, recipient_id):
 
 def remove_from_list(request, list_id, recipient_id):
     services.remove_from_list(get_list(request.account, list_id), recipient_id)
+    return empty_response()
+
+
+def remove_from_all_lists(request, recipient_id):
+    services.remove_from_all_lists(request.account, recipient_id)
     return empty_response()
 

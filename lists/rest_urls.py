@@ -43,8 +43,10 @@ urlpatterns = [
     ),
     path("console/list/<id:list_id>/recipients/pending", endpoint(get=rest.recipients_by_status(Status.PENDING))),
     path("console/list/<id:list_id>/recipients/emailoptins", endpoint(get=rest.email_optins)),
+    path("console/group/<id:group_id>/recipients", endpoint(get=rest.group_recipients)),
     path("console/recipient/detail", endpoint(put=rest.update_recipient_detail)),
     path("console/list/<id:list_id>/unsubscribe/<id:recipient_id>", endpoint(delete=rest.unsubscribe_from_list)),
     path("console/group/<id:group_id>/unsubscribe/<id:recipient_id>", endpoint(delete=rest.unsubscribe_from_group)),
     path("console/list/<id:list_id>/recipient/<id:recipient_id>", endpoint(delete=rest.remove_from_list)),
+    path("console/recipients/<id:recipient_id>", endpoint(delete=rest.remove_from_all_lists)),
 ]

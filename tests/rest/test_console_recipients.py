@@ -198,3 +198,24 @@ def test_other_console_recipient_is_404(api, django_user_model):
 
     assert_envelope(api.delete(f"/List/1/Unsubscribe/{stranger.pk}"), 404, "NotFound")
     assert_envelope(api.put("/Recipient/Detail", json={"idRecipient": stranger.pk}), 404, "NotFound")
+
+
+def test_group_recipients_listing(api, demo):
+    clienti = group_id(demo, "Clienti")
+    member = add(api, f"/Group/{clienti}/Recipient", {"Email": "in-group@example.com"})
+    add(api, "/List/1/Recipient", {"Email": "not-in-group@example.com"})
+
+    body = api.get(f"/Group/{clienti}/Recipients").json()
+    assert [item["idRecipient"] for item in body["Items"]] == [member]
+    assert body["TotalElementsCount"] == 1
+
+
+def test_remove_from_all_lists(api, demo):
+    recipient_id = add(api, "/List/1/Recipient", {"Email": "everywhere@example.com"})
+    add(api, "/List/2/Recipient", {"Email": "everywhere@example.com"})
+
+    response = api.delete(f"/Recipients/{recipient_id}")
+    assert response.status_code == 200
+    assert response.content == b""
+    assert not Subscription.objects.filter(recipient_id=recipient_id).exists()
+    assert_envelope(api.delete("/Recipients/999999"), 404, "NotFound")
