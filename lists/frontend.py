@@ -7,6 +7,7 @@ browser opens.
 """
 
 import logging
+import re
 from functools import wraps
 from xml.sax.saxutils import escape
 
@@ -47,6 +48,9 @@ STATUS_CODES = {
 # and any other POST (the RFC 8058 one-click button of webmail clients).
 REASON_UNSUBSCRIBE_PAGE = "2"
 REASON_ONE_CLICK = "32"
+# Finds retCode in a query string that QueryDict rejected, for example one
+# with more fields than DATA_UPLOAD_MAX_NUMBER_FIELDS.
+RAW_RET_CODE = re.compile(r"(?:^|&)retcode=([^&]*)", re.IGNORECASE)
 
 
 def numeric(code):
@@ -79,15 +83,23 @@ def _run_xml_page(view, request):
     account = services.find_account_for_host(request.get_host())
     if account is None:
         return CODE_ERROR, False, None
-    if not services.is_frontend_caller_allowed(account, client_ip(request)):
-        logger.info("frontend caller rejected account=%s ip=%s", account.console_id, client_ip(request))
-        return CODE_IP_NOT_REGISTERED, False, None
 
+    # The parameters are read before the IP check, so an unregistered caller
+    # gets -1011 in the format (retCode) and language (lang) it asked for.
     form = None
     try:
         form = FrontendForm(account, read_params(request))
+    except MalformedRequest as error:
+        logger.info("frontend request unreadable account=%s page=%s: %s", account.console_id, view.__name__, error)
+    if not services.is_frontend_caller_allowed(account, client_ip(request)):
+        logger.info("frontend caller rejected account=%s ip=%s", account.console_id, client_ip(request))
+        return CODE_IP_NOT_REGISTERED, False, form
+    if form is None:
+        return CODE_ERROR, False, None
+
+    try:
         result = view(request, form)
-    except (MalformedRequest, InvalidParameter) as error:
+    except InvalidParameter as error:
         logger.info("frontend request rejected account=%s page=%s: %s", account.console_id, view.__name__, error)
         return CODE_ERROR, False, form
     if isinstance(result, tuple):
@@ -96,11 +108,12 @@ def _run_xml_page(view, request):
 
 
 def _wants_numeric(request, form):
-    """Tell whether retCode=1 was sent; the query string is used when the body could not be read."""
+    """Tell whether retCode=1 was sent. Without readable parameters, the raw query string is searched."""
     if form is not None:
         raw = form.params.get("retCode")
     else:
-        raw = next((value for name, value in request.GET.items() if name.lower() == "retcode"), None)
+        match = RAW_RET_CODE.search(request.META.get("QUERY_STRING", ""))
+        raw = match.group(1) if match else None
     return parse_bool(raw, False) is True
 
 

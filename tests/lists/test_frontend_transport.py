@@ -258,6 +258,12 @@ def test_outsider_on_every_xml_page(demo, outsider):
     assert recipient("x@example.com") is None
 
 
+def test_outsider_ret_code_in_body(demo, outsider):
+    response = outsider.post(SUBSCRIBE, data={"Email": "wp@example.com", "List": "1", "retCode": "1"})
+    assert response.text == "-1011"
+    assert recipient("wp@example.com") is None
+
+
 def test_outsider_malformed_request(demo, outsider):
     response = outsider.get(SUBSCRIBE, params={"List": "x", "retCode": "1"})
     assert response.text == "-1011"

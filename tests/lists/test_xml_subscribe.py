@@ -461,6 +461,13 @@ def test_text_answer_error_is_a_sentence(demo, http, params):
     assert text.startswith("Your subscription could not be completed")
 
 
+def test_text_answer_for_unregistered_caller(demo, outsider):
+    response = outsider.get(PAGE, params={"List": "1", "Email": "far@example.com", "lang": "en"})
+    text, _language = text_answer(response)
+    assert text == "This site is not authorised to subscribe recipients."
+    assert "-1011" not in response.text
+
+
 def test_ret_code_in_body_answers_number(demo, http):
     response = http.post(PAGE, data={"List": "1", "Email": "body@example.com", "retCode": "1"})
     assert response.text == "0"
