@@ -121,6 +121,10 @@ class FrontendForm:
                 return mailing_list
         raise InvalidParameter("ConfirmListID", f"ConfirmListID {list_id} is not among the lists of the call.")
 
+    def sender_name(self):
+        """Read `dynsndname` for a From header, where a line break would start a new header."""
+        return " ".join(self.text("dynsndname", max_length=200).split())
+
     def sender_email(self):
         raw = self.params.get("Dynsndmail") or ""
         if not raw.strip():

@@ -138,7 +138,7 @@ def xml_subscribe(request, form):
         ip=client_ip(request),
         confirm_list=form.confirm_list(lists),
         from_email=form.sender_email(),
-        from_name=form.text("dynsndname", max_length=200),
+        from_name=form.sender_name(),
     )
     try:
         outcome = services.subscribe(subscribe_request)
@@ -260,7 +260,7 @@ def _subscribe_from_form(request, form, lists):
         # One confirmation request for all lists, from the first list.
         confirm_list=lists[0],
         from_email=form.sender_email(),
-        from_name=form.text("dynsndname", max_length=200),
+        from_name=form.sender_name(),
     )
     outcome = services.subscribe(subscribe_request)
     if outcome == services.SubscribeOutcome.ALREADY_SUBSCRIBED:

@@ -395,6 +395,18 @@ def test_dynamic_sender_of_confirmation(demo, http, mail_sink):
     assert headers["Sender"] == "Demo Newsletter <newsletter@demo.example>"
 
 
+def test_dynamic_sender_name_cannot_add_headers(demo, http, mail_sink):
+    name = "Brand\r\nBcc: victim@example.org"
+    code = subscribe(http, List="1", Email="inject@example.com", Dynsndmail="shop@brand.example", dynsndname=name)
+    assert code == "0"
+
+    [message] = mail_sink.wait_for(1)
+    assert message.rcpt_to == ["inject@example.com"]
+    headers = parse_message(bytes(message.raw))["headers"]
+    assert "Bcc" not in [header for header, _value in headers]
+    assert "shop@brand.example" in dict(headers)["From"]
+
+
 # --- HTML result page --------------------------------------------------------------
 
 PENDING_EN = "Thank you! We sent you an e-mail: open it and click the link to confirm your subscription."
