@@ -10,8 +10,11 @@ or more.
 
 import json
 import logging
+import time
 from dataclasses import dataclass
 
+from django.conf import settings
+from django.core.cache import cache
 from django.http import HttpResponse, QueryDict
 from django.views.decorators.csrf import csrf_exempt
 
@@ -45,6 +48,9 @@ DEFAULT_PAGE_SIZE = 20
 # Bigger numbers could not name a row and would overflow the OFFSET of SQLite.
 MAX_PAGE_NUMBER = 2_147_483_647
 MAX_PAGE_SIZE = 2_147_483_647
+# A rate-limit counter outlives its one-second window briefly, so a call at
+# the end of the second still finds it.
+RATE_WINDOW_CACHE_SECONDS = 2
 
 
 class RestError(Exception):
@@ -95,7 +101,9 @@ def endpoint(**handlers):
         if handler is None:
             return error_response(405, f"The method {request.method} is not allowed on {request.path}.")
         try:
-            request.account = account_of(authenticate_bearer(request))
+            user = authenticate_bearer(request)
+            request.account = account_of(user)
+            check_rate_limit(request, user)
             return handler(request, **path_values)
         except BearerError as error:
             return error_response(401, error.description)
@@ -108,6 +116,34 @@ def endpoint(**handlers):
             return error_response(500, "Internal server error; the server log has the details.")
 
     return view
+
+
+def check_rate_limit(request, user):
+    """Raise RestError(429) when `user` exceeds REST_RATE_LIMIT_PER_SECOND calls on this route this second.
+
+    The count is kept per user, route and wall-clock second in Django's
+    cache. NOTE: with the default local-memory cache each server process
+    counts alone, so N processes let through up to N times the limit.
+    """
+    limit = settings.REST_RATE_LIMIT_PER_SECOND
+    if not limit:
+        return
+
+    route = request.resolver_match.route if request.resolver_match else request.path
+    key = f"rest-rate:{user.pk}:{route}:{int(time.time())}"
+    cache.add(key, 0, timeout=RATE_WINDOW_CACHE_SECONDS)
+    try:
+        count = cache.incr(key)
+    except ValueError:
+        # The entry expired between add() and incr(); this call starts a new count.
+        count = 1
+    if count > limit:
+        logger.info("REST rate limit user=%s route=%s count=%s limit=%s", user.pk, route, count, limit)
+        raise RestError(
+            429,
+            "Authorization error (too_many_requests): Too many requests. "
+            f"Max:{limit} calls per second , actual:{count}.",
+        )
 
 
 def account_of(user):

@@ -216,3 +216,6 @@ OAUTH2_PROVIDER = {
 # A token request with its parameters in the query string waits at most this
 # long for a body it declares but may never send (npm mailup's refresh call).
 OAUTH_BODY_READ_TIMEOUT_SECONDS = env_int("OAUTH_BODY_READ_TIMEOUT_SECONDS", 2, minimum=1, maximum=60)
+# Calls per second that one user may make on one REST route before HTTP 429,
+# MailUp's default limit; 0 turns the limit off.
+REST_RATE_LIMIT_PER_SECOND = env_int("REST_RATE_LIMIT_PER_SECOND", 5, minimum=0)

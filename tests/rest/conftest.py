@@ -14,6 +14,12 @@ def mail_sink(sink):
     return sink
 
 
+@pytest.fixture(autouse=True)
+def no_rate_limit(settings):
+    """Turn the per-second REST limit off, so fast test loops never meet HTTP 429 by chance."""
+    settings.REST_RATE_LIMIT_PER_SECOND = 0
+
+
 def password_grant_form():
     return {
         "grant_type": "password",

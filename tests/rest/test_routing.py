@@ -90,3 +90,17 @@ def test_malformed_json_is_400(api):
 )
 def test_canonical_path(given, expected):
     assert canonical_path(given) == expected
+
+
+def test_rate_limit_gives_429(api, settings):
+    settings.REST_RATE_LIMIT_PER_SECOND = 2
+    responses = [api.get("/Recipient/DynamicFields") for _ in range(20)]
+
+    throttled = [response for response in responses if response.status_code == 429]
+    assert throttled
+    body = throttled[0].json()
+    assert body["ErrorCode"] == "429"
+    assert body["ErrorName"] is None
+    assert body["ErrorDescription"].startswith("Authorization error (too_many_requests): Too many requests. Max:2")
+    assert throttled[0].headers["Retry-After"] == "1"
+    assert {response.status_code for response in responses} <= {200, 429}
