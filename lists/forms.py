@@ -47,11 +47,11 @@ class FrontendForm:
             raise InvalidParameter(name, f"{name} is missing.")
         return parse_id(raw, name)
 
-    def optional_id(self, name):
+    def optional_id(self, name, minimum=1):
         raw = self.params.get(name)
         if raw is None or not raw.strip():
             return None
-        return parse_id(raw, name)
+        return parse_id(raw, name, minimum)
 
     def lists(self):
         """Return the lists named by `List` (comma-separated), in call order; `ListGuid`, when given, must name one."""

@@ -11,7 +11,7 @@ import re
 from functools import wraps
 from xml.sax.saxutils import escape
 
-from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import render
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -29,7 +29,7 @@ from lists.errors import (
 )
 from lists.forms import FrontendForm
 from lists.models import Source, Subscription
-from mailup_sim.params import MalformedRequest, client_ip, parse_bool, read_params
+from mailup_sim.params import CaseInsensitiveParams, MalformedRequest, client_ip, parse_bool, read_params
 
 logger = logging.getLogger(__name__)
 
@@ -303,7 +303,8 @@ def confirm(request):
 @csrf_exempt
 def optout(request):
     """optout.aspx: GET shows a confirmation page, POST unsubscribes (also as RFC 8058 one-click)."""
-    link = _read_optout_link(request)
+    params = _read_optout_params(request)
+    link = _read_optout_link(request, params)
     if link is None:
         with translation.override(_page_language(request)):
             context = {"message": _("This unsubscribe link is not valid.")}
@@ -313,7 +314,7 @@ def optout(request):
     with translation.override(mailing_list.language):
         if request.method != "POST":
             return render(request, "frontend/optout.html", {"list": mailing_list})
-        reason = REASON_UNSUBSCRIBE_PAGE if request.POST.get("source") == "page" else REASON_ONE_CLICK
+        reason = REASON_UNSUBSCRIBE_PAGE if params.get("source") == "page" else REASON_ONE_CLICK
         try:
             services.unsubscribe_recipient(recipient_id, mailing_list, Source.RECIPIENT, reason, message_id or None)
         except RecipientNotFound:
@@ -323,17 +324,34 @@ def optout(request):
         return render(request, "frontend/result.html", {"message": message})
 
 
-def _read_optout_link(request):
-    """Return (recipient id, list, message id) from a correctly signed link, else None."""
+def _read_optout_params(request):
+    """Read the link's parameters, ignoring a body that cannot be parsed.
+
+    RFC 8058 one-click POSTs must unsubscribe whatever their body, and the
+    link's own parameters are in the query string.
+    """
+    try:
+        return read_params(request)
+    except MalformedRequest as error:
+        logger.info("optout.aspx body ignored ip=%s: %s", client_ip(request), error)
+        return CaseInsensitiveParams(request.GET, QueryDict())
+
+
+def _read_optout_link(request, params):
+    """Return (recipient id, list, message id) from a correctly signed link, else None.
+
+    The message id is 0 in links of mail that belongs to no message, such
+    as welcome messages.
+    """
     account = services.find_account_for_host(request.get_host())
     if account is None:
         return None
+    form = FrontendForm(account, params)
     try:
-        form = FrontendForm(account, read_params(request))
         recipient_id = form.required_id("id")
         list_number = form.required_id("idList")
-        message_id = form.optional_id("idNL") or 0
-    except (MalformedRequest, InvalidParameter):
+        message_id = form.optional_id("idNL", minimum=0) or 0
+    except InvalidParameter:
         return None
 
     signature = form.text("HASH", max_length=200)

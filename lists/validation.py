@@ -63,11 +63,11 @@ def _split_country_code(digits, raw):
     raise InvalidContact(f"Invalid mobile number {raw[:40]!r}: unknown country code.")
 
 
-def parse_id(raw, field):
-    """Parse one positive integer id, or raise InvalidParameter naming `field`."""
+def parse_id(raw, field, minimum=1):
+    """Parse one integer id from `minimum` to MAX_ID, or raise InvalidParameter naming `field`."""
     text = raw.strip()
-    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_ID:
-        raise InvalidParameter(field, f"{field} must be a positive integer id, not {raw[:40]!r}.")
+    if not text.isascii() or not text.isdigit() or not minimum <= int(text) <= MAX_ID:
+        raise InvalidParameter(field, f"{field} must be an integer id from {minimum} to {MAX_ID}, not {raw[:40]!r}.")
     return int(text)
 
 

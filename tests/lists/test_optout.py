@@ -97,6 +97,14 @@ def test_second_post_changes_nothing(member, http):
     assert len(events("anna@example.com", kind=SubscriptionEvent.Kind.UNSUBSCRIBE)) == 1
 
 
+def test_link_without_message_works(member, http):
+    response = http.open_link(link(member, message_id=0), method="POST", data="List-Unsubscribe=One-Click")
+
+    assert response.status_code == 200
+    row = Subscription.objects.get(recipient=member, list__list_id=1)
+    assert (row.status, row.optout_message_id) == (Status.UNSUBSCRIBED, None)
+
+
 def test_doubled_slash_reaches_page(member, raw):
     url = link(member)
     target = "//frontend/optout.aspx?" + url.split("?", 1)[1]
@@ -154,3 +162,36 @@ def test_link_of_other_account_returns_400(member, http, other_account):
 
     assert response.status_code == 400
     assert status("anna@example.com") == Status.SUBSCRIBED
+
+
+def test_broken_multipart_body_still_unsubscribes(member, http):
+    response = open_link(http, link(member), "POST", b"--x\r\nbroken", "multipart/form-data")
+
+    assert response.status_code == 200
+    assert status("anna@example.com") == Status.UNSUBSCRIBED
+
+
+def test_oversized_body_still_unsubscribes(member, http, settings):
+    body = "x" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1)
+    response = open_link(http, link(member), "POST", body, "application/x-www-form-urlencoded")
+
+    assert response.status_code == 200
+    row = Subscription.objects.get(recipient=member, list__list_id=1)
+    assert (row.status, row.optout_reason) == (Status.UNSUBSCRIBED, "32")
+
+
+def test_welcome_mail_list_unsubscribe_header(demo, http, mail_sink):
+    http.get("/frontend/xmlSubscribe.aspx", params={"List": "1", "Email": "new@example.com", "retCode": "1"})
+    [request] = mail_sink.wait_for(1)
+    confirm = re.search(r"https?://\S+/frontend/confirm\.aspx\?code=\S+", parse_message(bytes(request.raw))["text"])
+    http.open_link(confirm.group(0))
+
+    welcome = mail_sink.wait_for(2)[1]
+    headers = dict(parse_message(bytes(welcome.raw))["headers"])
+    assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    url = re.match(r"<([^>]+)>", headers["List-Unsubscribe"]).group(1)
+    response = http.open_link(url, method="POST", data="List-Unsubscribe=One-Click")
+
+    assert response.status_code == 200
+    row = Subscription.objects.get(recipient__email="new@example.com")
+    assert (row.status, row.optout_reason) == (Status.UNSUBSCRIBED, "32")
