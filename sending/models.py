@@ -232,3 +232,28 @@ class Delivery(models.Model):
 
     def __str__(self):
         return f"delivery {self.pk} to {self.to_email} ({self.status})"
+
+
+class DeliveryAttempt(models.Model):
+    """One try at handing a delivery to the next hop, with the reply and how long it took."""
+
+    class Outcome(models.TextChoices):
+        DELIVERED = "delivered", "delivered"
+        DEFERRED = "deferred", "deferred"
+        FAILED = "failed", "failed"
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempt_log")
+    number = models.PositiveSmallIntegerField()
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    source_ip = models.GenericIPAddressField(null=True, blank=True)
+    smtp_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    # The next hop's reply or the local error, cut to 500 characters.
+    response = models.CharField(max_length=500, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return f"attempt {self.number} of delivery {self.delivery_id}: {self.outcome}"

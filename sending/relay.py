@@ -6,6 +6,7 @@ leaves from that address.
 
 import ipaddress
 import logging
+import time
 from functools import lru_cache
 
 from django.conf import settings
@@ -96,11 +97,18 @@ def _deliver_one(campaign, delivery, connections):
 
     source_ip = source_ip_for(delivery)
     connection = connections.setdefault(source_ip, smtp.Connection(source_ip))
+    started = time.monotonic()
     try:
         connection.send(raw, campaign_rendering.return_path(delivery), delivery.to_email)
     except smtp.DeliveryError as error:
-        services.record_delivery_failure(delivery, str(error), error.permanent, source_ip, error.smtp_code)
+        duration_ms = _elapsed_ms(started)
+        services.record_delivery_failure(delivery, str(error), error.permanent, source_ip, error.smtp_code, duration_ms)
         return 0
 
-    services.record_delivered(delivery, campaign_rendering.message_id(campaign, delivery), source_ip)
+    message_id = campaign_rendering.message_id(campaign, delivery)
+    services.record_delivered(delivery, message_id, source_ip, _elapsed_ms(started))
     return 1
+
+
+def _elapsed_ms(started):
+    return int((time.monotonic() - started) * 1000)

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from lists.models import Channel, GroupMembership, Recipient, Subscription
 from sending.html_text import html_to_text
-from sending.models import Delivery, Message, Sending, SystemMail
+from sending.models import Delivery, DeliveryAttempt, Message, Sending, SystemMail
 
 logger = logging.getLogger(__name__)
 
@@ -312,18 +312,21 @@ def still_subscribed(deliveries):
     return allowed
 
 
-def record_delivered(delivery, message_id, source_ip):
-    Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.SENDING).update(
-        status=DeliveryStatus.DELIVERED,
-        delivered_at=timezone.now(),
-        message_id=message_id,
-        source_ip=source_ip,
-        smtp_code=250,
-        last_error="",
-    )
+def record_delivered(delivery, message_id, source_ip, duration_ms=None):
+    with transaction.atomic():
+        updated = Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.SENDING).update(
+            status=DeliveryStatus.DELIVERED,
+            delivered_at=timezone.now(),
+            message_id=message_id,
+            source_ip=source_ip,
+            smtp_code=250,
+            last_error="",
+        )
+        if updated:
+            _record_attempt(delivery, DeliveryAttempt.Outcome.DELIVERED, source_ip, 250, "", duration_ms)
 
 
-def record_delivery_failure(delivery, error, permanent, source_ip=None, smtp_code=None):
+def record_delivery_failure(delivery, error, permanent, source_ip=None, smtp_code=None, duration_ms=None):
     """Defer the delivery for another attempt, or mark it failed when the failure is permanent or attempts ran out."""
     final = permanent or delivery.attempts >= MAX_DELIVERY_ATTEMPTS
     values = {"last_error": error[:2000], "source_ip": source_ip, "smtp_code": smtp_code}
@@ -332,7 +335,11 @@ def record_delivery_failure(delivery, error, permanent, source_ip=None, smtp_cod
     else:
         delay = timedelta(minutes=DELIVERY_RETRY_MINUTES[delivery.attempts - 1])
         values.update(status=DeliveryStatus.DEFERRED, next_attempt_at=timezone.now() + delay)
-    Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.SENDING).update(**values)
+
+    outcome = DeliveryAttempt.Outcome.FAILED if final else DeliveryAttempt.Outcome.DEFERRED
+    with transaction.atomic():
+        if Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.SENDING).update(**values):
+            _record_attempt(delivery, outcome, source_ip, smtp_code, error, duration_ms)
     logger.info(
         "delivery %s delivery=%s sending=%s attempts=%s error=%s",
         "failed" if final else "deferred",
@@ -340,6 +347,18 @@ def record_delivery_failure(delivery, error, permanent, source_ip=None, smtp_cod
         delivery.sending_id,
         delivery.attempts,
         error,
+    )
+
+
+def _record_attempt(delivery, outcome, source_ip, smtp_code, response, duration_ms):
+    DeliveryAttempt.objects.create(
+        delivery=delivery,
+        number=delivery.attempts,
+        outcome=outcome,
+        source_ip=source_ip,
+        smtp_code=smtp_code,
+        response=response[:500],
+        duration_ms=duration_ms,
     )
 
 

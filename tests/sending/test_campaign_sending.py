@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from lists.models import Group
 from sending import dns_zone, relay, services, tasks
-from sending.models import Delivery, Sending
+from sending.models import Delivery, DeliveryAttempt, Sending
 from sending.sink import SinkHandler, parse_message
 from tests.personas import demo_list
 from tests.sending.campaigns import deliveries, newsletter, subscribe, subscription_of, unsubscribe
@@ -392,3 +392,22 @@ def test_source_pool_outside_loopback_is_rejected(settings, pool):
 
     with pytest.raises(ImproperlyConfigured):
         relay.source_ip_for(Delivery(pk=1))
+
+
+def test_every_attempt_is_recorded(demo, sink, settings):
+    subscribe("anna@example.com")
+    real_port = settings.SINK_SMTP_PORT
+    settings.SINK_SMTP_PORT = free_port()
+    services.queue_sending(newsletter())
+
+    settings.SINK_SMTP_PORT = real_port
+    Delivery.objects.update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+    services.sweep_sendings()
+
+    attempts = list(DeliveryAttempt.objects.order_by("number"))
+    assert [attempt.number for attempt in attempts] == [1, 2]
+    assert [attempt.outcome for attempt in attempts] == ["deferred", "delivered"]
+    assert "failed" in attempts[0].response
+    assert attempts[1].smtp_code == 250
+    assert attempts[1].source_ip in settings.SENDING_SOURCE_IPS
+    assert attempts[1].duration_ms is not None

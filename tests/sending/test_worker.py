@@ -8,7 +8,9 @@ import pytest
 from celery.contrib.testing.worker import start_worker
 
 from mailup_sim.celery import app
+from sending import services
 from sending.models import SystemMail
+from tests.sending.campaigns import newsletter, subscribe
 
 
 @pytest.fixture
@@ -33,3 +35,21 @@ def test_worker_delivers_confirmation_request(demo, sink, worker, http):
     [received] = sink.wait_for(1, timeout=30)
     assert received.rcpt_to == ["queued@example.com"]
     assert SystemMail.objects.get().status == SystemMail.Status.SENT
+
+
+@pytest.mark.worker
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_worker_delivers_campaign(demo, sink, worker, settings):
+    settings.SENDING_BATCH_SIZE = 2
+    for name in ("anna", "bruno", "carla"):
+        subscribe(f"{name}@example.com")
+
+    sending = services.queue_sending(newsletter())
+
+    received = sink.wait_for(3, timeout=30, sending_id=sending.pk)
+    assert sorted(message.rcpt_to[0] for message in received) == [
+        "anna@example.com",
+        "bruno@example.com",
+        "carla@example.com",
+    ]
+    assert {message.dkim_result for message in received} == {"pass"}
