@@ -8,12 +8,13 @@ paging) lives in mailup_sim.rest.
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.db.models import F, Func, TextField
 
 from lists import services
 from lists.models import Channel, FieldDefinition, Group, List, Recipient, Subscription
 from lists.services import Contact
 from lists.validation import MAX_ID, check_field_value, normalize_email, normalize_mobile
-from mailup_sim.filterby import FilterError, Property, parse_filter, parse_orderby
+from mailup_sim.filterby import FilterError, Property, field_key, parse_filter, parse_orderby
 from mailup_sim.rest import (
     RestError,
     empty_response,
@@ -206,6 +207,40 @@ def dynamic_fields(request):
     )
 
 
+class FieldValue(Func):
+    """The text of one recipient field in Recipient.fields, or NULL when it is unset.
+
+    Django 5.2's JSON key transforms read a digit key such as "3" as an
+    array index on SQLite and PostgreSQL, so the key is spelled out as an
+    object member here. Only those two databases are supported.
+    """
+
+    output_field = TextField()
+
+    def __init__(self, field_id):
+        super().__init__(F("fields"))
+        self.key = str(field_id)
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"JSON_EXTRACT({sql}, %s)", (*params, f'$."{self.key}"')
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"({sql} ->> %s)", (*params, self.key)
+
+
+def recipient_query(request, recipients):
+    """Return a paged recipient listing, filterable and sortable by property and by Fields['name']."""
+    definitions = list(FieldDefinition.objects.filter(account=request.account).order_by("field_id"))
+    properties = dict(RECIPIENT_PROPERTIES)
+    aliases = {}
+    for definition in definitions:
+        properties[field_key(definition.name)] = Property(f"field_{definition.field_id}")
+        aliases[f"field_{definition.field_id}"] = FieldValue(definition.field_id)
+    return paged(request, recipients.alias(**aliases), properties, recipient_shaper(request.account))
+
+
 def recipient_shaper(account):
     """Return a function that shapes recipients with every field of the account, in id order."""
     definitions = list(FieldDefinition.objects.filter(account=account).order_by("field_id"))
@@ -315,7 +350,7 @@ def recipients_by_status(status):
             subscriptions__channel=Channel.EMAIL,
             subscriptions__status=status,
         )
-        return paged(request, recipients, RECIPIENT_PROPERTIES, recipient_shaper(request.account))
+        return recipient_query(request, recipients)
 
     return view
 
@@ -324,7 +359,7 @@ def group_recipients(request, group_id):
     """GET /Console/Group/{id}/Recipients: members of the group, whatever their subscription status."""
     group = get_group(request.account, group_id)
     recipients = Recipient.objects.filter(group_memberships__group=group)
-    return paged(request, recipients, RECIPIENT_PROPERTIES, recipient_shaper(request.account))
+    return recipient_query(request, recipients)
 
 
 def email_optins(request, list_id):

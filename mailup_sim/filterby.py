@@ -15,8 +15,9 @@ evaluated as code. Grammar:
     member      = [ identifier "." ] ( identifier | "Fields" "[" string "]" )
     string      = "'" { any character except "'" | "''" } "'"
 
-Property and method names match without regard to case. A comparison
-needs one member and one literal, in either order.
+Property, field and method names match without regard to case, and
+`Fields['nome']` names the recipient field whose description is `nome`.
+A comparison needs one member and one literal, in either order.
 """
 
 import re
@@ -40,6 +41,8 @@ COMPARISON_LOOKUPS = {"==": "exact", "<": "lt", "<=": "lte", ">": "gt", ">=": "g
 FLIPPED_OPERATORS = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
 METHOD_LOOKUPS = {"contains": "contains", "startswith": "startswith", "endswith": "endswith"}
 KEYWORDS = {"true": True, "false": False, "null": None}
+# An orderby key such as Fields['nome'] or recipient.Fields['nome'].
+FIELD_KEY = re.compile(r"^(?:[A-Za-z_]\w*\.)?fields\[('(?:[^']|'')*')\]$", re.IGNORECASE)
 MAX_EXPRESSION_LENGTH = 2000
 # Larger integers overflow the 64-bit columns of SQLite and PostgreSQL.
 MAX_INTEGER = 2**63 - 1
@@ -203,9 +206,13 @@ class _Parser:
                 self.take(".")
                 name = self.take(kind="identifier")
         if name.text.lower() == "fields" and self.peek() is not None and self.peek().text == "[":
-            # TODO: Fields['name'] needs a JSON key lookup that works on
-            # SQLite and PostgreSQL alike; until then it is rejected.
-            raise FilterError(f"Filtering on Fields[...] is not supported yet (position {name.position}).")
+            self.take("[")
+            description = _string_value(self.take(kind="string").text)
+            self.take("]")
+            prop = self.properties.get(field_key(description))
+            if prop is None:
+                raise FilterError(f"Unknown field {description!r} at position {name.position} in filterby.")
+            return prop
         prop = self.properties.get(name.text.lower())
         if prop is None:
             raise FilterError(f"Unknown property {name.text!r} at position {name.position} in filterby.")
@@ -231,6 +238,11 @@ class _Parser:
         if symbol == "!=":
             return ~Q(**{left.lookup: value})
         return Q(**{f"{left.lookup}__{COMPARISON_LOOKUPS[symbol]}": value})
+
+
+def field_key(description):
+    """Return the properties key of recipient field `description`, as in Fields['nome']."""
+    return f"fields[{description.lower()}]"
 
 
 def _string_value(text):
@@ -268,7 +280,9 @@ def parse_orderby(raw, properties, default=("pk",)):
             continue
         if len(words) > 2 or (len(words) == 2 and words[1].lower() not in ("asc", "desc")):
             raise FilterError(f"Invalid orderby key {item.strip()[:60]!r}. Use a property name and asc or desc.")
-        prop = properties.get(words[0].lower())
+        field = FIELD_KEY.match(words[0])
+        key = field_key(_string_value(field.group(1))) if field else words[0].lower()
+        prop = properties.get(key)
         if prop is None:
             raise FilterError(f"Unknown property {words[0][:60]!r} in orderby.")
         descending = len(words) == 2 and words[1].lower() == "desc"

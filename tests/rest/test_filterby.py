@@ -127,3 +127,30 @@ def test_injection_over_http_is_400(api, three_recipients, expression):
     response = api.get("/List/1/Recipients/Subscribed?filterby=" + quote_plus(expression))
     assert_envelope(response, 400, "BadRequest")
     assert len(subscribed_emails(api, "")) == 3
+
+
+def test_fields_filter_and_order(api):
+    for email, name in (("a@example.com", "Mario"), ("b@example.com", "Maria"), ("c@example.com", "Luca")):
+        body = {"Email": email, "Fields": [{"Id": 1, "Value": name}, {"Id": 3, "Value": "ACME " + name}]}
+        assert api.post("/List/1/Recipient", json=body).status_code == 200
+
+    assert subscribed_emails(api, "filterby=" + quote_plus("Fields['nome']=='Luca'")) == ["c@example.com"]
+    query = "filterby=" + quote_plus("recipient.Fields['Nome'].StartsWith('Mari')") + "&orderby=" + quote_plus(
+        "Fields['nome'] asc"
+    )
+    assert subscribed_emails(api, query) == ["b@example.com", "a@example.com"]
+    assert subscribed_emails(api, "filterby=" + quote_plus("Fields['azienda'].Contains('ACME L')")) == [
+        "c@example.com"
+    ]
+
+
+def test_unknown_field_is_400(api):
+    response = api.get("/List/1/Recipients/Subscribed?filterby=" + quote_plus("Fields['colour']=='red'"))
+    body = assert_envelope(response, 400, "BadRequest")
+    assert "colour" in body["ErrorDescription"]
+
+
+def test_parse_fields_member():
+    properties = {**PROPERTIES, "fields[nome]": Property("field_1")}
+    assert parse_filter("Fields['NOME']=='x'", properties) == Q(field_1__exact="x")
+    assert parse_orderby("recipient.Fields['nome'] desc", properties) == ["-field_1", "pk"]
