@@ -48,6 +48,8 @@ STATUS_CODES = {
 # and any other POST (the RFC 8058 one-click button of webmail clients).
 REASON_UNSUBSCRIBE_PAGE = "2"
 REASON_ONE_CLICK = "32"
+# Characters that XML 1.0 forbids in a document, even as character references.
+XML_FORBIDDEN_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 # Finds retCode in a query string that QueryDict rejected, for example one
 # with more fields than DATA_UPLOAD_MAX_NUMBER_FIELDS.
 RAW_RET_CODE = re.compile(r"(?:^|&)retcode=([^&]*)", re.IGNORECASE)
@@ -388,12 +390,17 @@ def _activation_answer(return_code, ws_name, user):
         "<mailupMessage>\n<mailupBody>\n"
         f"<ReturnCode>{return_code}</ReturnCode>\n"
         "<WS_Activation>\n"
-        f"<WS_Name> {escape(ws_name[:100])} </WS_Name>\n"
+        f"<WS_Name> {_xml_text(ws_name)} </WS_Name>\n"
         f"<DateOfRequest>{timezone.localdate().isoformat()}</DateOfRequest>\n"
-        f"<User>{escape(user[:100])}</User>\n"
+        f"<User>{_xml_text(user)}</User>\n"
         "</WS_Activation>\n</mailupBody>\n</mailupMessage>"
     )
     return HttpResponse(body.encode("utf-8"), content_type="text/xml; charset=utf-8")
+
+
+def _xml_text(value):
+    """Escape an echoed value and drop the characters XML 1.0 forbids, so the document stays well-formed."""
+    return escape(XML_FORBIDDEN_CHARACTERS.sub("", value[:100]))
 
 
 PAGES = {

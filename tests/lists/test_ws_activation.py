@@ -151,6 +151,21 @@ def test_echoed_values_escaped(demo, outsider):
     assert document.findtext("mailupBody/WS_Activation/WS_Name").strip() == "</WS_Name><x>"
 
 
+# XML 1.0 allows DEL (0x7f) but no other control character except tab,
+# line feed and carriage return, and neither U+FFFE nor U+FFFF.
+@pytest.mark.parametrize(
+    "value, kept", [("%01%02%1b%7f", "\x7f"), ("%0b%0c%09", "\t"), ("%ef%bf%be%ef%bf%bf", "")]
+)
+def test_control_characters_in_xml_echo(demo, raw, value, kept):
+    response = raw.get(f"{PAGE}?usr=a{value}b&pwd=x&nl_url=x&ws_name=Front{value}End")
+
+    assert response.status == 200
+    document = ElementTree.fromstring(response.body)
+    assert return_code(document) == -1001
+    assert document.findtext("mailupBody/WS_Activation/User") == f"a{kept}b"
+    assert document.findtext("mailupBody/WS_Activation/WS_Name").strip() == f"Front{kept}End"
+
+
 def test_post_form_accepted(demo, outsider):
     response = outsider.post(PAGE, data=VALID)
     assert return_code(ElementTree.fromstring(response.content)) == 0
