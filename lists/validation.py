@@ -66,7 +66,10 @@ def _split_country_code(digits, raw):
 def parse_id(raw, field, minimum=1):
     """Parse one integer id from `minimum` to MAX_ID, or raise InvalidParameter naming `field`."""
     text = raw.strip()
-    if not text.isascii() or not text.isdigit() or not minimum <= int(text) <= MAX_ID:
+    # Python's int() raises ValueError past 4300 digits, so the length is
+    # checked before the conversion.
+    digits = text.isascii() and text.isdigit() and len(text.lstrip("0")) <= len(str(MAX_ID))
+    if not digits or not minimum <= int(text) <= MAX_ID:
         raise InvalidParameter(field, f"{field} must be an integer id from {minimum} to {MAX_ID}, not {raw[:40]!r}.")
     return int(text)
 
