@@ -8,7 +8,6 @@ functions and translate their results and errors into their own protocol.
 
 import ipaddress
 import logging
-import re
 import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -50,9 +49,6 @@ Kind = SubscriptionEvent.Kind
 # (8, 80 to 83) and spam complaints (16, 161, 162).
 BLOCKING_REASON_PREFIXES = ("8", "16")
 REASON_ADMINISTRATOR = "0"
-# Console ids are 32-bit, so more digits can name no account; the bound
-# also keeps int() away from its 4300-digit ValueError.
-CONSOLE_HOST_NAME = re.compile(r"^c(\d{1,10})\.localhost$")
 CONFIRMATION_SALT = "lists.confirm-subscription"
 OPTOUT_SALT = "lists.optout-link"
 
@@ -107,9 +103,8 @@ def find_account_for_host(host):
     ConsoleHost. Returns None only when no default account exists either.
     """
     name = _strip_port(host).lower().rstrip(".")
-    match = CONSOLE_HOST_NAME.match(name)
-    if match:
-        account = Account.objects.filter(console_id=int(match.group(1))).first()
+    if name.startswith("c") and name.endswith(".localhost") and name[1:-10].isdigit():
+        account = Account.objects.filter(console_id=int(name[1:-10])).first()
         if account:
             return account
 
@@ -826,3 +821,50 @@ def remove_from_all_lists(account, recipient_id):
 
     logger.info("remove_from_all_lists account=%s recipient=%s deleted=%s", account.console_id, recipient.pk, deleted)
     return deleted
+
+
+def force_subscribe(mailing_list, recipient_id):
+    """Subscribe a known recipient's e-mail channel to a list at once, without confirmation.
+
+    Returns False, changing nothing, when it is already subscribed. Raises
+    RecipientNotFound for an unknown id or a recipient without an address,
+    and SubscriptionBlocked when a bounce or complaint unsubscribed it.
+    """
+    recipient = find_account_recipient(mailing_list.account, recipient_id)
+    if not recipient.email:
+        raise RecipientNotFound(f"Recipient {recipient.pk} has no e-mail address to subscribe.")
+
+    with transaction.atomic():
+        recipient = Recipient.objects.select_for_update().get(pk=recipient.pk)
+        subscriptions = _lock_subscriptions(recipient, [mailing_list], [Channel.EMAIL])
+        _raise_if_blocked(subscriptions.values(), recipient)
+        subscription = subscriptions.get((mailing_list.pk, Channel.EMAIL))
+        if subscription is not None and subscription.status == Status.SUBSCRIBED:
+            return False
+
+        request = SubscribeRequest(
+            account=mailing_list.account,
+            lists=[mailing_list],
+            contact=Contact(email=recipient.email),
+            source=Source.API,
+            confirm=False,
+        )
+        now = timezone.now()
+        _write_subscription(subscription, recipient, mailing_list, Channel.EMAIL, Status.SUBSCRIBED, request, now)
+        _record(recipient, mailing_list, Kind.SUBSCRIBE, Source.API, channel=Channel.EMAIL, details=REST_EVENT_DETAILS)
+
+    logger.info("force_subscribe list=%s recipient=%s", mailing_list.pk, recipient.pk)
+    return True
+
+
+def add_to_group(group, recipient_id):
+    """Put a recipient of the account into a group; return False when it was a member already."""
+    recipient = find_account_recipient(group.list.account, recipient_id)
+    with transaction.atomic():
+        _membership, created = GroupMembership.objects.get_or_create(group=group, recipient=recipient)
+        if created:
+            details = {"groups_added": [group.pk], **REST_EVENT_DETAILS}
+            _record(recipient, group.list, Kind.PROFILE_CHANGE, Source.API, details=details)
+
+    logger.info("add_to_group group=%s recipient=%s added=%s", group.pk, recipient.pk, created)
+    return created
