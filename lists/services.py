@@ -8,6 +8,7 @@ functions and translate their results and errors into their own protocol.
 
 import ipaddress
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -49,6 +50,9 @@ Kind = SubscriptionEvent.Kind
 # (8, 80 to 83) and spam complaints (16, 161, 162).
 BLOCKING_REASON_PREFIXES = ("8", "16")
 REASON_ADMINISTRATOR = "0"
+# Console ids are 32-bit, so a longer number names no account. The bound
+# also keeps int() away from its 4300-digit ValueError.
+CONSOLE_HOST_NAME = re.compile(r"^c(\d{1,10})\.localhost$")
 CONFIRMATION_SALT = "lists.confirm-subscription"
 OPTOUT_SALT = "lists.optout-link"
 
@@ -103,8 +107,9 @@ def find_account_for_host(host):
     ConsoleHost. Returns None only when no default account exists either.
     """
     name = _strip_port(host).lower().rstrip(".")
-    if name.startswith("c") and name.endswith(".localhost") and name[1:-10].isdigit():
-        account = Account.objects.filter(console_id=int(name[1:-10])).first()
+    match = CONSOLE_HOST_NAME.match(name)
+    if match:
+        account = Account.objects.filter(console_id=int(match.group(1))).first()
         if account:
             return account
 
