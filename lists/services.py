@@ -282,11 +282,13 @@ def subscribe(request):
     contact is already subscribed to every list (fields and groups are still
     applied), else SubscribeOutcome.DONE. Raises SubscriptionBlocked, with no
     change made, when a bounce or complaint unsubscribed the contact from
-    one of the lists.
+    one of the lists, and InvalidParameter when the address and the number
+    belong to two different recipients.
     """
     with transaction.atomic():
         recipient, created = _get_or_create_recipient(request.account, request.contact)
         recipient = Recipient.objects.select_for_update().get(pk=recipient.pk)
+        _raise_if_contact_split(recipient, request.contact)
         subscriptions = _lock_subscriptions(recipient, request.lists, request.contact.channels)
         _raise_if_blocked(subscriptions.values(), recipient)
 
@@ -310,6 +312,23 @@ def subscribe(request):
         "already" if already else "done",
     )
     return SubscribeOutcome.ALREADY_SUBSCRIBED if already else SubscribeOutcome.DONE
+
+
+def _raise_if_contact_split(recipient, contact):
+    """Raise InvalidParameter unless the recipient carries the contact's address and number.
+
+    A recipient found by one of them lacks the other when another recipient
+    already has it. Subscribing it anyway would subscribe the wrong person.
+    """
+    contact_mobile = (contact.mobile_prefix, contact.mobile_number)
+    email_differs = contact.email and recipient.email != contact.email
+    mobile_differs = contact.mobile_number and (recipient.mobile_prefix, recipient.mobile_number) != contact_mobile
+    if email_differs or mobile_differs:
+        raise InvalidParameter(
+            "Sms",
+            f"The e-mail address and the mobile number belong to different recipients "
+            f"(recipient {recipient.pk} has only one of them).",
+        )
 
 
 def _lock_subscriptions(recipient, lists, channels):

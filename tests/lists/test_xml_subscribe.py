@@ -360,6 +360,33 @@ def test_sms_already_subscribed_returns_3(demo, http):
     assert subscribe(http, List="1", Sms="3331234567", Confirm="0") == "3"
 
 
+def test_number_of_other_recipient_returns_1(demo, http):
+    subscribe(http, List="1", Email="owner@example.com", Sms="00393331234567", Confirm="0")
+    before = row_counts()
+
+    assert subscribe(http, List="2", Email="newcomer@example.com", Sms="00393331234567") == "1"
+    assert row_counts() == before
+    assert status("owner@example.com", list_id=2) is None
+
+
+def test_address_and_number_of_two_recipients_return_1(demo, http):
+    subscribe(http, List="1", Email="first@example.com", Sms="00393331234567", Confirm="0")
+    subscribe(http, List="1", Email="second@example.com", Confirm="0")
+    before = row_counts()
+
+    assert subscribe(http, List="1", Email="second@example.com", Sms="00393331234567", Confirm="0") == "1"
+    assert row_counts() == before
+    assert recipient("second@example.com").mobile_number is None
+    assert status("second@example.com", channel="sms") is None
+
+
+def test_number_added_to_recipient_found_by_address(demo, http):
+    subscribe(http, List="1", Email="grow@example.com", Confirm="0")
+
+    assert subscribe(http, List="1", Email="grow@example.com", Sms="3331234567", Confirm="0") == "0"
+    assert recipient("grow@example.com").mobile == "00393331234567"
+
+
 # --- Confirmation requests -------------------------------------------------------
 
 
