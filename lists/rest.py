@@ -425,6 +425,24 @@ def remove_from_list(request, list_id, recipient_id):
     return empty_response()
 
 
+def force_subscribe(request, list_id, recipient_id):
+    services.force_subscribe(get_list(request.account, list_id), recipient_id)
+    return empty_response()
+
+
+def add_to_group(request, group_id, recipient_id):
+    services.add_to_group(get_group(request.account, group_id), recipient_id)
+    return empty_response()
+
+
+def recipient_groups(request, list_id, recipient_id):
+    """GET /Console/List/{id}/Recipient/{r}/Groups: the list's groups that the recipient belongs to."""
+    mailing_list = get_list(request.account, list_id)
+    recipient = services.find_account_recipient(request.account, recipient_id)
+    groups = Group.objects.filter(list=mailing_list, memberships__recipient=recipient)
+    return paged(request, groups, GROUP_PROPERTIES, lambda group: shape_group(group, mailing_list.list_id))
+
+
 def remove_from_all_lists(request, recipient_id):
     services.remove_from_all_lists(request.account, recipient_id)
     return empty_response()

@@ -49,4 +49,7 @@ urlpatterns = [
     path("console/group/<id:group_id>/unsubscribe/<id:recipient_id>", endpoint(delete=rest.unsubscribe_from_group)),
     path("console/list/<id:list_id>/recipient/<id:recipient_id>", endpoint(delete=rest.remove_from_list)),
     path("console/recipients/<id:recipient_id>", endpoint(delete=rest.remove_from_all_lists)),
+    path("console/list/<id:list_id>/subscribe/<id:recipient_id>", endpoint(post=rest.force_subscribe)),
+    path("console/group/<id:group_id>/subscribe/<id:recipient_id>", endpoint(post=rest.add_to_group)),
+    path("console/list/<id:list_id>/recipient/<id:recipient_id>/groups", endpoint(get=rest.recipient_groups)),
 ]

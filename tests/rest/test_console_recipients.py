@@ -219,3 +219,38 @@ def test_remove_from_all_lists(api, demo):
     assert response.content == b""
     assert not Subscription.objects.filter(recipient_id=recipient_id).exists()
     assert_envelope(api.delete("/Recipients/999999"), 404, "NotFound")
+
+
+def test_force_subscribe_known_recipient(api):
+    recipient_id = add(api, "/List/1/Recipient", {"Email": "force@example.com"})
+    api.delete(f"/List/1/Unsubscribe/{recipient_id}")
+
+    response = api.post(f"/List/1/Subscribe/{recipient_id}")
+    assert response.status_code == 200
+    assert response.content == b""
+    assert subscription("force@example.com").status == Status.SUBSCRIBED
+
+    response = api.post(f"/List/2/Subscribe/{recipient_id}")
+    assert response.status_code == 200
+    assert subscription("force@example.com", list_id=2).status == Status.SUBSCRIBED
+
+
+def test_force_subscribe_after_bounce_is_400(api):
+    recipient_id = add(api, "/List/1/Recipient", {"Email": "bounced@example.com"})
+    Subscription.objects.filter(recipient_id=recipient_id).update(status=Status.UNSUBSCRIBED, optout_reason="80")
+
+    assert_envelope(api.post(f"/List/1/Subscribe/{recipient_id}"), 400, "BadRequest")
+    assert subscription("bounced@example.com").status == Status.UNSUBSCRIBED
+
+
+def test_add_to_group_and_list_groups(api, demo):
+    prospect = group_id(demo, "Prospect")
+    recipient_id = add(api, "/List/1/Recipient", {"Email": "grouped@example.com"})
+
+    response = api.post(f"/Group/{prospect}/Subscribe/{recipient_id}")
+    assert response.status_code == 200
+    assert response.content == b""
+
+    body = api.get(f"/List/1/Recipient/{recipient_id}/Groups").json()
+    assert [item["idGroup"] for item in body["Items"]] == [prospect]
+    assert body["Items"][0]["Name"] == "Prospect"
