@@ -115,6 +115,8 @@ def endpoint(**handlers):
             logger.exception("REST %s %s failed", request.method, request.path)
             return error_response(500, "Internal server error; the server log has the details.")
 
+    # Tests walk every route and method through this attribute.
+    view.handlers = handlers
     return view
 
 

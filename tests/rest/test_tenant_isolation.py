@@ -1,0 +1,72 @@
+"""Every ConsoleService route, called by console 1234 with the ids of console 5678, changes nothing there."""
+
+import re
+
+import pytest
+
+from lists import rest_urls
+from lists.models import Account, Group, GroupMembership, List, Recipient, Subscription, SubscriptionEvent
+
+OTHER_LIST_ID = 9
+
+
+@pytest.fixture
+def other_console(demo):
+    """Console 5678 with list 9 (a number the demo console lacks), one group and one subscribed recipient."""
+    account = Account.objects.create(console_id=5678, name="Other S.r.l.")
+    mailing_list = List.objects.create(
+        account=account, list_id=OTHER_LIST_ID, name="Other news", sender_name="Other", sender_email="n@other.example"
+    )
+    group = Group.objects.create(list=mailing_list, name="Other group")
+    recipient = Recipient.objects.create(account=account, email="stranger@other.example", fields={"1": "Stranger"})
+    Subscription.objects.create(recipient=recipient, list=mailing_list, status="subscribed", source="API")
+    GroupMembership.objects.create(group=group, recipient=recipient)
+    return {"account": account, "list_id": OTHER_LIST_ID, "group_id": group.pk, "recipient_id": recipient.pk}
+
+
+def snapshot(account):
+    return {
+        "subscriptions": list(Subscription.objects.filter(list__account=account).values_list("pk", "status")),
+        "memberships": list(GroupMembership.objects.filter(group__list__account=account).values_list("pk")),
+        "groups": list(Group.objects.filter(list__account=account).values_list("pk", "name")),
+        "recipients": list(Recipient.objects.filter(account=account).values_list("pk", "email", "fields")),
+        "events": SubscriptionEvent.objects.filter(account=account).count(),
+    }
+
+
+def routes_with_ids():
+    for pattern in rest_urls.urlpatterns:
+        route = str(pattern.pattern)
+        if "<" in route:
+            yield route, sorted(pattern.callback.handlers)
+
+
+def test_every_route_with_foreign_ids(api, other_console):
+    before = snapshot(other_console["account"])
+    body = {"Email": "intruder@example.com", "Name": "Intruder", "Notes": "", "Fields": [{"Id": 1, "Value": "x"}]}
+
+    walked = 0
+    for route, methods in routes_with_ids():
+        path = re.sub(r"<id:(\w+)>", lambda match: str(other_console[match.group(1)]), route)
+        path = path.removeprefix("console")
+        for method in methods:
+            response = api.call(method.upper(), path, json=body)
+            assert response.status_code in (401, 403, 404), f"{method.upper()} {path}: {response.status_code}"
+            walked += 1
+
+    assert walked >= 15
+    assert snapshot(other_console["account"]) == before
+
+
+def test_detail_update_with_foreign_id(api, other_console):
+    before = snapshot(other_console["account"])
+    response = api.put("/Recipient/Detail", json={"idRecipient": other_console["recipient_id"], "Fields": []})
+    assert response.status_code == 404
+    assert snapshot(other_console["account"]) == before
+
+
+@pytest.mark.parametrize("path", ["/List", "/User/Lists", "/Recipient/DynamicFields"])
+def test_collections_show_own_console_only(api, other_console, path):
+    text = api.get(path + "?pageSize=100").text
+    assert "Other" not in text
+    assert "stranger" not in text
