@@ -2,14 +2,15 @@
 
 import re
 import xml.etree.ElementTree as ElementTree
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote, urlsplit
 
 import pytest
 from django.conf import settings
 
+from lists import services
 from lists.demo import DEMO_WS_PASSWORD
 from lists.models import Recipient, Subscription
-from tests.lists.pages import LIST1_GUID, group_id, group_names, paragraphs, recipient, row_counts, status
+from tests.lists.pages import LIST1_GUID, demo_list, group_id, group_names, paragraphs, recipient, row_counts, status
 
 Status = Subscription.Status
 SUBSCRIBE = "/frontend/xmlSubscribe.aspx"
@@ -298,6 +299,18 @@ def test_nul_byte_in_activation(demo, raw, name, value, code):
     assert response.status == 200
     document = ElementTree.fromstring(response.body)
     assert document.findtext("mailupBody/ReturnCode") == code
+
+
+@pytest.mark.parametrize("name", ["id", "idList", "idNL", "HASH"])
+def test_nul_byte_in_optout_link(subscriber, raw, name):
+    url = services.optout_url(subscriber, demo_list(1), 5)
+    params = dict(parse_qsl(urlsplit(url).query))
+    params[name] = "%00" if name == "HASH" else params[name] + "%00"
+
+    target = f"/frontend/optout.aspx?{query(params.items())}"
+    response = raw.request("POST", target, body=b"List-Unsubscribe=One-Click")
+    assert response.status == 400
+    assert_subscriber_untouched()
 
 
 def test_nul_byte_in_subscribe_form(demo, raw):
