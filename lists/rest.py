@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db.models import F, Func, TextField
 
 from lists import services
-from lists.models import Channel, FieldDefinition, Group, List, Recipient, Subscription
+from lists.models import AccountUser, Channel, FieldDefinition, Group, List, Recipient, Subscription
 from lists.services import Contact
 from lists.validation import MAX_ID, check_field_value, normalize_email, normalize_mobile
 from mailup_sim.filterby import FilterError, Property, field_key, parse_filter, parse_orderby
@@ -29,6 +29,7 @@ from mailup_sim.rest import (
 # Reported as the platform version in Authentication/Info.
 PLATFORM_VERSION = "9.0.0"
 NEVER = "0001-01-01 00:00:00Z"
+SIMULATOR_PLAN = "mailup-sim"
 # Prefix of mobile numbers given without one when the recipient has none yet;
 # the default of List.default_prefix.
 DEFAULT_MOBILE_PREFIX = "0039"
@@ -109,20 +110,41 @@ def format_date(value):
 # --- Account -------------------------------------------------------------------
 
 
+def account_info(account):
+    return {
+        "AccountName": "",
+        "Company": account.name,
+        "ExpiryDate": NEVER,
+        "IsTrial": False,
+        "UID": str(account.console_id),
+        "Url": urlsplit(settings.PUBLIC_ORIGIN).hostname,
+        "Username": account.console_username,
+        "Version": PLATFORM_VERSION,
+    }
+
+
 def authentication_info(request):
+    return json_response(account_info(request.account))
+
+
+def authentication_details(request):
+    """GET /Console/Authentication/Details: account info plus plan, language and credits.
+
+    mailup-sim sells nothing, so the plan is a fixed name, renewal is off
+    and every credit count is 0.
+    """
     account = request.account
-    return json_response(
-        {
-            "AccountName": "",
-            "Company": account.name,
-            "ExpiryDate": NEVER,
-            "IsTrial": False,
-            "UID": str(account.console_id),
-            "Url": urlsplit(settings.PUBLIC_ORIGIN).hostname,
-            "Username": account.console_username,
-            "Version": PLATFORM_VERSION,
-        }
-    )
+    lists = List.objects.filter(account=account).order_by("list_id")
+    admins = account.members.filter(role=AccountUser.Role.ADMIN).order_by("pk")
+    details = {
+        "AutoRenewal": False,
+        "CreditsByList": [{"Credit": 0, "ListId": mailing_list.list_id} for mailing_list in lists],
+        "Email": admins.values_list("user__email", flat=True).first() or "",
+        "Lang": account.language,
+        "Plan": SIMULATOR_PLAN,
+        "TotalCredits": 0,
+    }
+    return json_response({**account_info(account), **details})
 
 
 # --- Lists and groups ------------------------------------------------------------

@@ -29,6 +29,7 @@ Status = Subscription.Status
 
 urlpatterns = [
     path("console/authentication/info", endpoint(get=rest.authentication_info)),
+    path("console/authentication/details", endpoint(get=rest.authentication_details)),
     path("console/list", endpoint(get=rest.console_lists)),
     path("console/user/lists", endpoint(get=rest.user_lists)),
     path("console/list/<id:list_id>/groups", endpoint(get=rest.list_groups)),

@@ -63,3 +63,14 @@ def test_authentication_info_shape(api):
     assert body["IsTrial"] is False
     assert isinstance(body["Version"], str)
     assert "Url" in body and "ExpiryDate" in body and "AccountName" in body
+
+
+def test_authentication_details_shape(api):
+    body = api.get("/Authentication/Details").json()
+    assert body["Username"] == "m1234"
+    assert body["Lang"] == "it"
+    assert body["CreditsByList"] == [{"Credit": 0, "ListId": 1}, {"Credit": 0, "ListId": 2}]
+    assert body["AutoRenewal"] is False
+    assert body["TotalCredits"] == 0
+    assert isinstance(body["Plan"], str)
+    assert isinstance(body["Email"], str)
