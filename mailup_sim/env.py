@@ -48,8 +48,8 @@ def env_int(name, default, minimum=None, maximum=None):
 
 
 def env_list(name, default=()):
-    """Read a comma-separated list; empty items are dropped."""
+    """Read a comma-separated list; empty items are dropped and an empty value means `default`."""
     raw = os.environ.get(name)
-    if raw is None:
+    if raw is None or not raw.strip():
         return list(default)
     return [item.strip() for item in raw.split(",") if item.strip()]

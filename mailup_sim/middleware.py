@@ -3,6 +3,7 @@
 import re
 
 from django.http import HttpResponse
+from django.utils.http import parse_header_parameters
 
 # MailUp matches paths without regard to letter case; Django does not, so
 # paths under these prefixes are routed by their lower-cased spelling.
@@ -28,6 +29,39 @@ def canonical_path(path):
     if path.lower().startswith(CASE_INSENSITIVE_PREFIXES):
         return path.lower()
     return path
+
+
+def is_text_encoding(name):
+    """Tell whether `name` decodes bytes to text; rot13, base64 and hex are codecs but not text encodings."""
+    try:
+        # Empty input never reaches the codec, so one byte is decoded; errors
+        # are ignored because only the codec's kind matters here.
+        b"a".decode(name, "ignore")
+    except (LookupError, TypeError):
+        return False
+    return True
+
+
+def drop_undecodable_charset(wsgi_app):
+    """Wrap a WSGI application so a Content-Type charset that cannot decode text is ignored.
+
+    Django trusts any charset that codecs knows and decodes the query string
+    with it while it builds the request, before any middleware runs. With
+    rot13 or base64 that raises LookupError and the caller gets HTTP 500, so
+    such a charset is removed and the request is read as UTF-8, as for an
+    unknown charset name.
+    """
+
+    def application(environ, start_response):
+        content_type = environ.get("CONTENT_TYPE", "")
+        if "charset" in content_type.lower():
+            media_type, params = parse_header_parameters(content_type)
+            charset = params.get("charset")
+            if charset and not is_text_encoding(charset):
+                environ["CONTENT_TYPE"] = media_type
+        return wsgi_app(environ, start_response)
+
+    return application
 
 
 class CanonicalPathMiddleware:

@@ -32,19 +32,12 @@ def _read_or_create_secret_key():
 SECRET_KEY = env_str("SECRET_KEY") or _read_or_create_secret_key()
 DEBUG = env_bool("DEBUG", False)
 
-# The MailUp host names are here because real clients hard-code them and a
-# deployment points them at mailup-sim through DNS or a hosts file.
-ALLOWED_HOSTS = [
-    "localhost",
-    ".localhost",
-    "127.0.0.1",
-    "[::1]",
-    "services.mailup.com",
-    "wsvc.ss.mailup.it",
-    "services.mailupnet.it",
-    "send.mailup.com",
-    "sendsms.mailup.com",
-] + env_list("ALLOWED_HOSTS")
+# Any Host is accepted by default: a host that no console claims is served
+# by the default console, and real clients send MailUp's own host names
+# (services.mailup.com, a console host such as xyzw.espsrv.com) pointed here
+# through DNS or a hosts file. Links never take their host from the request,
+# so this opens no host-header poisoning. A comma-separated list restricts it.
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["*"])
 
 PUBLIC_ORIGIN = env_str("PUBLIC_ORIGIN", "http://localhost:8000").rstrip("/")
 _origin = urlsplit(PUBLIC_ORIGIN)

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.html import escape, strip_tags
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 
 from lists import services as lists_services
 from sending.models import SystemMail
@@ -18,9 +18,9 @@ Kind = SystemMail.Kind
 
 # Subjects used when the list has none of its own; translated at render time.
 DEFAULT_SUBJECTS = {
-    Kind.CONFIRMATION_REQUEST: "Please confirm your subscription to %(list)s",
-    Kind.WELCOME: "Welcome to %(list)s",
-    Kind.UNSUBSCRIBE_CONFIRMATION: "You have been unsubscribed from %(list)s",
+    Kind.CONFIRMATION_REQUEST: gettext_noop("Please confirm your subscription to %(list)s"),
+    Kind.WELCOME: gettext_noop("Welcome to %(list)s"),
+    Kind.UNSUBSCRIBE_CONFIRMATION: gettext_noop("You have been unsubscribed from %(list)s"),
 }
 # The email package folds headers longer than 78 characters, and turns a
 # long URL without spaces into RFC 2047 encoded words, which breaks

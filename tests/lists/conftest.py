@@ -1,9 +1,12 @@
 """Fixtures for the frontend page tests: a sink for every test, raw HTTP and a second account."""
 
+import threading
+from wsgiref.simple_server import WSGIRequestHandler, make_server
+
 import pytest
 
 from lists.models import Account, List
-from tests.conftest import Http
+from tests.support import Http
 from tests.lists.pages import RawClient
 
 
@@ -42,3 +45,25 @@ def client_for(server_url):
         return Http(server_url, source_ip=source_ip, host=host)
 
     return make
+
+
+class QuietHandler(WSGIRequestHandler):
+    def log_message(self, format, *args):
+        pass
+
+
+@pytest.fixture
+def production_raw(demo):
+    """A raw caller of `mailup_sim.wsgi.application`, the entry point gunicorn serves, on a free port.
+
+    The live server of the other fixtures builds its own Django handler, so
+    it cannot show what the production WSGI wrapper does.
+    """
+    from mailup_sim.wsgi import application
+
+    server = make_server("127.0.0.1", 0, application, handler_class=QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield RawClient(f"http://127.0.0.1:{server.server_port}")
+    server.shutdown()
+    server.server_close()
