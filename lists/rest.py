@@ -13,7 +13,7 @@ from django.db.models import F, Func, TextField
 from lists import services
 from lists.models import AccountUser, Channel, FieldDefinition, Group, List, Recipient, Subscription
 from lists.services import Contact
-from lists.validation import MAX_ID, check_field_value, normalize_email, normalize_mobile
+from lists.validation import CONTROL_CHARACTERS, MAX_ID, check_field_value, normalize_email, normalize_mobile
 from mailup_sim.filterby import FilterError, Property, field_key, parse_filter, parse_orderby
 from mailup_sim.rest import (
     RestError,
@@ -213,6 +213,8 @@ def create_group(request, list_id):
     notes = document.get("Notes") or ""
     if not isinstance(name, str) or not isinstance(notes, str):
         raise RestError(400, "Name and Notes of a group must be strings.")
+    if CONTROL_CHARACTERS.search(name) or CONTROL_CHARACTERS.search(notes):
+        raise RestError(400, "Name and Notes of a group must not contain control characters.")
     group = services.create_group(mailing_list, name, notes)
     return json_response(shape_group(group, mailing_list.list_id))
 

@@ -44,6 +44,9 @@ KEYWORDS = {"true": True, "false": False, "null": None}
 # An orderby key such as Fields['nome'] or recipient.Fields['nome'].
 FIELD_KEY = re.compile(r"^(?:[A-Za-z_]\w*\.)?fields\[('(?:[^']|'')*')\]$", re.IGNORECASE)
 MAX_EXPRESSION_LENGTH = 2000
+# Each bracket level costs three Python frames in this recursive parser, so
+# the bound keeps far from the interpreter's recursion limit.
+MAX_NESTING = 50
 # Larger integers overflow the 64-bit columns of SQLite and PostgreSQL.
 MAX_INTEGER = 2**63 - 1
 
@@ -112,6 +115,7 @@ class _Parser:
     def __init__(self, tokens, properties):
         self.tokens = tokens
         self.index = 0
+        self.depth = 0
         self.properties = properties
 
     def parse(self):
@@ -154,8 +158,12 @@ class _Parser:
         token = self.peek()
         if token is not None and token.text == "(":
             self.take()
+            self.depth += 1
+            if self.depth > MAX_NESTING:
+                raise FilterError(f"filterby nests brackets deeper than {MAX_NESTING} levels.")
             query = self.or_expression()
             self.take(")")
+            self.depth -= 1
             return query
 
         left = self.operand()
@@ -179,6 +187,8 @@ class _Parser:
         self.take("(")
         argument = self.take(kind="string")
         self.take(")")
+        if "\x00" in argument.text:
+            raise FilterError(f"The text at position {argument.position} contains a NUL character.")
         if member.kind != "string":
             raise FilterError(f"{name.text} applies only to text properties, at position {name.position}.")
         value = _string_value(argument.text)
@@ -188,6 +198,9 @@ class _Parser:
         """Return a Property for a member, or a (token, value) pair for a literal."""
         token = self.take()
         if token.kind == "string":
+            if "\x00" in token.text:
+                # PostgreSQL cannot store or compare a NUL in a text value.
+                raise FilterError(f"The text at position {token.position} contains a NUL character.")
             return token, _string_value(token.text)
         if token.kind == "number":
             return token, Decimal(token.text)

@@ -183,6 +183,8 @@ def read_json(request):
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise RestError(400, "The request body is not valid JSON.") from None
+    except RecursionError:
+        raise RestError(400, "The request body nests JSON arrays or objects too deeply.") from None
 
 
 def read_json_object(request):
