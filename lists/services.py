@@ -892,3 +892,159 @@ def add_to_group(group, recipient_id):
 
     logger.info("add_to_group group=%s recipient=%s added=%s", group.pk, recipient.pk, created)
     return created
+
+
+# --- Bulk imports ------------------------------------------------------------
+#
+# Bulk imports (FTP files) record source Import and carry
+# BULK_IMPORT_EVENT_DETAILS, so that post-operations can skip them: MailUp
+# fires no webhooks for bulk imports.
+
+BULK_IMPORT_EVENT_DETAILS = {"interface": "bulk_import"}
+REASON_IMPORTED_UNSUBSCRIBED = "4"
+
+
+@dataclass(frozen=True)
+class ImportRow:
+    """One recipient of an import file; `status` None keeps an existing recipient's status."""
+
+    contact: Contact
+    fields: dict = field(default_factory=dict)
+    group_ids: tuple = ()
+    status: str | None = None
+
+
+@dataclass(frozen=True)
+class ImportRowResult:
+    """What importing one row did: `outcome` is created, updated, unchanged or rejected."""
+
+    outcome: str
+    reason: str = ""
+    recipient_id: int | None = None
+
+
+def import_rows(mailing_list, rows):
+    """Import a batch of rows into a list in one transaction, each row in its own savepoint.
+
+    New recipients become subscribed unless their row sets a status.
+    Existing ones keep their status unless their row sets one, and get
+    their fields updated and their groups added. Returns one
+    ImportRowResult per row, in order. A row is rejected, with nothing
+    written for it, when it asks to subscribe a recipient that a bounce or
+    complaint unsubscribed, or when its address and number belong to two
+    recipients.
+    """
+    results = []
+    with transaction.atomic():
+        for row in rows:
+            try:
+                with transaction.atomic():
+                    results.append(_import_row(mailing_list, row))
+            except (SubscriptionBlocked, InvalidParameter) as error:
+                found = find_recipient(mailing_list.account, row.contact)
+                results.append(ImportRowResult("rejected", error.message, found.pk if found else None))
+    return results
+
+
+def _import_row(mailing_list, row):
+    account = mailing_list.account
+    _raise_if_two_recipients(account, row.contact)
+    recipient, created = _get_or_create_recipient(account, row.contact)
+    recipient = Recipient.objects.select_for_update().get(pk=recipient.pk)
+    _raise_if_contact_split(recipient, row.contact)
+    subscriptions = _lock_subscriptions(recipient, [mailing_list], row.contact.channels)
+    if row.status in (Status.SUBSCRIBED, Status.PENDING):
+        _raise_if_blocked(subscriptions.values(), recipient)
+
+    request = SubscribeRequest(
+        account=account, lists=[mailing_list], contact=row.contact, source=Source.IMPORT, confirm=True
+    )
+    pending = []
+    state_changed = False
+    for channel in row.contact.channels:
+        subscription = subscriptions.get((mailing_list.pk, channel))
+        changed = _import_status(recipient, mailing_list, channel, subscription, row.status, request, pending)
+        state_changed = state_changed or changed
+
+    changed_fields = _apply_fields(recipient, row.fields)
+    added_groups, _removed = _apply_groups(recipient, [mailing_list], list(row.group_ids))
+    if (changed_fields or added_groups) and not created:
+        details = {"fields": changed_fields, "groups_added": added_groups, **BULK_IMPORT_EVENT_DETAILS}
+        _record(recipient, mailing_list, Kind.PROFILE_CHANGE, Source.IMPORT, details=details)
+    _queue_confirmations(recipient, request, pending)
+
+    if created:
+        return ImportRowResult("created", recipient_id=recipient.pk)
+    if state_changed or changed_fields or added_groups:
+        return ImportRowResult("updated", recipient_id=recipient.pk)
+    return ImportRowResult("unchanged", recipient_id=recipient.pk)
+
+
+def _import_status(recipient, mailing_list, channel, subscription, wanted, request, pending):
+    """Move one channel of a recipient on the list towards the row's status; return True on a change.
+
+    A channel not on the list yet becomes subscribed when the row sets no
+    status. A pending request leaves a subscribed channel subscribed. A
+    blocked channel stays unsubscribed with its bounce or complaint reason.
+    """
+    current = subscription.status if subscription else None
+    target = wanted or (Status.SUBSCRIBED if current is None else current)
+    if current == target or (current == Status.SUBSCRIBED and target == Status.PENDING):
+        return False
+
+    if target == Status.UNSUBSCRIBED:
+        if subscription is None:
+            subscription = Subscription.objects.create(
+                recipient=recipient, list=mailing_list, channel=channel, status=Status.UNSUBSCRIBED, source=Source.IMPORT
+            )
+        _write_optout(subscription, REASON_IMPORTED_UNSUBSCRIBED, None)
+        _record(
+            recipient,
+            mailing_list,
+            Kind.UNSUBSCRIBE,
+            Source.IMPORT,
+            channel,
+            REASON_IMPORTED_UNSUBSCRIBED,
+            details=BULK_IMPORT_EVENT_DETAILS,
+        )
+        return True
+
+    now = timezone.now()
+    subscription = _write_subscription(subscription, recipient, mailing_list, channel, target, request, now)
+    kind = Kind.SUBSCRIBE_REQUEST if target == Status.PENDING else Kind.SUBSCRIBE
+    _record(recipient, mailing_list, kind, Source.IMPORT, channel=channel, details=BULK_IMPORT_EVENT_DETAILS)
+    if target == Status.PENDING:
+        pending.append(subscription)
+    return True
+
+
+def unsubscribe_absent(mailing_list, present_recipient_ids, batch_size=500):
+    """Unsubscribe, by administrator action, every subscribed or pending recipient of the list not in the set.
+
+    This is what a full import file does to the recipients it no longer
+    contains. Returns the ids of the recipients unsubscribed.
+    """
+    active = Subscription.objects.filter(list=mailing_list, status__in=[Status.SUBSCRIBED, Status.PENDING])
+    absent = [pk for pk, recipient_id in active.values_list("pk", "recipient_id") if recipient_id not in present_recipient_ids]
+
+    unsubscribed = []
+    for start in range(0, len(absent), batch_size):
+        with transaction.atomic():
+            batch = Subscription.objects.select_for_update().filter(
+                pk__in=absent[start : start + batch_size], status__in=[Status.SUBSCRIBED, Status.PENDING]
+            )
+            for subscription in batch.select_related("recipient"):
+                _write_optout(subscription, REASON_ADMINISTRATOR, None)
+                _record(
+                    subscription.recipient,
+                    mailing_list,
+                    Kind.UNSUBSCRIBE,
+                    Source.IMPORT,
+                    subscription.channel,
+                    REASON_ADMINISTRATOR,
+                    details=BULK_IMPORT_EVENT_DETAILS,
+                )
+                unsubscribed.append(subscription.recipient_id)
+
+    logger.info("unsubscribe_absent list=%s unsubscribed=%s", mailing_list.pk, len(unsubscribed))
+    return list(dict.fromkeys(unsubscribed))
