@@ -21,3 +21,9 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # (two developers, or CI beside a developer) never drop each other's.
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":  # noqa: F405
     DATABASES["default"]["TEST"] = {"NAME": f"test_mailup_sim_{os.getpid()}"}  # noqa: F405
+else:
+    # A file, not SQLite's shared in-memory database: the live server, the
+    # sink and a Celery worker run in threads of the test process, and Django
+    # shares one connection object among threads only for in-memory
+    # databases, which broke when a worker thread closed it.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}  # noqa: F405
