@@ -13,6 +13,7 @@ DEMO_WS_PASSWORD = "demo-ws-1234"
 DEMO_OAUTH_CLIENT_ID = "mailup-sim-demo-client"
 DEMO_OAUTH_CLIENT_SECRET = "demo-client-secret-1234"
 DEMO_ALLOWED_IP = "127.0.0.1"
+DEMO_FTP_PASSWORD = "demo-ftp-1234"
 
 DEMO_LISTS = [
     {
@@ -78,6 +79,7 @@ def seed_demo():
     for name in (WebService.Name.FRONTEND, WebService.Name.IMPORT):
         _seed_web_service(account, name)
     _seed_oauth_client(account)
+    _seed_ftp_account(account)
     return describe(account)
 
 
@@ -129,6 +131,12 @@ def _seed_oauth_client(account):
     application.save()
 
 
+def _seed_ftp_account(account):
+    from integrations.services import set_ftp_password
+
+    set_ftp_password(account, DEMO_FTP_PASSWORD)
+
+
 def describe(account):
     """Return the demo data as a JSON-ready dict: ids, GUIDs, user names and passwords."""
     from lists.services import console_origin
@@ -139,6 +147,7 @@ def describe(account):
         "origin": console_origin(account),
         "console_user": {"username": account.console_username, "password": DEMO_CONSOLE_PASSWORD},
         "ws_user": {"username": account.ws_username, "password": DEMO_WS_PASSWORD},
+        "ftp_user": {"username": f"ftp{account.console_id}", "password": DEMO_FTP_PASSWORD},
         "oauth_client": {"client_id": DEMO_OAUTH_CLIENT_ID, "client_secret": DEMO_OAUTH_CLIENT_SECRET},
         "frontend_allowed_ips": [DEMO_ALLOWED_IP],
         "frontend_ip_restricted": account.frontend_ip_restricted,

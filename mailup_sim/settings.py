@@ -212,3 +212,29 @@ OAUTH_BODY_READ_TIMEOUT_SECONDS = env_int("OAUTH_BODY_READ_TIMEOUT_SECONDS", 2, 
 # Calls per second that one user may make on one REST route before HTTP 429,
 # MailUp's default limit; 0 turns the limit off.
 REST_RATE_LIMIT_PER_SECOND = env_int("REST_RATE_LIMIT_PER_SECOND", 5, minimum=0)
+
+# --- Batch FTP (integrations) -------------------------------------------
+# Each account's FTP home is FTP_ROOT/<console id>, with import/<listId>/
+# and export/ inside.
+FTP_ROOT = VAR_DIR / "ftp"
+FTP_BIND = env_str("FTP_BIND", "127.0.0.1")
+FTP_PORT = env_int("FTP_PORT", 2121, minimum=1, maximum=65535)
+# Passive data connections take a port from this range, so a firewall or a
+# container can publish it. 0 and 0 let the kernel pick any free port.
+FTP_PASSIVE_PORT_MIN = env_int("FTP_PASSIVE_PORT_MIN", 0, minimum=0, maximum=65535)
+FTP_PASSIVE_PORT_MAX = env_int("FTP_PASSIVE_PORT_MAX", 0, minimum=0, maximum=65535)
+if FTP_PASSIVE_PORT_MIN > FTP_PASSIVE_PORT_MAX or (FTP_PASSIVE_PORT_MIN == 0) != (FTP_PASSIVE_PORT_MAX == 0):
+    raise ImproperlyConfigured(
+        f"FTP_PASSIVE_PORT_MIN={FTP_PASSIVE_PORT_MIN} and FTP_PASSIVE_PORT_MAX={FTP_PASSIVE_PORT_MAX} "
+        "must form a range (min <= max), or both be 0."
+    )
+# Address written into PASV replies when clients reach the server through
+# NAT or a published container port; empty means the address they connected to.
+FTP_PASSIVE_ADDRESS = env_str("FTP_PASSIVE_ADDRESS", "")
+# Larger uploads, and ZIP files that decompress past it, are rejected whole.
+FTP_IMPORT_MAX_BYTES = env_int("FTP_IMPORT_MAX_BYTES", 1024**3, minimum=1024)
+# Every minute beat starts the unsubscriber exports whose account time has come.
+CELERY_BEAT_SCHEDULE["run-due-unsubscribe-exports"] = {
+    "task": "integrations.tasks.run_due_exports",
+    "schedule": 60.0,
+}

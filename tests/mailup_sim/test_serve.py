@@ -37,6 +37,7 @@ def platform(tmp_path):
         WEB_BIND=f"127.0.0.1:{web_port}",
         PUBLIC_ORIGIN=f"http://localhost:{web_port}",
         SINK_SMTP_PORT=str(sink_port),
+        FTP_PORT=str(free_port()),
     )
     process = subprocess.Popen(
         [sys.executable, "manage.py", "serve"],

@@ -1,0 +1,198 @@
+"""Parsing of the pipe-separated import format: the header, then one recipient per line.
+
+Header cells are MailUp field ids: 111 e-mail, 222 mobile prefix, 333
+mobile number, 444 whole mobile number, 1 to 39 recipient fields, an empty
+cell to skip a column, plus `status` and `groups` (any letter case). Nothing
+here touches the database: rows come out as lists.services.ImportRow or as
+a rejection reason.
+"""
+
+from dataclasses import dataclass
+
+from lists.errors import InvalidContact, InvalidParameter
+from lists.models import MAX_FIELD_ID, MAX_FIELD_VALUE_LENGTH, Subscription
+from lists.services import Contact, ImportRow
+from lists.validation import CONTROL_CHARACTERS, normalize_email, normalize_mobile, parse_id_list
+
+SEPARATOR = "|"
+BOM = b"\xef\xbb\xbf"
+# A valid row is at most a few kilobytes (39 fields of 200 characters).
+MAX_LINE_BYTES = 65_536
+EMAIL, PREFIX, NUMBER, WHOLE_MOBILE = "111", "222", "333", "444"
+STATUS, GROUPS, SKIP = "status", "groups", ""
+STATUSES = {status.value: status.value for status in Subscription.Status}
+
+
+class FileRejected(Exception):
+    """The whole file cannot be imported; the message names the reason."""
+
+
+class RowRejected(Exception):
+    """One row cannot be imported; the message names the reason."""
+
+
+@dataclass(frozen=True)
+class Header:
+    """Column names by position: a field id as an int, or one of the special names."""
+
+    columns: tuple
+
+    def index(self, name):
+        return self.columns.index(name) if name in self.columns else None
+
+
+def parse_header(line):
+    """Parse the header line, or raise FileRejected naming the first cell outside the format."""
+    columns = []
+    for raw in line.split(SEPARATOR):
+        columns.append(_parse_header_cell(raw))
+
+    named = [column for column in columns if column != SKIP]
+    for column in named:
+        if named.count(column) > 1:
+            raise FileRejected(f"The header names column {column} more than once.")
+    if WHOLE_MOBILE in named and (PREFIX in named or NUMBER in named):
+        raise FileRejected("The header has 444 (whole mobile number) together with 222 or 333. Use one or the other.")
+    if PREFIX in named and NUMBER not in named:
+        raise FileRejected("The header has 222 (mobile prefix) without 333 (mobile number).")
+    if not {EMAIL, NUMBER, WHOLE_MOBILE} & set(named):
+        raise FileRejected("The header has no e-mail (111) or mobile number (333 or 444) column.")
+    return Header(tuple(columns))
+
+
+def _parse_header_cell(raw):
+    cell = raw.strip()
+    if cell.lower() in (STATUS, GROUPS, SKIP):
+        return cell.lower()
+    if cell in (EMAIL, PREFIX, NUMBER, WHOLE_MOBILE):
+        return cell
+    if cell.isascii() and cell.isdigit() and str(int(cell)) == cell and 1 <= int(cell) <= MAX_FIELD_ID:
+        return int(cell)
+    raise FileRejected(
+        f"Unknown header cell {cell[:40]!r}: use 111, 222, 333, 444, 1 to {MAX_FIELD_ID}, status, groups or an empty cell."
+    )
+
+
+def parse_row(header, line, mailing_list, group_ids):
+    """Turn one data line into an ImportRow, or raise RowRejected with the reason.
+
+    `group_ids` is the set of the list's group ids.
+    """
+    cells = line.split(SEPARATOR)
+    if len(cells) != len(header.columns):
+        raise RowRejected(f"The row has {len(cells)} columns but the header has {len(header.columns)}.")
+    values = {column: cell.strip() for column, cell in zip(header.columns, cells) if column != SKIP}
+
+    contact = _parse_contact(values, mailing_list.default_prefix)
+    return ImportRow(
+        contact=contact,
+        fields=_parse_fields(values),
+        group_ids=_parse_groups(values.get(GROUPS, ""), group_ids),
+        status=_parse_status(values.get(STATUS, "")),
+    )
+
+
+def email_cell(header, line):
+    """Return the e-mail cell of a data line for the report, or an empty string."""
+    index = header.index(EMAIL)
+    cells = line.split(SEPARATOR)
+    if index is None or index >= len(cells):
+        return ""
+    return CONTROL_CHARACTERS.sub("?", cells[index].strip())[:254]
+
+
+def _parse_contact(values, default_prefix):
+    email = values.get(EMAIL, "")
+    mobile = _mobile_text(values)
+    if not email and not mobile:
+        raise RowRejected("Both the e-mail address and the mobile number are empty.")
+
+    try:
+        normalized_email = normalize_email(email) if email else None
+        prefix, number = normalize_mobile(mobile, default_prefix) if mobile else ("", None)
+    except InvalidContact as error:
+        raise RowRejected(error.message) from None
+    return Contact(email=normalized_email, mobile_prefix=prefix, mobile_number=number)
+
+
+def _mobile_text(values):
+    """Return the mobile number as normalize_mobile takes it: 00, country code and number, or the national number."""
+    whole = values.get(WHOLE_MOBILE, "")
+    if whole:
+        return "00" + whole[1:] if whole.startswith("+") else whole
+
+    number = values.get(NUMBER, "")
+    prefix = values.get(PREFIX, "").lstrip("+")
+    if not number or not prefix:
+        return number
+    return (prefix if prefix.startswith("00") else "00" + prefix) + number
+
+
+def _parse_fields(values):
+    fields = {}
+    for column, value in values.items():
+        if not isinstance(column, int):
+            continue
+        if len(value) > MAX_FIELD_VALUE_LENGTH:
+            raise RowRejected(f"The value of field {column} is longer than {MAX_FIELD_VALUE_LENGTH} characters.")
+        if CONTROL_CHARACTERS.search(value):
+            raise RowRejected(f"The value of field {column} contains control characters.")
+        fields[column] = value
+    return fields
+
+
+def _parse_groups(raw, group_ids):
+    try:
+        ids = parse_id_list(raw, "groups")
+    except InvalidParameter as error:
+        raise RowRejected(error.message) from None
+    unknown = [group_id for group_id in ids if group_id not in group_ids]
+    if unknown:
+        raise RowRejected(f"Group {unknown[0]} is not a group of this list.")
+    return tuple(ids)
+
+
+def _parse_status(raw):
+    if not raw:
+        return None
+    status = STATUSES.get(raw.lower())
+    if status is None:
+        raise RowRejected(f"Unknown status {raw[:40]!r}: use subscribed, pending, unsubscribed or leave it empty.")
+    return status
+
+
+def read_lines(stream):
+    """Yield (line number, text or None, error) for each line of a binary stream.
+
+    Strips a UTF-8 BOM from the first line and the line end (CRLF or LF)
+    from every line. A line that is not UTF-8 or is longer than
+    MAX_LINE_BYTES comes out as (number, None, reason) and is not kept in
+    memory whole. Empty lines are skipped.
+    """
+    number = 0
+    while True:
+        raw = stream.readline(MAX_LINE_BYTES + 1)
+        if not raw:
+            return
+        number += 1
+        if number == 1 and raw.startswith(BOM):
+            raw = raw[len(BOM) :]
+
+        if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+            _skip_to_line_end(stream)
+            yield number, None, f"The line is longer than {MAX_LINE_BYTES} bytes."
+            continue
+        raw = raw.rstrip(b"\r\n")
+        if not raw.strip():
+            continue
+        try:
+            yield number, raw.decode("utf-8"), None
+        except UnicodeDecodeError:
+            yield number, None, "The line is not valid UTF-8."
+
+
+def _skip_to_line_end(stream):
+    while True:
+        chunk = stream.readline(MAX_LINE_BYTES)
+        if not chunk or chunk.endswith(b"\n"):
+            return

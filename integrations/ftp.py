@@ -1,0 +1,107 @@
+"""The FTP server of batch files: pyftpdlib with one login and one jailed home per account.
+
+pyftpdlib runs every connection in one thread on an event loop, so the
+database calls made at login and after an upload are short: the upload
+hook only hashes the file, records it and queues the import task.
+"""
+
+import logging
+
+from django.db import close_old_connections
+from pyftpdlib.authorizers import AuthenticationFailed
+from pyftpdlib.handlers import FTPHandler
+from pyftpdlib.ioloop import IOLoop
+from pyftpdlib.servers import FTPServer
+
+from integrations import services
+
+logger = logging.getLogger(__name__)
+
+# pyftpdlib permission letters: change folder, list, download, delete,
+# rename, append and upload. Creating folders is not among them, because
+# the server keeps the layout of each home.
+PERMISSIONS = "elrdfaw"
+
+
+class AccountAuthorizer:
+    """Log `ftp<console id>` users in with their FtpAccount password and give each its account's home.
+
+    pyftpdlib's AbstractedFS keeps every path inside the home returned
+    here: `..` and absolute paths resolve against it.
+    """
+
+    def validate_authentication(self, username, password, handler):
+        close_old_connections()
+        account = services.authenticate_ftp_user(username, password)
+        if account is None:
+            logger.info("ftp login failed username=%s ip=%s", username[:40], handler.remote_ip)
+            raise AuthenticationFailed("Authentication failed.")
+        handler.account = account
+
+    def get_home_dir(self, username):
+        account = _account_of(username)
+        if account is None:
+            raise AuthenticationFailed("Authentication failed.")
+        return str(services.prepare_home(account))
+
+    def has_user(self, username):
+        return _account_of(username) is not None
+
+    def has_perm(self, username, perm, path=None):
+        return perm in PERMISSIONS
+
+    def get_perms(self, username):
+        return PERMISSIONS
+
+    def get_msg_login(self, username):
+        return f"Welcome {username}: upload into import/<listId>/, fetch from export/."
+
+    def get_msg_quit(self, username):
+        return "Goodbye."
+
+    def impersonate_user(self, username, password):
+        """Run file operations as the server's own user: homes are folders of the server, not system users."""
+
+    def terminate_impersonation(self, username):
+        pass
+
+
+def _account_of(username):
+    ftp_account = services.find_ftp_account(username)
+    return ftp_account.account if ftp_account else None
+
+
+class BatchFtpHandler(FTPHandler):
+    """Queue an import for each completed upload, and for each file renamed into an import name."""
+
+    authorizer = AccountAuthorizer()
+    banner = "mailup-sim batch FTP ready."
+    account = None
+
+    def on_file_received(self, file):
+        self._receive(file)
+
+    def ftp_RNTO(self, path):
+        # Clients that upload under a temporary name and rename it at the
+        # end complete their upload with the rename.
+        renamed = super().ftp_RNTO(path)
+        if renamed:
+            self._receive(renamed[1])
+        return renamed
+
+    def _receive(self, path):
+        close_old_connections()
+        try:
+            services.receive_upload(self.account, path)
+        except Exception:
+            logger.exception("ftp upload hook failed account=%s path=%s", self.account.console_id, path)
+
+
+def make_server(host, port, passive_ports=None, passive_address=""):
+    """Return an FTPServer bound to host:port on its own event loop; `passive_ports` None lets the kernel choose."""
+    handler = type(
+        "ConfiguredBatchFtpHandler",
+        (BatchFtpHandler,),
+        {"passive_ports": passive_ports, "masquerade_address": passive_address or None},
+    )
+    return FTPServer((host, port), handler, ioloop=IOLoop())

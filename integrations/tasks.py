@@ -1,0 +1,20 @@
+import logging
+
+from celery import shared_task
+
+from integrations import exports, services
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(acks_late=True)
+def import_uploaded_file(path, sha256):
+    """Import one upload; safe to run twice because only an unclaimed upload is imported."""
+    upload = services.import_upload(path, sha256)
+    return upload.status if upload else None
+
+
+@shared_task(acks_late=True)
+def run_due_exports():
+    """Write the unsubscriber exports whose account time has come today and that have not run yet."""
+    return len(exports.run_due_exports())

@@ -1,0 +1,93 @@
+"""A live batch FTP server on a free 127.0.0.1 port and ftplib clients logged in to it."""
+
+import csv
+import ftplib
+import io
+import threading
+import time
+
+import pytest
+
+from integrations.ftp import make_server
+from lists.demo import DEMO_FTP_PASSWORD
+from tests.support import free_port
+
+
+class FtpServer:
+    """The pyftpdlib server of one test, run by a thread that polls its event loop."""
+
+    def __init__(self, root):
+        self.root = root
+        self.port = free_port()
+        self.server = make_server("127.0.0.1", self.port)
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self.stopping.is_set():
+            self.server.ioloop.loop(timeout=0.05, blocking=False)
+        self.server.close_all()
+
+    def connect(self, username="ftp1234", password=DEMO_FTP_PASSWORD):
+        client = ftplib.FTP()
+        client.connect("127.0.0.1", self.port, timeout=10)
+        client.login(username, password)
+        return client
+
+    def home(self, console_id=1234):
+        return self.root / str(console_id)
+
+
+@pytest.fixture
+def ftp_server(demo, settings, tmp_path):
+    settings.FTP_ROOT = tmp_path / "ftp"
+    server = FtpServer(settings.FTP_ROOT)
+    server.thread.start()
+    yield server
+    server.stopping.set()
+    server.thread.join(timeout=10)
+
+
+@pytest.fixture
+def ftp(ftp_server):
+    client = ftp_server.connect()
+    yield client
+    try:
+        client.quit()
+    except (ftplib.all_errors):
+        client.close()
+
+
+def upload(client, path, content):
+    """Store `content` (str or bytes) at `path` over FTP."""
+    data = content.encode("utf-8") if isinstance(content, str) else content
+    client.storbinary(f"STOR {path}", io.BytesIO(data))
+
+
+def wait_for_file(path, timeout=120):
+    """Return the text of `path` once it exists; the import runs after the upload's reply."""
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{path} was not written")
+        time.sleep(0.05)
+    return path.read_text(encoding="utf-8")
+
+
+def report_rows(text):
+    """Return the report's data lines as dicts keyed by its header."""
+    return list(csv.DictReader(io.StringIO(text), delimiter=";"))
+
+
+def import_and_report(client, home, list_id, name, content):
+    """Upload a file into import/<list_id>/ and return the rows of its report once the upload has moved to done/."""
+    folder = home / "import" / str(list_id)
+    report = folder / f"{name.rsplit('.', 1)[0]}.report.csv"
+    # A report left by an earlier upload of the same name must not be read as this one's.
+    report.unlink(missing_ok=True)
+    upload(client, f"/import/{list_id}/{name}", content)
+    text = wait_for_file(report)
+    deadline = time.monotonic() + 120
+    while (folder / name).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return report_rows(text)
