@@ -7,6 +7,7 @@ import threading
 import time
 
 import pytest
+from django.db import connections
 
 from integrations.ftp import make_server
 from lists.demo import DEMO_FTP_PASSWORD
@@ -27,6 +28,8 @@ class FtpServer:
         while not self.stopping.is_set():
             self.server.ioloop.loop(timeout=0.05, blocking=False)
         self.server.close_all()
+        # The upload hook opened a database connection in this thread.
+        connections.close_all()
 
     def connect(self, username="ftp1234", password=DEMO_FTP_PASSWORD):
         client = ftplib.FTP()
