@@ -128,24 +128,29 @@ def xml_subscribe(request, form):
     except InvalidContact:
         return CODE_INVALID_CONTACT, False
 
+    return _subscribe(request, form, lists, contact, Source.API, form.fields(), form.confirm_list(lists))
+
+
+def _subscribe(request, form, lists, contact, source, fields, confirm_list):
+    """Call lists.services.subscribe with a page's parameters; return (MailUp code, whether a confirmation is pending)."""
     confirm = form.flag("Confirm", default=True)
     subscribe_request = services.SubscribeRequest(
         account=form.account,
         lists=lists,
         contact=contact,
-        source=Source.API,
+        source=source,
         confirm=confirm,
-        fields=form.fields(),
+        fields=fields,
         group_ids=form.group_ids(","),
         ip=client_ip(request),
-        confirm_list=form.confirm_list(lists),
+        confirm_list=confirm_list,
         from_email=form.sender_email(),
         from_name=form.sender_name(),
     )
     try:
         outcome = services.subscribe(subscribe_request)
     except ListsError as error:
-        logger.info("xmlSubscribe rejected account=%s: %s", form.account.console_id, error)
+        logger.info("subscribe rejected account=%s source=%s: %s", form.account.console_id, source, error)
         return CODE_ERROR, False
     if outcome == services.SubscribeOutcome.ALREADY_SUBSCRIBED:
         return CODE_ALREADY, False
@@ -249,25 +254,8 @@ def subscribe_form(request):
 
 def _subscribe_from_form(request, form, lists):
     contact = form.contact(lists[0])
-    confirm = form.flag("Confirm", default=True)
-    subscribe_request = services.SubscribeRequest(
-        account=form.account,
-        lists=lists,
-        contact=contact,
-        source=Source.RECIPIENT,
-        confirm=confirm,
-        fields=form.form_fields(),
-        group_ids=form.group_ids(","),
-        ip=client_ip(request),
-        # One confirmation request for all lists, from the first list.
-        confirm_list=lists[0],
-        from_email=form.sender_email(),
-        from_name=form.sender_name(),
-    )
-    outcome = services.subscribe(subscribe_request)
-    if outcome == services.SubscribeOutcome.ALREADY_SUBSCRIBED:
-        return CODE_ALREADY, False
-    return CODE_DONE, confirm
+    # One confirmation request for all lists, from the first list.
+    return _subscribe(request, form, lists, contact, Source.RECIPIENT, form.form_fields(), lists[0])
 
 
 def subscribe_result(request):
