@@ -13,18 +13,16 @@ from email.utils import format_datetime, formataddr
 from django.conf import settings
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
-from django.utils.html import escape
 
 from lists import services as lists_services
 from sending import dkim_signing
 from sending.html_text import html_to_text
-from sending.rendering import MERGE_TAG, MESSAGE_POLICY
+from sending.merge_tags import field_values, merge
+from sending.rendering import MESSAGE_POLICY
 
 MAILTO_SALT = "sending.list-unsubscribe-mailto"
 # MailUp's editor writes link targets as http://[unsubscribe]/ and tracked
 # links as http://[track]/https://…; the prefix is replaced as a whole.
-UNSUBSCRIBE_LINK = re.compile(r"https?://\[unsubscribe\]/?", re.IGNORECASE)
-TRACK_PREFIX = re.compile(r"https?://\[track\]/", re.IGNORECASE)
 PREHEADER_STYLE = "display:none;max-height:0;overflow:hidden;mso-hide:all"
 BODY_OPEN_TAG = re.compile(r"<body[^>]*>", re.IGNORECASE)
 
@@ -103,32 +101,8 @@ def merge_values(campaign, delivery):
         "mailto_uns": mailto_unsubscribe(delivery),
         "host": campaign.account.console_host,
     }
-    for field_id in range(1, 40):
-        value = recipient.fields.get(str(field_id), "")
-        values[f"campo{field_id}"] = value
-        name = campaign.field_names.get(field_id)
-        if name:
-            values.setdefault(name.lower(), value)
+    values.update(field_values(recipient, campaign.field_names))
     return values
-
-
-def merge(text, values, escape_values):
-    """Replace merge tags by their values. Names match without regard to case, and unknown tags stay.
-
-    Tracked links lose their `[track]` prefix and point straight at their
-    target.
-    """
-    # TODO: rewrite tracked links into click redirects once click events exist.
-    text = TRACK_PREFIX.sub("", text)
-    text = UNSUBSCRIBE_LINK.sub("[unsubscribe]", text)
-
-    def replace(match):
-        value = values.get(match.group(1).lower())
-        if value is None:
-            return match.group(0)
-        return escape(value) if escape_values else value
-
-    return MERGE_TAG.sub(replace, text)
 
 
 def _insert_preheader(html, preheader):

@@ -1,6 +1,5 @@
 """Rendering of system mail into MIME messages, in the list's language."""
 
-import re
 from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
@@ -8,10 +7,11 @@ from email.utils import format_datetime, formataddr, make_msgid
 from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
-from django.utils.html import escape, strip_tags
+from django.utils.html import strip_tags
 from django.utils.translation import gettext, gettext_noop
 
 from lists import services as lists_services
+from sending.merge_tags import field_values, merge
 from sending.models import SystemMail
 
 Kind = SystemMail.Kind
@@ -26,7 +26,6 @@ DEFAULT_SUBJECTS = {
 # long URL without spaces into RFC 2047 encoded words, which breaks
 # List-Unsubscribe. RFC 5322 allows lines of up to 998 characters.
 MESSAGE_POLICY = policy.SMTP.clone(max_line_length=998)
-MERGE_TAG = re.compile(r"\[([A-Za-z0-9_\u00c0-\u017f]+)\]")
 
 
 def return_path(mail):
@@ -83,24 +82,8 @@ def _custom_content(mail, context):
     subject = getattr(mail.list, f"{prefix}_subject") or gettext(DEFAULT_SUBJECTS[mail.kind]) % {
         "list": mail.list.name
     }
-    return merge(subject, mail, context, escape_values=False), merge(html, mail, context, escape_values=True)
-
-
-def merge(text, mail, context, escape_values):
-    """Replace merge tags: [email], [listname], [confirmlink], [unsubscribe] and field names or campoN.
-
-    Names match without regard to case; unknown tags are left as they are.
-    """
     values = _merge_values(mail, context)
-    text = text.replace("http://[unsubscribe]/", "[unsubscribe]").replace("https://[unsubscribe]/", "[unsubscribe]")
-
-    def replace(match):
-        value = values.get(match.group(1).lower())
-        if value is None:
-            return match.group(0)
-        return escape(value) if escape_values else value
-
-    return MERGE_TAG.sub(replace, text)
+    return merge(subject, values, escape_values=False), merge(html, values, escape_values=True)
 
 
 def _merge_values(mail, context):
@@ -115,11 +98,7 @@ def _merge_values(mail, context):
         values["confirmlink"] = context["confirm_url"]
 
     names = dict(mail.account.field_definitions.values_list("field_id", "name"))
-    for field_id in range(1, 40):
-        value = recipient.fields.get(str(field_id), "")
-        values[f"campo{field_id}"] = value
-        if field_id in names:
-            values.setdefault(names[field_id].lower(), value)
+    values.update(field_values(recipient, names))
     return values
 
 

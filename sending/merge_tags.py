@@ -1,0 +1,50 @@
+"""Merge tags: `[email]`, `[campoN]`, field names such as `[nome]`, and the link tags.
+
+System mail and campaigns fill the same syntax, each with its own values.
+"""
+
+import re
+
+from django.utils.html import escape
+
+from lists.models import MAX_FIELD_ID
+
+MERGE_TAG = re.compile(r"\[([A-Za-z0-9_\u00c0-\u017f]+)\]")
+# MailUp's editor writes the unsubscribe tag as a link, http://[unsubscribe]/,
+# and the whole link is replaced so no scheme is doubled.
+UNSUBSCRIBE_LINK = re.compile(r"https?://\[unsubscribe\]/?", re.IGNORECASE)
+TRACK_PREFIX = re.compile(r"https?://\[track\]/", re.IGNORECASE)
+
+
+def field_values(recipient, field_names):
+    """Map `campoN` and each field's lower-case name to the recipient's value.
+
+    `field_names` maps field ids to the account's names for them.
+    """
+    values = {}
+    for field_id in range(1, MAX_FIELD_ID + 1):
+        value = recipient.fields.get(str(field_id), "")
+        values[f"campo{field_id}"] = value
+        name = field_names.get(field_id)
+        if name:
+            values.setdefault(name.lower(), value)
+    return values
+
+
+def merge(text, values, escape_values):
+    """Replace merge tags by their values. Names match without regard to case, and unknown tags stay.
+
+    Tracked links lose their `[track]` prefix and point straight at their
+    target. With `escape_values`, values are HTML-escaped.
+    """
+    # TODO: rewrite tracked links into click redirects once click events exist.
+    text = TRACK_PREFIX.sub("", text)
+    text = UNSUBSCRIBE_LINK.sub("[unsubscribe]", text)
+
+    def replace(match):
+        value = values.get(match.group(1).lower())
+        if value is None:
+            return match.group(0)
+        return escape(value) if escape_values else value
+
+    return MERGE_TAG.sub(replace, text)
