@@ -13,5 +13,5 @@ RUN pip install --no-cache-dir -r requirements.txt
 
 COPY . .
 
-EXPOSE 8000 1025
+EXPOSE 8000 1025 2121
 CMD ["python", "manage.py", "serve"]
