@@ -1,7 +1,7 @@
 """MailUp's frontend pages (`/frontend/*.aspx`).
 
 Each page reads its parameters, calls one function of lists.services and
-answers in MailUp's shape: a bare integer for the Xml* pages, an XML
+returns MailUp's shape: a bare integer for the Xml* pages, an XML
 document for WSActivation, redirects and small HTML pages for the pages a
 browser opens.
 """
@@ -56,7 +56,7 @@ RAW_RET_CODE = re.compile(r"(?:^|&)retcode=([^&]*)", re.IGNORECASE)
 
 
 def numeric(code):
-    """Answer with the bare decimal code that MailUp clients trim, cast or JSON-decode."""
+    """Return the bare decimal code that MailUp clients trim, cast or JSON-decode."""
     return HttpResponse(str(code), content_type="text/plain; charset=utf-8")
 
 
@@ -228,7 +228,7 @@ def xml_update_subscriber(request, form):
 
 @csrf_exempt
 def subscribe_form(request):
-    """subscribe.aspx: the HTML form handler. Never restricted by IP; always answers with a redirect."""
+    """subscribe.aspx: the HTML form handler. It is never restricted by IP and always returns a redirect."""
     account = services.find_account_for_host(request.get_host())
     if account is None:
         raise Http404("No account serves this host.")

@@ -59,7 +59,7 @@ OPTOUT_SALT = "lists.optout-link"
 
 @dataclass(frozen=True)
 class Contact:
-    """Who a call is about: a normalised e-mail address, a mobile number, or both."""
+    """The person a call is about: a normalised e-mail address, a mobile number, or both."""
 
     email: str | None = None
     mobile_prefix: str = ""
@@ -916,7 +916,7 @@ class ImportRow:
 
 @dataclass(frozen=True)
 class ImportRowResult:
-    """What importing one row did: `outcome` is created, updated, unchanged or rejected."""
+    """The outcome of importing one row: `outcome` is created, updated, unchanged or rejected."""
 
     outcome: str
     reason: str = ""
