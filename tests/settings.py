@@ -27,3 +27,6 @@ else:
     # shares one connection object among threads only for in-memory
     # databases, which broke when a worker thread closed it.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}  # noqa: F405
+
+# A queue of its own, so two runs on one Redis never take each other's tasks.
+CELERY_TASK_DEFAULT_QUEUE = f"mailup-sim-test-{os.getpid()}"
