@@ -1,4 +1,4 @@
-"""Batch FTP: each account's FTP login and settings, uploaded import files and unsubscriber exports."""
+"""Batch FTP (FTP logins, uploaded import files, unsubscriber exports) and webhooks with their deliveries."""
 
 import datetime
 
@@ -101,3 +101,93 @@ class UnsubscribeExport(models.Model):
 
     def __str__(self):
         return f"{self.file_name} ({self.rows} rows)"
+
+
+class Webhook(models.Model):
+    """A callback URL of an account, called when a recipient event of its kind comes from one of its sources.
+
+    `parameters` is an ordered list of `[name, template]` pairs. A template
+    contains placeholders such as `[email]`, `[nome]` or `[IdList]`. With an
+    `encryption_key`, the parameter string is sent RC4-encrypted and
+    Base64-encoded as the only parameter name.
+    """
+
+    class Event(models.TextChoices):
+        SUBSCRIBE = "Subscribe", "Subscribe"
+        UNSUBSCRIBE = "Unsubscribe", "Unsubscribe"
+        CHANGE_PROFILE = "Changeprofile", "Changeprofile"
+        DELETE = "Delete", "Delete"
+
+    class Method(models.TextChoices):
+        GET = "GET", "GET"
+        POST = "POST", "POST"
+
+    account = models.ForeignKey("lists.Account", on_delete=models.CASCADE, related_name="webhooks")
+    event = models.CharField(max_length=13, choices=Event.choices)
+    sources = models.JSONField(
+        default=list, help_text="Event sources that fire the webhook: API, Console, Recipient, Import, Bounce, FBL."
+    )
+    method = models.CharField(max_length=4, choices=Method.choices, default=Method.GET)
+    url = models.URLField(max_length=2000)
+    parameters = models.JSONField(default=list, help_text="Ordered [name, template] pairs.")
+    encryption_key = models.CharField(max_length=200, blank=True, help_text="RC4 key; empty sends plain parameters.")
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["account", "event", "active"])]
+
+    def __str__(self):
+        return f"{self.event} {self.method} {self.url}"
+
+
+class WebhookDelivery(models.Model):
+    """One call of a webhook for one event, stored before it is sent and retried until it succeeds or fails."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "pending"
+        DELIVERED = "delivered", "delivered"
+        FAILED = "failed", "failed"
+
+    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
+    event = models.ForeignKey(
+        "lists.SubscriptionEvent", on_delete=models.SET_NULL, null=True, blank=True, related_name="webhook_deliveries"
+    )
+    parameters = models.TextField(blank=True, help_text="The percent-encoded parameter string before any encryption.")
+    payload = models.TextField(blank=True, help_text="What is sent: the parameter string, or its encrypted form.")
+    rendered_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the placeholders were filled; empty until the change commits."
+    )
+    status = models.CharField(max_length=9, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+
+    def __str__(self):
+        return f"delivery {self.pk} of webhook {self.webhook_id}: {self.status}"
+
+
+class WebhookAttempt(models.Model):
+    """One HTTP request of a delivery and its outcome: an HTTP status, or the error that prevented one."""
+
+    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempt_log")
+    started_at = models.DateTimeField()
+    url = models.URLField(max_length=2000)
+    method = models.CharField(max_length=4)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    duration_ms = models.PositiveIntegerField()
+    response = models.TextField(blank=True, help_text="The first 2,000 characters of the response body.")
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return f"attempt {self.pk} of delivery {self.delivery_id}: {self.status_code or self.error}"

@@ -2,7 +2,7 @@ import logging
 
 from celery import shared_task
 
-from integrations import exports, services
+from integrations import exports, services, webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -18,3 +18,18 @@ def import_uploaded_file(path, sha256):
 def run_due_exports():
     """Write the unsubscriber exports whose account time has come today and that have not run yet."""
     return len(exports.run_due_exports())
+
+
+@shared_task(acks_late=True)
+def deliver_webhook(delivery_id):
+    """Make one attempt at a webhook delivery. Running it twice is safe because only a claimed delivery is sent."""
+    delivery = webhooks.claim_delivery(delivery_id)
+    if delivery is None:
+        return None
+    webhooks.attempt_delivery(delivery)
+    return delivery_id
+
+
+@shared_task(acks_late=True)
+def sweep_webhook_deliveries():
+    return webhooks.sweep_webhook_deliveries()

@@ -19,6 +19,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
+from integrations import webhooks
 from lists.errors import (
     ActivationError,
     InvalidLink,
@@ -253,7 +254,7 @@ def _apply_groups(recipient, lists, group_ids, replace=False):
 
 
 def _record(recipient, mailing_list, kind, source, channel="", reason="", message_id=None, details=None):
-    return SubscriptionEvent.objects.create(
+    event = SubscriptionEvent.objects.create(
         account_id=recipient.account_id,
         list=mailing_list,
         recipient=recipient,
@@ -264,6 +265,8 @@ def _record(recipient, mailing_list, kind, source, channel="", reason="", messag
         message_id=message_id,
         details=details or {},
     )
+    webhooks.dispatch_event(event)
+    return event
 
 
 def is_blocked(subscription):

@@ -238,3 +238,9 @@ CELERY_BEAT_SCHEDULE["run-due-unsubscribe-exports"] = {
     "task": "integrations.tasks.run_due_exports",
     "schedule": 60.0,
 }
+# Every minute beat enqueues the webhook deliveries that are due for a retry
+# or were lost with a worker.
+CELERY_BEAT_SCHEDULE["sweep-webhook-deliveries"] = {
+    "task": "integrations.tasks.sweep_webhook_deliveries",
+    "schedule": 60.0,
+}

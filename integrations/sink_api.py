@@ -1,0 +1,68 @@
+"""The webhook part of the sink inspection API: every delivery with its attempts, for tests and CRM developers."""
+
+from django.db.models import Prefetch
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from integrations.models import WebhookAttempt, WebhookDelivery
+from sending.sink_api import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, _bounded_int
+
+STATUSES = set(WebhookDelivery.Status.values)
+
+
+def summarize_delivery(delivery):
+    webhook = delivery.webhook
+    return {
+        "id": delivery.pk,
+        "webhook": webhook.pk,
+        "account": webhook.account.console_id,
+        "event": webhook.event,
+        "subscription_event": delivery.event_id,
+        "method": webhook.method,
+        "url": webhook.url,
+        "parameters": delivery.parameters,
+        "payload": delivery.payload,
+        "status": delivery.status,
+        "attempts": delivery.attempts,
+        "next_attempt_at": delivery.next_attempt_at.isoformat(),
+        "created_at": delivery.created_at.isoformat(),
+        "delivered_at": delivery.delivered_at.isoformat() if delivery.delivered_at else None,
+        "attempt_log": [summarize_attempt(attempt) for attempt in delivery.attempt_log.all()],
+    }
+
+
+def summarize_attempt(attempt):
+    return {
+        "started_at": attempt.started_at.isoformat(),
+        "method": attempt.method,
+        "url": attempt.url,
+        "status_code": attempt.status_code,
+        "error": attempt.error,
+        "duration_ms": attempt.duration_ms,
+        "response": attempt.response,
+    }
+
+
+class WebhookDeliveryListView(APIView):
+    """GET lists webhook deliveries, newest first, filtered by `status` and by `url` (a substring)."""
+
+    def get(self, request):
+        params = request.query_params
+        status = params.get("status", "")
+        if status and status not in STATUSES:
+            return Response({"error": f"status must be one of {', '.join(sorted(STATUSES))}."}, status=400)
+        try:
+            limit = _bounded_int(params.get("limit"), DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE, "limit")
+            offset = _bounded_int(params.get("offset"), 0, 0, 10**9, "offset")
+        except ValueError as error:
+            return Response({"error": str(error)}, status=400)
+
+        queryset = WebhookDelivery.objects.select_related("webhook__account").order_by("-id")
+        if status:
+            queryset = queryset.filter(status=status)
+        if params.get("url"):
+            queryset = queryset.filter(webhook__url__icontains=params["url"])
+        total = queryset.count()
+        page = queryset.prefetch_related(Prefetch("attempt_log", WebhookAttempt.objects.order_by("id")))
+        items = [summarize_delivery(delivery) for delivery in page[offset : offset + limit]]
+        return Response({"total": total, "offset": offset, "limit": limit, "deliveries": items})
