@@ -21,6 +21,9 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # (two developers, or CI beside a developer) never drop each other's.
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":  # noqa: F405
     DATABASES["default"]["TEST"] = {"NAME": f"test_mailup_sim_{os.getpid()}"}  # noqa: F405
+    # Threads of the test process (the sink's executor, the live server) close
+    # their connections after each use, so the test database can be dropped.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
 else:
     # A file, not SQLite's shared in-memory database: the live server, the
     # sink and a Celery worker run in threads of the test process, and Django
