@@ -2,7 +2,7 @@
 
 Run with `.venv/bin/python bench/subscribe.py [count]` (default 2000). The
 script works in a fresh temporary SQLite database unless DATABASE_URL is
-set; on PostgreSQL it creates and drops its own database next to the one
+set. On PostgreSQL it creates and drops its own database next to the one
 named there. It prints subscriptions per second through the service (which
 validates, records an event and queues a confirmation request for each
 call) and through bulk_create of the same recipient and subscription rows,

@@ -65,7 +65,7 @@ def xml_page(view=None, *, text_answer=False):
 
     The view gets (request, form) and returns a MailUp code, or a (code,
     pending) pair. Every failure becomes code 1, never an HTTP error. With
-    `text_answer`, the code is sent as a bare number only when the call says
+    `text_answer`, the code is sent as a bare number only when the call sends
     `retCode=1`, and as a localized HTML page otherwise.
     """
     if view is None:
@@ -354,7 +354,7 @@ def _read_optout_link(request, params):
 
 
 def ws_activation(request):
-    """WSActivation.aspx: enable a web service and register the caller's IP; answers MailUp's XML."""
+    """WSActivation.aspx: enable a web service and register the caller's IP, then return MailUp's XML document."""
     try:
         params = read_params(request)
     except MalformedRequest:

@@ -249,7 +249,7 @@ class Channel(models.TextChoices):
 
 
 class Source(models.TextChoices):
-    """Who caused a change; the first three are MailUp's webhook sources."""
+    """The origin of a change. The first three are MailUp's webhook sources."""
 
     API = "API", "API"
     CONSOLE = "Console", "Console"

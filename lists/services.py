@@ -933,7 +933,7 @@ def import_rows(mailing_list, rows):
     Existing ones keep their status unless their row sets one, and get
     their fields updated and their groups added. Returns one
     ImportRowResult per row, in order. A row is rejected, with nothing
-    written for it, when it asks to subscribe a recipient that a bounce or
+    written for it, when it requests a subscription for a recipient that a bounce or
     complaint unsubscribed, or when its address and number belong to two
     recipients.
     """

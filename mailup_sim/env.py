@@ -2,7 +2,7 @@
 
 Each reader raises ImproperlyConfigured on a value it cannot parse, so a typo
 in a deployment stops the process at start-up instead of running with a
-default nobody asked for.
+default that was not requested.
 """
 
 import os

@@ -45,7 +45,7 @@ def is_text_encoding(name):
 def drop_undecodable_charset(wsgi_app):
     """Wrap a WSGI application so a Content-Type charset that cannot decode text is ignored.
 
-    Django trusts any charset that codecs knows and decodes the query string
+    Django trusts any charset that the codecs module finds and decodes the query string
     with it while it builds the request, before any middleware runs. With
     rot13 or base64 that raises LookupError and the caller gets HTTP 500, so
     such a charset is removed and the request is read as UTF-8, as for an
@@ -77,10 +77,10 @@ class CanonicalPathMiddleware:
 
 
 class CorsMiddleware:
-    """Answer preflights and open the public API paths to browser clients.
+    """Reply to CORS preflights and open the public API paths to browser clients.
 
     Browser clients such as vue-mailup call the frontend pages directly, so
-    every answer there, errors included, carries Access-Control-Allow-Origin.
+    every response there, errors included, carries Access-Control-Allow-Origin.
     """
 
     def __init__(self, get_response):

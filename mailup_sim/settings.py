@@ -32,8 +32,8 @@ def _read_or_create_secret_key():
 SECRET_KEY = env_str("SECRET_KEY") or _read_or_create_secret_key()
 DEBUG = env_bool("DEBUG", False)
 
-# Any Host is accepted by default: a host that no console claims is served
-# by the default console, and real clients send MailUp's own host names
+# Any Host is accepted by default, and a host that no console claims is
+# served by the default console. Real clients send MailUp's own host names
 # (services.mailup.com, a console host such as xyzw.espsrv.com) pointed here
 # through DNS or a hosts file. Links never take their host from the request,
 # so this opens no host-header poisoning. A comma-separated list restricts it.

@@ -7,7 +7,7 @@ from django.conf import settings
 
 
 class DeliveryError(Exception):
-    """A failed SMTP hand-over; `permanent` is True for 5xx answers, which retrying cannot fix."""
+    """A failed SMTP hand-over; `permanent` is True for 5xx replies, which retrying cannot fix."""
 
     def __init__(self, message, permanent, smtp_code=None):
         super().__init__(message)

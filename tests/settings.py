@@ -25,10 +25,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":  # noqa: F
     # their connections after each use, so the test database can be dropped.
     DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
 else:
-    # A file, not SQLite's shared in-memory database: the live server, the
-    # sink and a Celery worker run in threads of the test process, and Django
-    # shares one connection object among threads only for in-memory
-    # databases, which broke when a worker thread closed it.
+    # A file, not SQLite's shared in-memory database. The live server, the
+    # sink and a Celery worker run in threads of the test process. For
+    # in-memory databases only, Django shares one connection object among
+    # threads, and that broke when a worker thread closed it.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}  # noqa: F405
 
 # A queue of its own, so two runs on one Redis never take each other's tasks.

@@ -45,7 +45,8 @@ def test_export_writes_unsubscribes_in_mailup_columns(ftp):
     anna, bruno = rows[1:]
     assert anna[:3] == ["anna@example.com", "+393331234567", "1"]
     assert anna[6] == "2"
-    assert len(anna[3]) == len("20210122T111244") and anna[3][8] == "T"
+    assert len(anna[3]) == len("20210122T111244")
+    assert anna[3][8] == "T"
     assert len(anna[4]) == len("20210122T111244")
     assert bruno[:3] == ["bruno@example.com", "", "1"]
     assert bruno[6] == "80"

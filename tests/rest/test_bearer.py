@@ -62,7 +62,9 @@ def test_authentication_info_shape(api):
     assert body["Company"] == "Demo S.r.l."
     assert body["IsTrial"] is False
     assert isinstance(body["Version"], str)
-    assert "Url" in body and "ExpiryDate" in body and "AccountName" in body
+    assert "Url" in body
+    assert "ExpiryDate" in body
+    assert "AccountName" in body
 
 
 def test_authentication_details_shape(api):

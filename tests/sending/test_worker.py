@@ -23,9 +23,9 @@ def worker(transactional_db):
         app.conf.task_always_eager = True
 
 
-# NOTE: on the in-memory SQLite test database, Django's live-server threads
-# complain when they close a connection object the worker thread touched;
-# the request itself has completed by then, so the warning is ignored.
+# NOTE: Django's live-server threads may warn when they close a database
+# connection after the worker thread has used the database. The request has
+# completed by then, so the warning is ignored.
 @pytest.mark.worker
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
 def test_worker_delivers_confirmation_request(demo, sink, worker, http):
