@@ -80,6 +80,7 @@ def seed_demo():
         _seed_web_service(account, name)
     _seed_oauth_client(account)
     _seed_ftp_account(account)
+    _seed_relay()
     return describe(account)
 
 
@@ -129,6 +130,12 @@ def _seed_oauth_client(account):
     application.client_secret = DEMO_OAUTH_CLIENT_SECRET
     application.user = account.members.get(user__username=account.console_username).user
     application.save()
+
+
+def _seed_relay():
+    from sending.demo import seed_relay
+
+    seed_relay()
 
 
 def _seed_ftp_account(account):

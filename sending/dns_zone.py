@@ -1,9 +1,11 @@
-"""The built-in DNS zone of the simulated internet, built from the database.
+"""The built-in DNS zone of the simulated internet.
 
 It publishes each account's DKIM public keys as TXT records at
 `<selector>._domainkey.<domain>` for every sender domain of the account's
-lists, which is the domain the platform signs with. The sink resolves
-names here and never queries a real DNS server.
+lists, which is the domain the platform signs with, and the MX records of
+the simulated mailbox providers' domains, by which the relay recognises
+an ISP. The sink and the relay resolve names here and never query a real
+DNS server.
 """
 
 import threading
@@ -14,6 +16,7 @@ import dns.name
 import dns.rdataclass
 import dns.rdatatype
 import dns.zone
+from dns.rdtypes.ANY.MX import MX
 from django.db.models import Count, Max
 from dns.rdtypes.ANY.TXT import TXT
 
@@ -28,6 +31,24 @@ ZONE_TTL_SECONDS = 5
 RECORD_TTL = 300
 # A TXT record is a list of strings of at most 255 bytes each (RFC 1035).
 TXT_STRING_BYTES = 255
+
+# Mail domains of the simulated mailbox providers and their MX host. A
+# company domain hosted by a provider (acme.test at Outlook) is recognised
+# only through its MX, as on the real internet.
+MAIL_DOMAINS = {
+    "gmail.test": "gmail-smtp-in.l.google.test",
+    "googlemail.test": "gmail-smtp-in.l.google.test",
+    "outlook.test": "outlook-com.olc.protection.outlook.test",
+    "hotmail.test": "hotmail-com.olc.protection.outlook.test",
+    "live.test": "live-com.olc.protection.outlook.test",
+    "acme.test": "acme-test.mail.protection.outlook.test",
+    "yahoo.test": "mta5.am0.yahoodns.test",
+    "libero.test": "mx.libero.test",
+    "iol.test": "mx.libero.test",
+    "virgilio.test": "mx.virgilio.test",
+    "tiscali.test": "mx.tiscali.test",
+    "aruba.test": "mx.aruba.test",
+}
 
 _cache = {"zone": None, "built_at": 0.0, "keys": None}
 _lock = threading.Lock()
@@ -45,7 +66,27 @@ def build_zone():
             name = dns.name.from_text(f"{key.selector}._domainkey.{domain}")
             rdataset = zone.find_rdataset(name, dns.rdatatype.TXT, create=True)
             rdataset.add(_txt_rdata(dns_record(key)), ttl=RECORD_TTL)
+    _add_mail_domains(zone)
     return zone
+
+
+def _add_mail_domains(zone):
+    for domain, host in MAIL_DOMAINS.items():
+        rdataset = zone.find_rdataset(dns.name.from_text(domain), dns.rdatatype.MX, create=True)
+        rdataset.add(MX(dns.rdataclass.IN, dns.rdatatype.MX, 10, dns.name.from_text(host)), ttl=RECORD_TTL)
+
+
+def resolve_mx(domain):
+    """Return the MX host names of `domain`, most preferred first, lower-case without the final dot."""
+    try:
+        name = dns.name.from_text(domain)
+    except dns.exception.DNSException:
+        return []
+    rdataset = _zone().get_rdataset(name, dns.rdatatype.MX)
+    if not rdataset:
+        return []
+    records = sorted(rdataset, key=lambda record: record.preference)
+    return [record.exchange.to_text(omit_final_dot=True).lower() for record in records]
 
 
 def _txt_rdata(text):

@@ -215,6 +215,9 @@ class Delivery(models.Model):
     claimed_at = models.DateTimeField(null=True, blank=True)
     first_attempt_at = models.DateTimeField(null=True, blank=True)
     source_ip = models.GenericIPAddressField(null=True, blank=True)
+    # Key of the Isp the relay routed the last attempt as ("other" when no
+    # Isp matched); empty until the first attempt.
+    isp = models.CharField(max_length=32, blank=True)
     message_id = models.CharField(max_length=250, blank=True)
     smtp_code = models.PositiveSmallIntegerField(null=True, blank=True)
     last_error = models.TextField(blank=True)
@@ -246,6 +249,7 @@ class DeliveryAttempt(models.Model):
     number = models.PositiveSmallIntegerField()
     outcome = models.CharField(max_length=10, choices=Outcome.choices)
     source_ip = models.GenericIPAddressField(null=True, blank=True)
+    isp = models.CharField(max_length=32, blank=True)
     smtp_code = models.PositiveSmallIntegerField(null=True, blank=True)
     # The next hop's reply or the local error, cut to 500 characters.
     response = models.CharField(max_length=500, blank=True)
@@ -257,3 +261,26 @@ class DeliveryAttempt(models.Model):
 
     def __str__(self):
         return f"attempt {self.number} of delivery {self.delivery_id}: {self.outcome}"
+
+
+class Isp(models.Model):
+    """A mailbox provider that the relay routes by its own rules, recognised by the recipient's domain or its MX hosts.
+
+    Deliveries store the key, not a foreign key, so statistics keep their
+    ISP after the row is renamed or deleted.
+    """
+
+    key = models.SlugField(max_length=32, unique=True)
+    name = models.CharField(max_length=100)
+    # Shell-style patterns such as "gmail.test" or "*.gmail.test", matched
+    # against the recipient's domain.
+    domains = models.JSONField(default=list, blank=True)
+    # Shell-style patterns such as "*.google.test", matched against the MX
+    # hosts of the recipient's domain in the built-in DNS zone.
+    mx_hosts = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["key"]
+
+    def __str__(self):
+        return self.name

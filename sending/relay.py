@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from sending import campaign_rendering, services, smtp
+from sending.isp import isp_for
 from sending.models import Sending
 
 logger = logging.getLogger(__name__)
@@ -95,6 +96,7 @@ def _deliver_one(campaign, delivery, connections):
         services.record_delivery_failure(delivery, f"Rendering failed: {error}", permanent=True)
         return 0
 
+    isp = isp_for(delivery.to_email)
     source_ip = source_ip_for(delivery)
     connection = connections.setdefault(source_ip, smtp.Connection(source_ip))
     started = time.monotonic()
@@ -102,11 +104,13 @@ def _deliver_one(campaign, delivery, connections):
         connection.send(raw, campaign_rendering.return_path(delivery), delivery.to_email)
     except smtp.DeliveryError as error:
         duration_ms = _elapsed_ms(started)
-        services.record_delivery_failure(delivery, str(error), error.permanent, source_ip, error.smtp_code, duration_ms)
+        services.record_delivery_failure(
+            delivery, str(error), error.permanent, source_ip, error.smtp_code, duration_ms, isp
+        )
         return 0
 
     message_id = campaign_rendering.message_id(campaign, delivery)
-    services.record_delivered(delivery, message_id, source_ip, _elapsed_ms(started))
+    services.record_delivered(delivery, message_id, source_ip, _elapsed_ms(started), isp)
     return 1
 
 

@@ -312,24 +312,26 @@ def still_subscribed(deliveries):
     return allowed
 
 
-def record_delivered(delivery, message_id, source_ip, duration_ms=None):
+def record_delivered(delivery, message_id, source_ip, duration_ms=None, isp=""):
+    """Mark a delivery delivered from `source_ip`, routed as `isp`, and log the attempt."""
     with transaction.atomic():
         updated = Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.SENDING).update(
             status=DeliveryStatus.DELIVERED,
             delivered_at=timezone.now(),
             message_id=message_id,
             source_ip=source_ip,
+            isp=isp,
             smtp_code=250,
             last_error="",
         )
         if updated:
-            _record_attempt(delivery, DeliveryAttempt.Outcome.DELIVERED, source_ip, 250, "", duration_ms)
+            _record_attempt(delivery, DeliveryAttempt.Outcome.DELIVERED, source_ip, 250, "", duration_ms, isp)
 
 
-def record_delivery_failure(delivery, error, permanent, source_ip=None, smtp_code=None, duration_ms=None):
+def record_delivery_failure(delivery, error, permanent, source_ip=None, smtp_code=None, duration_ms=None, isp=""):
     """Defer the delivery for another attempt, or mark it failed when the failure is permanent or attempts ran out."""
     final = permanent or delivery.attempts >= MAX_DELIVERY_ATTEMPTS
-    values = {"last_error": error[:2000], "source_ip": source_ip, "smtp_code": smtp_code}
+    values = {"last_error": error[:2000], "source_ip": source_ip, "smtp_code": smtp_code, "isp": isp}
     if final:
         values["status"] = DeliveryStatus.FAILED
     else:
@@ -339,7 +341,7 @@ def record_delivery_failure(delivery, error, permanent, source_ip=None, smtp_cod
     outcome = DeliveryAttempt.Outcome.FAILED if final else DeliveryAttempt.Outcome.DEFERRED
     with transaction.atomic():
         if Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.SENDING).update(**values):
-            _record_attempt(delivery, outcome, source_ip, smtp_code, error, duration_ms)
+            _record_attempt(delivery, outcome, source_ip, smtp_code, error, duration_ms, isp)
     logger.info(
         "delivery %s delivery=%s sending=%s attempts=%s error=%s",
         "failed" if final else "deferred",
@@ -350,12 +352,13 @@ def record_delivery_failure(delivery, error, permanent, source_ip=None, smtp_cod
     )
 
 
-def _record_attempt(delivery, outcome, source_ip, smtp_code, response, duration_ms):
+def _record_attempt(delivery, outcome, source_ip, smtp_code, response, duration_ms, isp):
     DeliveryAttempt.objects.create(
         delivery=delivery,
         number=delivery.attempts,
         outcome=outcome,
         source_ip=source_ip,
+        isp=isp,
         smtp_code=smtp_code,
         response=response[:500],
         duration_ms=duration_ms,
