@@ -8,6 +8,9 @@ from django.utils.http import parse_header_parameters
 # MailUp matches paths without regard to letter case; Django does not, so
 # paths under these prefixes are routed by their lower-cased spelling.
 CASE_INSENSITIVE_PREFIXES = ("/frontend/", "/api/v1.1/rest/", "/authorization/oauth/")
+# SOAP services (`/MailupSend.asmx`, `/Services/WSMailUpImport.asmx`, ...) are
+# routed by their lower-cased path as well.
+CASE_INSENSITIVE_SUFFIX = ".asmx"
 HEADER_TOKEN = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
 
 CORS_PATH = re.compile(r"^/(frontend/|api/v1\.1/rest/|authorization/oauth/token$)", re.IGNORECASE)
@@ -22,12 +25,14 @@ def canonical_path(path):
     `//frontend/optout.aspx` (as MailUp itself writes in List-Unsubscribe
     headers) and `/FrontEnd/XmlSubscribe.aspx` both become
     `/frontend/xmlsubscribe.aspx`, and `/api/v1.1/rest/ConsoleService.svc/Console/list/1`
-    becomes `/api/v1.1/rest/consoleservice.svc/console/list/1`. Other paths
-    keep their spelling.
+    becomes `/api/v1.1/rest/consoleservice.svc/console/list/1`, and
+    `/services/WSMailupImport.asmx` becomes `/services/wsmailupimport.asmx`.
+    Other paths keep their spelling.
     """
     path = "/" + path.lstrip("/")
-    if path.lower().startswith(CASE_INSENSITIVE_PREFIXES):
-        return path.lower()
+    lowered = path.lower()
+    if lowered.startswith(CASE_INSENSITIVE_PREFIXES) or lowered.endswith(CASE_INSENSITIVE_SUFFIX):
+        return lowered
     return path
 
 

@@ -134,6 +134,9 @@ STATIC_ROOT = VAR_DIR / "static"
 # request gets MailUp's generic error code instead of an HTTP error.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440, minimum=1024)
 DATA_UPLOAD_MAX_NUMBER_FIELDS = env_int("DATA_UPLOAD_MAX_NUMBER_FIELDS", 1000, minimum=100)
+# SOAP bodies have their own limit, because WSMailUpImport carries import
+# documents of more than a million characters (escaped inside the envelope).
+SOAP_MAX_REQUEST_BYTES = env_int("SOAP_MAX_REQUEST_BYTES", 16_777_216, minimum=1024)
 
 # --- Celery -------------------------------------------------------------
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or f"sqla+sqlite:///{VAR_DIR / 'celery-broker.sqlite3'}"
