@@ -1,7 +1,8 @@
-"""Batch FTP (FTP logins, uploaded import files, unsubscriber exports) and webhooks with their deliveries."""
+"""Batch FTP (FTP logins, uploaded import files, unsubscriber exports), webhooks, post-operations and SSO codes."""
 
 import datetime
 
+from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
 from django.db import models
 
@@ -103,7 +104,42 @@ class UnsubscribeExport(models.Model):
         return f"{self.file_name} ({self.rows} rows)"
 
 
-class Webhook(models.Model):
+class RuleEvent(models.TextChoices):
+    """The events a webhook or post-operation reacts to. Subscribe covers both a direct subscription and a confirmation."""
+
+    SUBSCRIBE = "Subscribe", "Subscribe"
+    UNSUBSCRIBE = "Unsubscribe", "Unsubscribe"
+    CHANGE_PROFILE = "Changeprofile", "Changeprofile"
+    DELETE = "Delete", "Delete"
+
+
+class EventRule(models.Model):
+    """The trigger shared by webhooks and post-operations: an event, the sources it may come from, and lists.
+
+    An empty `lists` matches events on every list of the account; otherwise
+    only events on those lists match.
+    """
+
+    Event = RuleEvent
+
+    account = models.ForeignKey("lists.Account", on_delete=models.CASCADE, related_name="%(class)ss")
+    event = models.CharField(max_length=13, choices=RuleEvent.choices)
+    sources = models.JSONField(
+        default=list, help_text="Event sources that fire the rule: API, Console, Recipient, Import, Bounce, FBL."
+    )
+    lists = models.ManyToManyField(
+        "lists.List", blank=True, related_name="+", help_text="Lists whose events fire the rule; empty means every list."
+    )
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["id"]
+        indexes = [models.Index(fields=["account", "event", "active"])]
+
+
+class Webhook(EventRule):
     """A callback URL of an account, called when a recipient event of its kind comes from one of its sources.
 
     `parameters` is an ordered list of `[name, template]` pairs. A template
@@ -112,34 +148,65 @@ class Webhook(models.Model):
     Base64-encoded as the only parameter name.
     """
 
-    class Event(models.TextChoices):
-        SUBSCRIBE = "Subscribe", "Subscribe"
-        UNSUBSCRIBE = "Unsubscribe", "Unsubscribe"
-        CHANGE_PROFILE = "Changeprofile", "Changeprofile"
-        DELETE = "Delete", "Delete"
-
     class Method(models.TextChoices):
         GET = "GET", "GET"
         POST = "POST", "POST"
 
-    account = models.ForeignKey("lists.Account", on_delete=models.CASCADE, related_name="webhooks")
-    event = models.CharField(max_length=13, choices=Event.choices)
-    sources = models.JSONField(
-        default=list, help_text="Event sources that fire the webhook: API, Console, Recipient, Import, Bounce, FBL."
-    )
     method = models.CharField(max_length=4, choices=Method.choices, default=Method.GET)
     url = models.URLField(max_length=2000)
     parameters = models.JSONField(default=list, help_text="Ordered [name, template] pairs.")
     encryption_key = models.CharField(max_length=200, blank=True, help_text="RC4 key; empty sends plain parameters.")
-    active = models.BooleanField(default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["id"]
-        indexes = [models.Index(fields=["account", "event", "active"])]
 
     def __str__(self):
         return f"{self.event} {self.method} {self.url}"
+
+
+class PostOperation(EventRule):
+    """A list action run after a matching event: subscribe the recipient to some lists, unsubscribe it from others.
+
+    The actions act on the channel of the triggering event with that
+    event's source, so they fire webhooks and further post-operations of
+    their own. A post-operation already run in the chain that caused an
+    event does not run again for it, which stops loops.
+    """
+
+    subscribe_to = models.ManyToManyField("lists.List", blank=True, related_name="+")
+    unsubscribe_from = models.ManyToManyField("lists.List", blank=True, related_name="+")
+
+    def __str__(self):
+        return f"post-operation {self.pk} on {self.event}"
+
+
+class PostOperationRun(models.Model):
+    """One run of a post-operation for one event, stored in the event's transaction and run after commit."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "pending"
+        DONE = "done", "done"
+        LOOP = "loop", "loop"
+        FAILED = "failed", "failed"
+
+    post_operation = models.ForeignKey(PostOperation, on_delete=models.CASCADE, related_name="runs")
+    event = models.ForeignKey(
+        "lists.SubscriptionEvent", on_delete=models.SET_NULL, null=True, blank=True, related_name="post_operation_runs"
+    )
+    chain = models.JSONField(
+        default=list, help_text="Ids of the post-operations that ran, in order, to cause the triggering event."
+    )
+    status = models.CharField(max_length=7, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    outcomes = models.JSONField(default=list, blank=True, help_text="One {action, list, outcome} entry per target list.")
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["status", "created_at"])]
+
+    def __str__(self):
+        return f"run {self.pk} of post-operation {self.post_operation_id}: {self.status}"
 
 
 class WebhookDelivery(models.Model):
@@ -191,3 +258,37 @@ class WebhookAttempt(models.Model):
 
     def __str__(self):
         return f"attempt {self.pk} of delivery {self.delivery_id}: {self.status_code or self.error}"
+
+
+class SsoClient(models.Model):
+    """The single sign-on switch of an OAuth client: `POST /Console/Sso` works only for enabled clients."""
+
+    application = models.OneToOneField(
+        settings.OAUTH2_PROVIDER_APPLICATION_MODEL, on_delete=models.CASCADE, related_name="sso"
+    )
+    enabled = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"SSO {'on' if self.enabled else 'off'} for client {self.application_id}"
+
+
+class SsoCode(models.Model):
+    """A one-time login code for the control panel, stored as the SHA-256 of the code that was handed out."""
+
+    code_sha256 = models.CharField(max_length=64, unique=True)
+    account = models.ForeignKey("lists.Account", on_delete=models.CASCADE, related_name="sso_codes")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    application = models.ForeignKey(
+        settings.OAUTH2_PROVIDER_APPLICATION_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    used_ip = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return f"SSO code {self.pk} of user {self.user_id}"

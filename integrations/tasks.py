@@ -2,7 +2,7 @@ import logging
 
 from celery import shared_task
 
-from integrations import exports, services, webhooks
+from integrations import exports, post_operations, services, webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -33,3 +33,18 @@ def deliver_webhook(delivery_id):
 @shared_task(acks_late=True)
 def sweep_webhook_deliveries():
     return webhooks.sweep_webhook_deliveries()
+
+
+@shared_task(acks_late=True)
+def run_post_operation(run_id):
+    """Run one post-operation run. Running it twice is safe because only a claimed pending run is executed."""
+    run = post_operations.claim_run(run_id)
+    if run is None:
+        return None
+    post_operations.execute_run(run)
+    return run_id
+
+
+@shared_task(acks_late=True)
+def sweep_post_operation_runs():
+    return post_operations.sweep_post_operation_runs()

@@ -20,22 +20,13 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from integrations.models import Webhook, WebhookAttempt, WebhookDelivery
-from lists.models import SubscriptionEvent
+from integrations.rules import matching_rules
 from sending.merge_tags import MERGE_TAG, field_values
 
 logger = logging.getLogger(__name__)
 
-Kind = SubscriptionEvent.Kind
 Status = WebhookDelivery.Status
 
-# A subscription request fires nothing: the Subscribe event comes with the confirmation.
-WEBHOOK_EVENTS = {
-    Kind.SUBSCRIBE: Webhook.Event.SUBSCRIBE,
-    Kind.CONFIRM: Webhook.Event.SUBSCRIBE,
-    Kind.UNSUBSCRIBE: Webhook.Event.UNSUBSCRIBE,
-    Kind.PROFILE_CHANGE: Webhook.Event.CHANGE_PROFILE,
-    Kind.DELETE: Webhook.Event.DELETE,
-}
 # MailUp fires no webhooks for REST calls and bulk imports. lists.services
 # marks their events with one of these values of details["interface"].
 SILENT_INTERFACES = {"rest", "bulk_import"}
@@ -60,18 +51,15 @@ PERCENT_ESCAPE = re.compile(r"%[0-9A-F]{2}")
 
 
 def dispatch_event(event):
-    """Create a pending delivery for each active webhook of the account that the event fires.
+    """Create a pending delivery for each active webhook of the account that the event fires (see matching_rules).
 
     Call it inside the transaction that records the event. The deliveries
     are rendered and enqueued after that transaction commits. Returns them.
     """
-    webhook_event = WEBHOOK_EVENTS.get(event.kind)
-    if webhook_event is None or event.details.get("interface") in SILENT_INTERFACES:
+    if event.details.get("interface") in SILENT_INTERFACES:
         return []
 
-    webhooks = Webhook.objects.filter(account_id=event.account_id, event=webhook_event, active=True)
-    # The source filter is checked here because SQLite has no JSON `contains` lookup.
-    matching = [webhook for webhook in webhooks if event.source in webhook.sources]
+    matching = matching_rules(Webhook, event)
     if not matching:
         return []
 

@@ -19,7 +19,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
-from integrations import webhooks
+from integrations import post_operations, rules, webhooks
 from lists.errors import (
     ActivationError,
     InvalidLink,
@@ -254,6 +254,8 @@ def _apply_groups(recipient, lists, group_ids, replace=False):
 
 
 def _record(recipient, mailing_list, kind, source, channel="", reason="", message_id=None, details=None):
+    # An event caused by a post-operation carries its chain, which stops loops.
+    details = {**(details or {}), **post_operations.chain_details()}
     event = SubscriptionEvent.objects.create(
         account_id=recipient.account_id,
         list=mailing_list,
@@ -263,9 +265,10 @@ def _record(recipient, mailing_list, kind, source, channel="", reason="", messag
         source=source,
         reason=reason,
         message_id=message_id,
-        details=details or {},
+        details=details,
     )
     webhooks.dispatch_event(event)
+    post_operations.dispatch_event(event)
     return event
 
 
@@ -651,7 +654,7 @@ def _account_for_ws_user(username):
 #
 # MailUp's REST calls fire no webhooks. They record source API like the
 # frontend pages, and their events carry REST_EVENT_DETAILS so that
-# post-operations can tell them apart and skip them.
+# webhooks can tell them apart and skip them.
 
 REST_EVENT_DETAILS = {"interface": "rest"}
 
@@ -900,8 +903,8 @@ def add_to_group(group, recipient_id):
 # --- Bulk imports ------------------------------------------------------------
 #
 # Bulk imports (FTP files) record source Import and carry
-# BULK_IMPORT_EVENT_DETAILS, so that post-operations can skip them: MailUp
-# fires no webhooks for bulk imports.
+# BULK_IMPORT_EVENT_DETAILS, so that webhooks can skip them: MailUp fires
+# no webhooks for bulk imports.
 
 BULK_IMPORT_EVENT_DETAILS = {"interface": "bulk_import"}
 REASON_IMPORTED_UNSUBSCRIBED = "4"
@@ -938,7 +941,7 @@ def import_rows(mailing_list, rows):
     recipients.
     """
     results = []
-    with transaction.atomic():
+    with transaction.atomic(), rules.cached_rules():
         for row in rows:
             try:
                 with transaction.atomic():
@@ -1032,7 +1035,7 @@ def unsubscribe_absent(mailing_list, present_recipient_ids, batch_size=500):
 
     unsubscribed = []
     for start in range(0, len(absent), batch_size):
-        with transaction.atomic():
+        with transaction.atomic(), rules.cached_rules():
             batch = Subscription.objects.select_for_update().filter(
                 pk__in=absent[start : start + batch_size], status__in=[Status.SUBSCRIBED, Status.PENDING]
             )

@@ -209,6 +209,9 @@ OAUTH2_PROVIDER = {
     "SCOPES": {"console": "MailUp console"},
     "DEFAULT_SCOPES": ["console"],
 }
+# django-oauth-toolkit's default client model, named here because Django's
+# migration autodetector reads this setting for models that point at it.
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
 # A token request with its parameters in the query string waits at most this
 # long for a body it declares but may never send (npm mailup's refresh call).
 OAUTH_BODY_READ_TIMEOUT_SECONDS = env_int("OAUTH_BODY_READ_TIMEOUT_SECONDS", 2, minimum=1, maximum=60)
@@ -245,5 +248,11 @@ CELERY_BEAT_SCHEDULE["run-due-unsubscribe-exports"] = {
 # or were lost with a worker.
 CELERY_BEAT_SCHEDULE["sweep-webhook-deliveries"] = {
     "task": "integrations.tasks.sweep_webhook_deliveries",
+    "schedule": 60.0,
+}
+# Every minute beat enqueues the post-operation runs lost with a worker or
+# released after an error.
+CELERY_BEAT_SCHEDULE["sweep-post-operation-runs"] = {
+    "task": "integrations.tasks.sweep_post_operation_runs",
     "schedule": 60.0,
 }

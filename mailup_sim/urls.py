@@ -1,16 +1,23 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
 
+from integrations import sso_views
 from lists import frontend
 from mailup_sim import oauth, rest
+from mailup_sim.rest import endpoint
 
 # Paths under /frontend/, /api/v1.1/rest/ and /authorization/oauth/ arrive
 # lower-cased (mailup_sim.middleware.canonical_path).
 urlpatterns = [
     path("frontend/<str:page>", frontend.dispatch),
     path("authorization/oauth/token", oauth.token),
+    path("api/v1.1/rest/consoleservice.svc/console/sso", endpoint(post=sso_views.issue_login_link)),
     path("api/v1.1/rest/consoleservice.svc/", include("lists.rest_urls")),
     re_path(r"^api/v1\.1/rest/", rest.not_found),
     path("sink/api/", include("sending.sink_urls")),
+    path("sim/api/v1/", include("integrations.admin_api_urls")),
+    # The link that POST /Console/Sso returns, and its lower-case spelling.
+    path("Console/Login.aspx", sso_views.redeem_login_link),
+    path("console/login.aspx", sso_views.redeem_login_link),
     path("admin/", admin.site.urls),
 ]

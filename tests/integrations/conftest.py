@@ -1,4 +1,4 @@
-"""A live batch FTP server on a free 127.0.0.1 port and ftplib clients logged in to it."""
+"""A live batch FTP server with ftplib clients logged in to it, and a test CRM receiving webhooks."""
 
 import csv
 import ftplib
@@ -10,7 +10,8 @@ import pytest
 from django.db import connections
 
 from integrations.ftp import make_server
-from lists.demo import DEMO_FTP_PASSWORD
+from tests.integrations.crm import Receiver
+from lists.demo import DEMO_CONSOLE_PASSWORD, DEMO_FTP_PASSWORD, DEMO_OAUTH_CLIENT_ID, DEMO_OAUTH_CLIENT_SECRET
 from tests.support import free_port
 
 
@@ -94,3 +95,29 @@ def import_and_report(client, home, list_id, name, content):
     while (folder / name).exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     return report_rows(text)
+
+
+@pytest.fixture
+def receiver():
+    """A test CRM on a free 127.0.0.1 port."""
+    server = Receiver()
+    server.thread.start()
+    yield server
+    server.server.shutdown()
+    server.server.server_close()
+
+
+@pytest.fixture
+def bearer_token(demo, http, settings):
+    """An access token of console user m1234 from the password grant, with the REST rate limit off."""
+    settings.REST_RATE_LIMIT_PER_SECOND = 0
+    form = {
+        "grant_type": "password",
+        "username": "m1234",
+        "password": DEMO_CONSOLE_PASSWORD,
+        "client_id": DEMO_OAUTH_CLIENT_ID,
+        "client_secret": DEMO_OAUTH_CLIENT_SECRET,
+    }
+    response = http.post("/Authorization/OAuth/Token", data=form)
+    assert response.status_code == 200, response.text
+    return response.json()["access_token"]

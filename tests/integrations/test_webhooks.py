@@ -2,8 +2,6 @@
 
 import base64
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
@@ -37,62 +35,6 @@ SUBSCRIBE_ANNA = (
     "&csvFldNames=campo1;campo3&csvFldValues=Anna Maria;Caffè Rossi"
 )
 EVENT_DATE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d$")
-
-
-class Receiver:
-    """A CRM endpoint: records every request and responds with the next planned status, else 200."""
-
-    def __init__(self):
-        self.requests = []
-        self.planned_statuses = []
-        self.always_fail = False
-        self.long_response = False
-        self.port = free_port()
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler())
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self):
-        return f"http://127.0.0.1:{self.port}/mailup/webhook/subscribe"
-
-    def _handler(self):
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                self._record(b"")
-
-            def do_POST(self):
-                self._record(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-
-            def _record(self, body):
-                receiver.requests.append(
-                    {"method": self.command, "path": self.path, "headers": dict(self.headers), "body": body}
-                )
-                status = 500 if receiver.always_fail else 200
-                if receiver.planned_statuses:
-                    status = receiver.planned_statuses.pop(0)
-                answer = b"1" if status == 200 else b"server error"
-                if receiver.long_response:
-                    answer = "è".encode("utf-8") * 3000
-                self.send_response(status)
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-            def log_message(self, format, *args):
-                pass
-
-        return Handler
-
-
-@pytest.fixture
-def receiver():
-    server = Receiver()
-    server.thread.start()
-    yield server
-    server.server.shutdown()
-    server.server.server_close()
 
 
 def add_webhook(url, method="GET", event=Webhook.Event.SUBSCRIBE, sources=("API",), key="", parameters=PARAMETERS):
@@ -418,3 +360,31 @@ def test_sink_api_rejects_unknown_status(demo, http):
 
     assert response.status_code == 400
     assert "status must be one of" in response.json()["error"]
+
+
+def test_crm_down_three_calls_gets_each_event_once(demo, http, receiver):
+    parameters = [["customerEmail", "[email]"], ["type", "[EventType]"]]
+    add_webhook(receiver.url, parameters=parameters)
+    add_webhook(receiver.url, event=Webhook.Event.UNSUBSCRIBE, parameters=parameters)
+    receiver.planned_statuses = [503, 503, 503]
+
+    http.get(SUBSCRIBE_ANNA)
+    http.get(SUBSCRIBE_ANNA.replace("anna", "bruno"))
+    http.get(f"/frontend/xmlUnSubscribe.aspx?ListGuid={LIST1_GUID}&List=1&Email=anna%40example.com")
+    for _ in range(MAX_ATTEMPTS):
+        make_due_and_sweep()
+
+    accepted = [request for request in receiver.requests if request["status"] == 200]
+    received = sorted(query_of(request) for request in accepted)
+    assert received == [
+        "customerEmail=anna%40example.com&type=Subscribe",
+        "customerEmail=anna%40example.com&type=Unsubscribe",
+        "customerEmail=bruno%40example.com&type=Subscribe",
+    ]
+    delivery_ids = [request["headers"]["X-MailupSim-Delivery-Id"] for request in accepted]
+    assert len(set(delivery_ids)) == 3
+    assert WebhookDelivery.objects.filter(status=Status.DELIVERED).count() == 3
+    failures = WebhookAttempt.objects.filter(status_code=503)
+    assert failures.count() == 3
+    assert {attempt.response for attempt in failures} == {"server error"}
+    assert WebhookAttempt.objects.filter(status_code=200).count() == 3
