@@ -13,7 +13,7 @@ from pyftpdlib.handlers import FTPHandler
 from pyftpdlib.ioloop import IOLoop
 from pyftpdlib.servers import FTPServer
 
-from integrations import services
+from integrations import ftpzip, services
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ class AccountAuthorizer:
         return PERMISSIONS
 
     def get_msg_login(self, username):
-        return f"Welcome {username}: upload into import/<listId>/, fetch from export/."
+        return f"Welcome {username}: upload into import/<listId>/ or sendzip/, fetch from export/."
 
     def get_msg_quit(self, username):
         return "Goodbye."
@@ -72,7 +72,7 @@ def _account_of(username):
 
 
 class BatchFtpHandler(FTPHandler):
-    """Queue an import for each completed upload, and for each file renamed into an import name."""
+    """Queue an import or an FTPZIP run for each completed upload, and for each file renamed into such a name."""
 
     authorizer = AccountAuthorizer()
     banner = "mailup-sim batch FTP ready."
@@ -92,7 +92,10 @@ class BatchFtpHandler(FTPHandler):
     def _receive(self, path):
         close_old_connections()
         try:
-            services.receive_upload(self.account, path)
+            if ftpzip.is_send_zip(self.account, path):
+                ftpzip.receive_send_zip(self.account, path)
+            else:
+                services.receive_upload(self.account, path)
         except Exception:
             logger.exception("ftp upload hook failed account=%s path=%s", self.account.console_id, path)
 

@@ -292,3 +292,37 @@ class SsoCode(models.Model):
 
     def __str__(self):
         return f"SSO code {self.pk} of user {self.user_id}"
+
+
+class SendZip(models.Model):
+    """One FTPZIP archive uploaded into `sendzip/`, with what its processing imported, created and sent."""
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", "received"
+        RUNNING = "running", "running"
+        DONE = "done", "done"
+        DUPLICATE = "duplicate", "duplicate"
+        REJECTED = "rejected", "rejected"
+        FAILED = "failed", "failed"
+
+    account = models.ForeignKey("lists.Account", on_delete=models.CASCADE, related_name="send_zips")
+    name = models.CharField(max_length=255)
+    path = models.CharField(max_length=1024, help_text="Absolute path of the upload on the server.")
+    sha256 = models.CharField(max_length=64)
+    size = models.BigIntegerField()
+    status = models.CharField(max_length=9, choices=Status.choices, default=Status.RECEIVED)
+    error = models.TextField(blank=True)
+    import_file = models.ForeignKey(ImportFile, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    message = models.ForeignKey("sending.Message", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    sending = models.ForeignKey("sending.Sending", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    result_name = models.CharField(max_length=255, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["account", "sha256"])]
+
+    def __str__(self):
+        return f"{self.name}: {self.status}"

@@ -49,11 +49,12 @@ def home_dir(account):
 
 
 def prepare_home(account):
-    """Create the account's home with `import/<listId>/` for each list and `export/`; return its path."""
+    """Create the account's home with `import/<listId>/` for each list, `export/` and `sendzip/`; return its path."""
     home = home_dir(account)
     for mailing_list in account.lists.all():
         (home / "import" / str(mailing_list.list_id)).mkdir(parents=True, exist_ok=True)
     (home / "export").mkdir(parents=True, exist_ok=True)
+    (home / "sendzip").mkdir(parents=True, exist_ok=True)
     return home
 
 
@@ -418,19 +419,23 @@ def _report_writer(upload):
 
 
 def _move_to_done(upload):
-    """Move the upload to `done/` with the time of its import before the extension."""
-    source = Path(upload.path)
+    target = move_into_done(Path(upload.path), upload.started_at)
+    upload.done_name = target.name
+    upload.save(update_fields=["done_name"])
+
+
+def move_into_done(source, started_at):
+    """Move a processed file into the `done/` folder beside it, with `started_at` before the extension; return the new path."""
     done = source.parent / DONE_FOLDER
     done.mkdir(exist_ok=True)
-    stamp = timezone.localtime(upload.started_at).strftime("%Y%m%dT%H%M%S")
+    stamp = timezone.localtime(started_at).strftime("%Y%m%dT%H%M%S")
     target = done / f"{source.stem}.{stamp}{source.suffix}"
     counter = 1
     while target.exists():
         counter += 1
         target = done / f"{source.stem}.{stamp}-{counter}{source.suffix}"
     os.replace(source, target)
-    upload.done_name = target.name
-    upload.save(update_fields=["done_name"])
+    return target
 
 
 def _finish(upload, status, counts=None, unsubscribed_absent=0, error=""):

@@ -2,7 +2,7 @@ import logging
 
 from celery import shared_task
 
-from integrations import exports, post_operations, services, webhooks
+from integrations import exports, ftpzip, post_operations, services, webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -48,3 +48,12 @@ def run_post_operation(run_id):
 @shared_task(acks_late=True)
 def sweep_post_operation_runs():
     return post_operations.sweep_post_operation_runs()
+
+
+@shared_task(acks_late=True)
+def process_send_zip(send_zip_id):
+    """Process one FTPZIP archive; safe to run twice because only a claimed archive is processed."""
+    send_zip = ftpzip.claim_send_zip(send_zip_id)
+    if send_zip is None:
+        return None
+    return ftpzip.process_send_zip(send_zip)

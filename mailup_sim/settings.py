@@ -239,6 +239,16 @@ if FTP_PASSIVE_PORT_MIN > FTP_PASSIVE_PORT_MAX or (FTP_PASSIVE_PORT_MIN == 0) !=
 FTP_PASSIVE_ADDRESS = env_str("FTP_PASSIVE_ADDRESS", "")
 # Larger uploads, and ZIP files that decompress past it, are rejected whole.
 FTP_IMPORT_MAX_BYTES = env_int("FTP_IMPORT_MAX_BYTES", 1024**3, minimum=1024)
+# FTPZIP archives (sendzip/): largest archive, largest sum of its
+# decompressed members, largest decompressed-to-compressed ratio of a member
+# past its first MiB, and most entries. The whole package is held in memory
+# while it is checked, so the decompressed limit bounds a worker's memory.
+FTPZIP_MAX_BYTES = env_int("FTPZIP_MAX_BYTES", 50 * 1024**2, minimum=1024)
+FTPZIP_MAX_UNCOMPRESSED_BYTES = env_int("FTPZIP_MAX_UNCOMPRESSED_BYTES", 100 * 1024**2, minimum=1024)
+FTPZIP_MAX_RATIO = env_int("FTPZIP_MAX_RATIO", 100, minimum=2)
+FTPZIP_MAX_MEMBERS = env_int("FTPZIP_MAX_MEMBERS", 1000, minimum=3)
+# Images of FTPZIP messages, served at /sim/media/ftpzip/<message id>/<name>.
+FTPZIP_IMAGE_ROOT = VAR_DIR / "ftpzip-images"
 # Every minute beat starts the unsubscriber exports whose account time has come.
 CELERY_BEAT_SCHEDULE["run-due-unsubscribe-exports"] = {
     "task": "integrations.tasks.run_due_exports",

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
 
-from integrations import sso_views
+from integrations import ftpzip_views, sso_views
 from lists import frontend
 from mailup_sim import oauth, rest
 from mailup_sim.rest import endpoint
@@ -16,6 +16,7 @@ urlpatterns = [
     re_path(r"^api/v1\.1/rest/", rest.not_found),
     path("sink/api/", include("sending.sink_urls")),
     path("sim/api/v1/", include("integrations.admin_api_urls")),
+    path("sim/media/ftpzip/<int:send_zip_id>/<path:name>", ftpzip_views.serve_image),
     # The link that POST /Console/Sso returns, and its lower-case spelling.
     path("Console/Login.aspx", sso_views.redeem_login_link),
     path("console/login.aspx", sso_views.redeem_login_link),

@@ -22,8 +22,8 @@ def other_account(ftp_server):
     return account
 
 
-def test_home_holds_import_folders_and_export(ftp):
-    assert sorted(ftp.nlst("/")) == ["export", "import"]
+def test_home_holds_import_export_and_sendzip(ftp):
+    assert sorted(ftp.nlst("/")) == ["export", "import", "sendzip"]
     assert sorted(ftp.nlst("/import")) == ["1", "2"]
 
 
@@ -32,7 +32,7 @@ def test_cwd_parent_of_home_stays_at_home(ftp):
     assert ftp.pwd() == "/"
     ftp.cwd("/import/../../..")
     assert ftp.pwd() == "/"
-    assert sorted(ftp.nlst()) == ["export", "import"]
+    assert sorted(ftp.nlst()) == ["export", "import", "sendzip"]
 
 
 def test_absolute_system_path_is_refused(ftp):
