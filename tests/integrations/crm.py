@@ -1,6 +1,7 @@
 """A test CRM: an HTTP server on 127.0.0.1 that records webhook calls and responds with planned statuses."""
 
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from tests.support import free_port
@@ -14,6 +15,8 @@ class Receiver:
         self.planned_statuses = []
         self.always_fail = False
         self.long_response = False
+        # Seconds to wait before responding, to make the caller time out.
+        self.delay = 0
         self.port = free_port()
         self.server = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler())
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -33,6 +36,8 @@ class Receiver:
                 self._record(self.rfile.read(int(self.headers.get("Content-Length", 0))))
 
             def _record(self, body):
+                if receiver.delay:
+                    time.sleep(receiver.delay)
                 status = 500 if receiver.always_fail else 200
                 if receiver.planned_statuses:
                     status = receiver.planned_statuses.pop(0)

@@ -9,7 +9,7 @@ from cryptography.hazmat.decrepit.ciphers.algorithms import ARC4
 from cryptography.hazmat.primitives.ciphers import Cipher
 from django.utils import timezone
 
-from integrations import tasks
+from integrations import tasks, webhooks
 from integrations.models import Webhook, WebhookAttempt, WebhookDelivery
 from integrations.webhooks import MAX_ATTEMPTS, rc4, replay_webhook_delivery
 from lists import services
@@ -295,6 +295,20 @@ def test_connection_error_is_failed_attempt(demo, http):
     attempt = delivery.attempt_log.get()
     assert attempt.status_code is None
     assert "ConnectionRefusedError" in attempt.error
+
+
+def test_slow_crm_times_out(demo, http, receiver, monkeypatch):
+    monkeypatch.setattr(webhooks, "REQUEST_TIMEOUT_SECONDS", 0.5)
+    add_webhook(receiver.url)
+    receiver.delay = 2
+
+    http.get(SUBSCRIBE_ANNA)
+
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.status == Status.PENDING
+    attempt = delivery.attempt_log.get()
+    assert attempt.status_code is None
+    assert "timed out" in attempt.error
 
 
 def test_replay_sends_failed_delivery_again(demo, http, receiver):
