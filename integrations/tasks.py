@@ -2,7 +2,7 @@ import logging
 
 from celery import shared_task
 
-from integrations import exports, ftpzip, post_operations, services, webhooks
+from integrations import exports, ftpzip, post_operations, services, sso, webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -57,3 +57,9 @@ def process_send_zip(send_zip_id):
     if send_zip is None:
         return None
     return ftpzip.process_send_zip(send_zip)
+
+
+@shared_task(acks_late=True)
+def delete_expired_sso_codes():
+    """Delete single sign-on codes that expired more than a day ago."""
+    return sso.delete_expired_codes()

@@ -266,3 +266,8 @@ CELERY_BEAT_SCHEDULE["sweep-post-operation-runs"] = {
     "task": "integrations.tasks.sweep_post_operation_runs",
     "schedule": 60.0,
 }
+# Every hour beat deletes single sign-on codes that expired a day ago.
+CELERY_BEAT_SCHEDULE["delete-expired-sso-codes"] = {
+    "task": "integrations.tasks.delete_expired_sso_codes",
+    "schedule": 3600.0,
+}

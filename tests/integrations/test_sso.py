@@ -9,7 +9,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 from oauth2_provider.models import get_application_model
 
-from integrations import sso
+from integrations import sso, tasks
 from integrations.models import SsoCode
 from lists.demo import DEMO_OAUTH_CLIENT_ID
 
@@ -130,3 +130,13 @@ def test_command_rejects_unknown_client(demo):
     with pytest.raises(CommandError, match="OAuth client 'nobody' not found."):
         call_command("sso_client", "nobody", "--enable")
     assert not get_application_model().objects.filter(client_id="nobody").exists()
+
+
+def test_old_expired_codes_deleted(http, token, sso_enabled):
+    request_link(http, token)
+    request_link(http, token)
+    SsoCode.objects.filter(pk=SsoCode.objects.first().pk).update(expires_at=timezone.now() - timedelta(days=2))
+
+    assert tasks.delete_expired_sso_codes() == 1
+
+    assert SsoCode.objects.count() == 1
