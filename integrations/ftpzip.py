@@ -3,8 +3,8 @@
 The upload hook records a SendZip row and queues `process_send_zip`. The
 task reads and checks the whole archive first (integrations.ftpzip_package),
 so a rejected archive changes nothing. Then it imports Recipients.csv
-through the batch import engine, creates the message with its images and
-attachments, queues the sending, and writes `<name>.result.xml` next to the
+through the batch import engine, creates the message with its images,
+queues the sending, and writes `<name>.result.xml` next to the
 archive, which moves to `sendzip/done/`.
 """
 
@@ -94,6 +94,7 @@ def process_send_zip(send_zip):
 
     try:
         package = read_package(path)
+        _check_supported(package)
         mailing_list = _target_list(send_zip.account, package.settings)
     except PackageRejected as rejection:
         logger.info("sendzip rejected send_zip=%s reason=%s", send_zip.pk, rejection)
@@ -112,6 +113,16 @@ def process_send_zip(send_zip):
 def _is_duplicate(send_zip):
     done = SendZip.objects.filter(account=send_zip.account, sha256=send_zip.sha256, status=Status.DONE)
     return done.exclude(pk=send_zip.pk).exists()
+
+
+def _check_supported(package):
+    if package.attachments:
+        # TODO: pass the files to the sending app's attachment service once
+        # messages can carry attachments, and drop this rejection.
+        raise PackageRejected(
+            "The archive has files in Attachments/, and messages cannot carry attachments in this version; "
+            "remove the folder or send the files as links."
+        )
 
 
 def _target_list(account, send_settings):
@@ -187,12 +198,10 @@ def _imported_recipients(upload, mailing_list):
 
 
 def _create_message(send_zip, package, mailing_list):
-    """Create the message with image links pointing at the stored images, and attach the attachments."""
+    """Create the message with image links pointing at the stored images."""
     image_urls = _store_images(send_zip, package.images)
     html = rewrite_image_links(package.markup, image_urls)
     message = sending_services.create_message(mailing_list, package.settings.subject, html=html)
-    for filename, data in package.attachments.items():
-        sending_services.add_attachment(message, filename, data)
 
     send_zip.message = message
     send_zip.save(update_fields=["message"])
@@ -258,7 +267,6 @@ def _write_result(send_zip, package):
         etree.SubElement(root, "SendDate").text = (scheduled or send_zip.sending.created_at).isoformat()
     if package is not None and send_zip.message is not None:
         _add_names(root, "Images", "Image", package.images)
-        _add_names(root, "Attachments", "Attachment", package.attachments)
     if package is not None and package.ignored:
         _add_names(root, "Ignored", "File", package.ignored)
 

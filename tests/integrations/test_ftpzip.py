@@ -208,6 +208,7 @@ def test_ftp_upload_processes_archive(ftp, ftp_server, settings, tmp_path, sink)
         ({"Recipients.csv": None}, "Mode full imports Recipients.csv"),
         ({"Settings.xml": settings_xml(mode="send", kind="transactional")}, "Type transactional needs Mode full"),
         ({"Recipients.csv": "nome|111\r\nAnna|anna@example.com\r\n"}, "Recipients.csv was not imported"),
+        ({"Attachments/terms.pdf": b"%PDF-1.4"}, "cannot carry attachments"),
     ],
 )
 def test_invalid_archive_rejected_with_report(home, members, expected):
