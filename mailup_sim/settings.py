@@ -6,6 +6,7 @@ Celery transport on SQLite, both under MAILUP_SIM_VAR_DIR.
 """
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -57,6 +58,8 @@ INSTALLED_APPS = [
     "lists",
     "sending",
     "integrations",
+    "axes",
+    "panel",
 ]
 
 MIDDLEWARE = [
@@ -70,6 +73,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Turns a login that django-axes locked out into its lockout page; it
+    # must come after AuthenticationMiddleware.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "mailup_sim.urls"
@@ -115,6 +121,21 @@ else:
     }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# The guard rejects a locked-out login before ModelBackend checks the password.
+AUTHENTICATION_BACKENDS = ["panel.auth.ConsoleLoginGuard", "django.contrib.auth.backends.ModelBackend"]
+LOGIN_URL = "panel:login"
+LOGIN_REDIRECT_URL = "panel:dashboard"
+LOGOUT_REDIRECT_URL = "panel:login"
+
+# django-axes: after LOGIN_FAILURE_LIMIT wrong passwords for one user name
+# from one address, that pair is locked out for LOGIN_LOCKOUT_MINUTES.
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "panel/locked_out.html"
+AXES_VERBOSE = False
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -192,7 +213,12 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     # aiosmtpd logs every SMTP command at INFO under "mail.log".
-    "loggers": {"django.db.backends": {"level": "INFO"}, "mail.log": {"level": "WARNING"}},
+    # django-axes logs every login and logout at INFO; lockouts are WARNING.
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        "mail.log": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},
+    },
 }
 
 # --- OAuth 2.0 (django-oauth-toolkit) ------------------------------------

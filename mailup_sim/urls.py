@@ -20,5 +20,7 @@ urlpatterns = [
     # The link that POST /Console/Sso returns, and its lower-case spelling.
     path("Console/Login.aspx", sso_views.redeem_login_link),
     path("console/login.aspx", sso_views.redeem_login_link),
+    path("console/", include("panel.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
 ]
