@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core import signing
 from django.db import IntegrityError, transaction
+from django.db.models import Max
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
@@ -34,6 +35,7 @@ from lists.models import (
     ConsoleHost,
     Group,
     GroupMembership,
+    List,
     Recipient,
     Source,
     Subscription,
@@ -758,14 +760,14 @@ def unsubscribe_by_id(mailing_list, recipient_id):
     return bool(active)
 
 
-def remove_from_group(group, recipient_id):
+def remove_from_group(group, recipient_id, source=Source.API):
     """Take a recipient out of a group; return False when it was not a member."""
     recipient = find_account_recipient(group.list.account, recipient_id)
     with transaction.atomic():
         deleted, _ = GroupMembership.objects.filter(group=group, recipient=recipient).delete()
         if deleted:
-            details = {"groups_removed": [group.pk], **REST_EVENT_DETAILS}
-            _record(recipient, group.list, Kind.PROFILE_CHANGE, Source.API, details=details)
+            details = _event_details(source, groups_removed=[group.pk])
+            _record(recipient, group.list, Kind.PROFILE_CHANGE, source, details=details)
 
     logger.info("remove_from_group group=%s recipient=%s removed=%s", group.pk, recipient.pk, bool(deleted))
     return bool(deleted)
@@ -786,6 +788,13 @@ def remove_from_list(mailing_list, recipient_id):
 
     logger.info("remove_from_list list=%s recipient=%s removed=%s", mailing_list.pk, recipient.pk, bool(deleted))
     return bool(deleted)
+
+
+def _event_details(source, **details):
+    """Return event details, marked as REST calls when `source` is API (the REST handlers' default)."""
+    if source == Source.API:
+        details.update(REST_EVENT_DETAILS)
+    return details
 
 
 def update_recipient(account, recipient, contact, fields):
@@ -853,7 +862,7 @@ def remove_from_all_lists(account, recipient_id):
     return deleted
 
 
-def force_subscribe(mailing_list, recipient_id):
+def force_subscribe(mailing_list, recipient_id, source=Source.API):
     """Subscribe a known recipient's e-mail channel to a list at once, without confirmation.
 
     Returns False, changing nothing, when it is already subscribed. Raises
@@ -876,25 +885,25 @@ def force_subscribe(mailing_list, recipient_id):
             account=mailing_list.account,
             lists=[mailing_list],
             contact=Contact(email=recipient.email),
-            source=Source.API,
+            source=source,
             confirm=False,
         )
         now = timezone.now()
         _write_subscription(subscription, recipient, mailing_list, Channel.EMAIL, Status.SUBSCRIBED, request, now)
-        _record(recipient, mailing_list, Kind.SUBSCRIBE, Source.API, channel=Channel.EMAIL, details=REST_EVENT_DETAILS)
+        _record(recipient, mailing_list, Kind.SUBSCRIBE, source, channel=Channel.EMAIL, details=_event_details(source))
 
     logger.info("force_subscribe list=%s recipient=%s", mailing_list.pk, recipient.pk)
     return True
 
 
-def add_to_group(group, recipient_id):
+def add_to_group(group, recipient_id, source=Source.API):
     """Put a recipient of the account into a group; return False when it was a member already."""
     recipient = find_account_recipient(group.list.account, recipient_id)
     with transaction.atomic():
         _membership, created = GroupMembership.objects.get_or_create(group=group, recipient=recipient)
         if created:
-            details = {"groups_added": [group.pk], **REST_EVENT_DETAILS}
-            _record(recipient, group.list, Kind.PROFILE_CHANGE, Source.API, details=details)
+            details = _event_details(source, groups_added=[group.pk])
+            _record(recipient, group.list, Kind.PROFILE_CHANGE, source, details=details)
 
     logger.info("add_to_group group=%s recipient=%s added=%s", group.pk, recipient.pk, created)
     return created
@@ -1054,3 +1063,81 @@ def unsubscribe_absent(mailing_list, present_recipient_ids, batch_size=500):
 
     logger.info("unsubscribe_absent list=%s unsubscribed=%s", mailing_list.pk, len(unsubscribed))
     return list(dict.fromkeys(unsubscribed))
+
+
+# --- Lists and groups (control panel) ---------------------------------------
+
+
+def create_list(account, values, group_names=()):
+    """Create a list with the account's next list id, and its groups; return it.
+
+    `values` maps List field names to values that a form has validated.
+    """
+    with transaction.atomic():
+        # Locking the account row serialises list ids between two panels.
+        Account.objects.select_for_update().filter(pk=account.pk).exists()
+        last_id = account.lists.aggregate(last=Max("list_id"))["last"] or 0
+        mailing_list = List.objects.create(account=account, list_id=last_id + 1, **values)
+        for name in group_names:
+            create_group(mailing_list, name)
+
+    logger.info("create_list account=%s list=%s", account.console_id, mailing_list.list_id)
+    return mailing_list
+
+
+def update_list(mailing_list, values):
+    """Change the settings of a list; `values` maps List field names to validated values."""
+    with transaction.atomic():
+        for name, value in values.items():
+            setattr(mailing_list, name, value)
+        mailing_list.save(update_fields=list(values))
+    logger.info("update_list list=%s fields=%s", mailing_list.pk, sorted(values))
+
+
+def delete_list(mailing_list):
+    """Delete a list with its groups, subscriptions, messages and sendings; its recipients stay in the account."""
+    list_pk, list_id = mailing_list.pk, mailing_list.list_id
+    with transaction.atomic():
+        mailing_list.delete()
+    logger.info("delete_list list=%s list_id=%s", list_pk, list_id)
+
+
+def update_group(group, name, notes=""):
+    """Rename a group; raises InvalidParameter for an empty name."""
+    name = name.strip()
+    if not name:
+        raise InvalidParameter("Name", "The group name is missing.")
+    group.name = name[:200]
+    group.notes = notes
+    group.save(update_fields=["name", "notes"])
+    logger.info("update_group group=%s", group.pk)
+
+
+def delete_group(group):
+    """Delete a group and its memberships; the recipients stay on the list."""
+    group_pk = group.pk
+    group.delete()
+    logger.info("delete_group group=%s", group_pk)
+
+
+def move_to_group(recipient_id, from_group, to_group, source=Source.CONSOLE):
+    """Move a recipient from one group to another group of the same list.
+
+    Returns False, changing nothing, when the recipient is not in
+    `from_group`. Raises InvalidParameter when the groups belong to two
+    lists, and RecipientNotFound for an unknown id.
+    """
+    if from_group.list_id != to_group.list_id:
+        raise InvalidParameter("Group", f"Groups {from_group.pk} and {to_group.pk} belong to different lists.")
+    recipient = find_account_recipient(from_group.list.account, recipient_id)
+
+    with transaction.atomic():
+        deleted, _ = GroupMembership.objects.filter(group=from_group, recipient=recipient).delete()
+        if not deleted:
+            return False
+        GroupMembership.objects.get_or_create(group=to_group, recipient=recipient)
+        details = _event_details(source, groups_removed=[from_group.pk], groups_added=[to_group.pk])
+        _record(recipient, from_group.list, Kind.PROFILE_CHANGE, source, details=details)
+
+    logger.info("move_to_group recipient=%s from=%s to=%s", recipient.pk, from_group.pk, to_group.pk)
+    return True

@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from panel.forms import ConsoleLoginForm
-from panel.views import dashboard
+from panel.views import dashboard, lists, recipients
 
 app_name = "panel"
 
@@ -16,4 +16,16 @@ urlpatterns = [
     ),
     path("logout", auth_views.LogoutView.as_view(), name="logout"),
     path("", dashboard.dashboard, name="dashboard"),
+    path("lists", lists.list_index, name="list_index"),
+    path("lists/new", lists.list_create, name="list_create"),
+    path("lists/<int:list_id>", lists.list_detail, name="list_detail"),
+    path("lists/<int:list_id>/edit", lists.list_edit, name="list_edit"),
+    path("lists/<int:list_id>/delete", lists.list_delete, name="list_delete"),
+    path("lists/<int:list_id>/groups/new", lists.group_create, name="group_create"),
+    path("groups/<int:group_id>/edit", lists.group_edit, name="group_edit"),
+    path("groups/<int:group_id>/delete", lists.group_delete, name="group_delete"),
+    path("lists/<int:list_id>/recipients", recipients.recipient_index, name="recipient_index"),
+    path("lists/<int:list_id>/recipients/add", recipients.recipient_add, name="recipient_add"),
+    path("recipients/<int:recipient_id>", recipients.recipient_detail, name="recipient_detail"),
+    path("recipients/<int:recipient_id>/change", recipients.recipient_change, name="recipient_change"),
 ]
