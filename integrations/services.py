@@ -20,7 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from integrations import csv_import
-from integrations.models import FtpAccount, ImportFile
+from integrations.models import FtpAccount, ImportFile, WebhookDelivery
 from lists import services as lists_services
 from lists.errors import InvalidContact
 from lists.models import Account, List, Recipient
@@ -446,3 +446,13 @@ def _finish(upload, status, counts=None, unsubscribed_absent=0, error=""):
     for name, value in (counts or {}).items():
         setattr(upload, name, value)
     upload.save()
+
+
+def clear_webhook_log(account):
+    """Delete an account's webhook deliveries and their attempts, for a clean test run; return how many deliveries."""
+    with transaction.atomic():
+        deliveries = WebhookDelivery.objects.filter(webhook__account=account)
+        count = deliveries.count()
+        deliveries.delete()
+    logger.info("webhook log cleared account=%s deliveries=%s", account.console_id, count)
+    return count

@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from panel.forms import ConsoleLoginForm
-from panel.views import dashboard, lists, recipients
+from panel.views import dashboard, inbox, lists, recipients
 
 app_name = "panel"
 
@@ -28,4 +28,9 @@ urlpatterns = [
     path("lists/<int:list_id>/recipients/add", recipients.recipient_add, name="recipient_add"),
     path("recipients/<int:recipient_id>", recipients.recipient_detail, name="recipient_detail"),
     path("recipients/<int:recipient_id>/change", recipients.recipient_change, name="recipient_change"),
+    path("inbox", inbox.inbox_index, name="inbox_index"),
+    path("inbox/<int:message_id>", inbox.inbox_detail, name="inbox_detail"),
+    path("inbox/<int:message_id>/raw", inbox.inbox_raw, name="inbox_raw"),
+    path("inbox/reset", inbox.reset_test_data, name="reset_test_data"),
+    path("webhooks/log", inbox.webhook_log, name="webhook_log"),
 ]

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from lists.models import Channel, GroupMembership, Recipient, Subscription
 from sending.html_text import html_to_text
-from sending.models import Delivery, DeliveryAttempt, Message, Sending, SystemMail
+from sending.models import Delivery, DeliveryAttempt, Message, Sending, SinkMessage, SystemMail
 
 logger = logging.getLogger(__name__)
 
@@ -430,3 +430,10 @@ def sending_statistics(sending):
         "failed": counts.get(DeliveryStatus.FAILED, 0),
         "bounced": counts.get(DeliveryStatus.BOUNCED, 0),
     }
+
+
+def clear_sink(account):
+    """Delete the messages the sink captured for one account, for a clean test run; return how many."""
+    deleted, _ = SinkMessage.objects.filter(account_console_id=account.console_id).delete()
+    logger.info("sink cleared account=%s messages=%s", account.console_id, deleted)
+    return deleted
