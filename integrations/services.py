@@ -456,3 +456,26 @@ def clear_webhook_log(account):
         deliveries.delete()
     logger.info("webhook log cleared account=%s deliveries=%s", account.console_id, count)
     return count
+
+
+def receive_panel_upload(account, mailing_list, uploaded_file):
+    """Store a file uploaded in the control panel in the list's FTP import folder and queue its import.
+
+    The panel feeds the same engine as an FTP upload, so the file, its
+    report and its `done/` copy appear in the account's FTP space too.
+    Returns the ImportFile. Raises csv_import.FileRejected for a name that
+    is not a .csv or .zip file.
+    """
+    name = Path(uploaded_file.name).name
+    if not name.lower().endswith(IMPORT_SUFFIXES) or name.lower().endswith(REPORT_SUFFIX) or name.startswith("."):
+        raise csv_import.FileRejected(f"{name!r} is not a .csv or .zip file.")
+    if uploaded_file.size > settings.FTP_IMPORT_MAX_BYTES:
+        raise csv_import.FileRejected(f"{name!r} is larger than {settings.FTP_IMPORT_MAX_BYTES} bytes.")
+
+    folder = prepare_home(account) / "import" / str(mailing_list.list_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{timezone.now():%Y%m%d%H%M%S}-{name}"
+    with open(path, "wb") as target:
+        for chunk in uploaded_file.chunks():
+            target.write(chunk)
+    return receive_upload(account, path)

@@ -87,3 +87,59 @@ class AddRecipientForm(forms.Form):
     def __init__(self, *args, mailing_list, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["groups"].queryset = mailing_list.groups.all()
+
+
+class MessageForm(forms.Form):
+    """A newsletter's content; `inline_css` moves <style> rules into style attributes on save."""
+
+    list = forms.ModelChoiceField(label=_("List"), queryset=List.objects.none(), to_field_name="list_id")
+    subject = forms.CharField(label=_("Subject"), max_length=500)
+    preheader = forms.CharField(
+        label=_("Pre-header"),
+        max_length=300,
+        required=False,
+        help_text=_("Preview text that mail clients show after the subject."),
+    )
+    html = forms.CharField(label=_("HTML"), required=False, widget=forms.Textarea(attrs={"rows": 18}))
+    text = forms.CharField(
+        label=_("Text part"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 8}),
+        help_text=_("Empty: generated from the HTML."),
+    )
+    inline_css = forms.BooleanField(label=_("Inline the CSS for e-mail clients"), required=False, initial=True)
+
+    def __init__(self, *args, account, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["list"].queryset = account.lists.all()
+
+
+class SendForm(forms.Form):
+    """The target of a sending and when it starts."""
+
+    groups = forms.ModelMultipleChoiceField(
+        label=_("Only these groups"), queryset=Group.objects.none(), required=False, widget=forms.CheckboxSelectMultiple
+    )
+    excluded_groups = forms.ModelMultipleChoiceField(
+        label=_("Except these groups"), queryset=Group.objects.none(), required=False, widget=forms.CheckboxSelectMultiple
+    )
+    scheduled_at = forms.DateTimeField(
+        label=_("Send at"),
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        input_formats=["%Y-%m-%dT%H:%M"],
+        help_text=_("Empty: send now."),
+    )
+
+    def __init__(self, *args, mailing_list, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["groups"].queryset = mailing_list.groups.all()
+        self.fields["excluded_groups"].queryset = mailing_list.groups.all()
+
+
+class TestSendForm(forms.Form):
+    addresses = forms.CharField(
+        label=_("Addresses"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("One or more subscribed recipients of the list, separated by commas or new lines."),
+    )

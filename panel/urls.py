@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from panel.forms import ConsoleLoginForm
-from panel.views import dashboard, inbox, lists, recipients
+from panel.views import campaigns, dashboard, imports, inbox, lists, recipients, statistics
 
 app_name = "panel"
 
@@ -33,4 +33,20 @@ urlpatterns = [
     path("inbox/<int:message_id>/raw", inbox.inbox_raw, name="inbox_raw"),
     path("inbox/reset", inbox.reset_test_data, name="reset_test_data"),
     path("webhooks/log", inbox.webhook_log, name="webhook_log"),
+    path("messages", campaigns.message_index, name="message_index"),
+    path("messages/new", campaigns.message_create, name="message_create"),
+    path("messages/<int:message_id>", campaigns.message_detail, name="message_detail"),
+    path("messages/<int:message_id>/edit", campaigns.message_edit, name="message_edit"),
+    path("messages/<int:message_id>/count", campaigns.target_count, name="target_count"),
+    path("messages/<int:message_id>/send", campaigns.message_send, name="message_send"),
+    path("messages/<int:message_id>/test", campaigns.message_test_send, name="message_test_send"),
+    path("sendings", campaigns.sending_index, name="sending_index"),
+    path("sendings/<int:sending_id>", campaigns.sending_detail, name="sending_detail"),
+    path("sendings/<int:sending_id>/action", campaigns.sending_action, name="sending_action"),
+    path("sendings/<int:sending_id>/deliveries.csv", statistics.sending_csv, name="sending_csv"),
+    path("lists/<int:list_id>/statistics", statistics.list_statistics, name="list_statistics"),
+    path("lists/<int:list_id>/import", imports.import_upload, name="import_upload"),
+    path("imports/<int:import_id>", imports.import_detail, name="import_detail"),
+    path("imports/<int:import_id>/status", imports.import_status, name="import_status"),
+    path("lists/<int:list_id>/statistics.csv", statistics.list_statistics_csv, name="list_statistics_csv"),
 ]

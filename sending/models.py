@@ -155,15 +155,16 @@ class Sending(models.Model):
     are given. Only subscribed e-mail subscriptions of the list receive it.
     """
 
-    # TODO: wrap the labels missing from the locale catalogues in gettext_lazy
-    # once the catalogues have them.
     class Status(models.TextChoices):
-        SCHEDULED = "scheduled", "scheduled"
+        SCHEDULED = "scheduled", _("scheduled")
         QUEUED = "queued", _("queued")
-        PREPARING = "preparing", "preparing"
+        PREPARING = "preparing", _("preparing")
         SENDING = "sending", _("sending")
-        DONE = "done", "done"
-        CANCELLED = "cancelled", "cancelled"
+        # Paused and cancelled sendings have their deliveries neither claimed
+        # nor swept; see sending.services.pause_sending and stop_sending.
+        PAUSED = "paused", _("paused")
+        DONE = "done", _("done")
+        CANCELLED = "cancelled", _("stopped")
 
     message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="sendings")
     list = models.ForeignKey(List, on_delete=models.CASCADE, related_name="sendings")
@@ -197,13 +198,12 @@ class Delivery(models.Model):
     retry window. `bounced` is for a DSN that arrives later.
     """
 
-    # TODO: as in Sending.Status, translate the plain labels.
     class Status(models.TextChoices):
         QUEUED = "queued", _("queued")
         SENDING = "sending", _("sending")
         DEFERRED = "deferred", _("deferred")
-        DELIVERED = "delivered", "delivered"
-        BOUNCED = "bounced", "bounced"
+        DELIVERED = "delivered", _("delivered")
+        BOUNCED = "bounced", _("bounced")
         FAILED = "failed", _("failed")
 
     sending = models.ForeignKey(Sending, on_delete=models.CASCADE, related_name="deliveries")

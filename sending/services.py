@@ -10,10 +10,12 @@ and every attempt's outcome is written back to its Delivery.
 import logging
 from datetime import timedelta
 
+import css_inline
+
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, F, Q, Value
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, TruncHour
 from django.utils import timezone
 
 from lists.models import Channel, GroupMembership, Recipient, Subscription
@@ -141,6 +143,9 @@ SWEEP_LIMIT = 20_000
 SendingStatus = Sending.Status
 DeliveryStatus = Delivery.Status
 PENDING_DELIVERY = [DeliveryStatus.QUEUED, DeliveryStatus.SENDING, DeliveryStatus.DEFERRED]
+# Deliveries of these sendings are neither claimed nor swept.
+HALTED = [SendingStatus.PAUSED, SendingStatus.CANCELLED]
+STOPPED_ERROR = "The sending was stopped before this delivery was attempted."
 
 
 def create_message(mailing_list, subject, html="", text="", preheader="", tags=(), tracking=True):
@@ -155,6 +160,30 @@ def create_message(mailing_list, subject, html="", text="", preheader="", tags=(
         tracking=tracking,
     )
     logger.info("message created message=%s list=%s", message.pk, mailing_list.list_id)
+    return message
+
+
+def inline_css(html):
+    """Return `html` with its <style> rules moved into style attributes, as mail clients need.
+
+    @media rules stay in a <style> element, because they cannot be inlined
+    and mobile layouts depend on them. Linked stylesheets are never
+    fetched, because the platform reaches no outside host.
+    """
+    if not html.strip():
+        return html
+    inliner = css_inline.CSSInliner(load_remote_stylesheets=False, keep_at_rules=True)
+    return inliner.inline(html)
+
+
+def update_message(message, subject, html, text="", preheader=""):
+    """Change a newsletter's content; a missing text part is generated from the HTML again."""
+    message.subject = subject
+    message.html = html
+    message.text = text or html_to_text(html)
+    message.preheader = preheader
+    message.save(update_fields=["subject", "html", "text", "preheader", "updated_at"])
+    logger.info("message updated message=%s", message.pk)
     return message
 
 
@@ -216,21 +245,35 @@ def claim_sending(sending_id):
 
 def target_recipients(sending):
     """Return a queryset of the recipients a sending reaches: subscribed by e-mail and inside its target."""
+    return recipients_in_target(
+        sending.list_id,
+        group_ids=list(sending.groups.values_list("pk", flat=True)),
+        excluded_group_ids=list(sending.excluded_groups.values_list("pk", flat=True)),
+        recipient_ids=sending.recipients.values("pk") if sending.recipients.exists() else None,
+    )
+
+
+def recipients_in_target(list_id, group_ids=(), excluded_group_ids=(), recipient_ids=None):
+    """Return a queryset of the list's recipients subscribed by e-mail, narrowed as a sending's target is.
+
+    `group_ids` keeps members of any of those groups, `excluded_group_ids`
+    drops members of any of those, and `recipient_ids` (ids or a subquery),
+    when not None, keeps only those recipients. The panel counts this
+    before a sending exists.
+    """
     subscribed = Subscription.objects.filter(
-        list_id=sending.list_id, channel=Channel.EMAIL, status=Subscription.Status.SUBSCRIBED
+        list_id=list_id, channel=Channel.EMAIL, status=Subscription.Status.SUBSCRIBED
     ).values("recipient_id")
     recipients = Recipient.objects.filter(pk__in=subscribed, email__isnull=False)
 
-    group_ids = list(sending.groups.values_list("pk", flat=True))
     if group_ids:
         recipients = recipients.filter(pk__in=GroupMembership.objects.filter(group_id__in=group_ids).values("recipient_id"))
-    excluded_ids = list(sending.excluded_groups.values_list("pk", flat=True))
-    if excluded_ids:
+    if excluded_group_ids:
         recipients = recipients.exclude(
-            pk__in=GroupMembership.objects.filter(group_id__in=excluded_ids).values("recipient_id")
+            pk__in=GroupMembership.objects.filter(group_id__in=excluded_group_ids).values("recipient_id")
         )
-    if sending.recipients.exists():
-        recipients = recipients.filter(pk__in=sending.recipients.values("pk"))
+    if recipient_ids is not None:
+        recipients = recipients.filter(pk__in=recipient_ids)
     return recipients
 
 
@@ -281,6 +324,7 @@ def claim_deliveries(delivery_ids):
         ids = list(
             Delivery.objects.select_for_update(skip_locked=True)
             .filter(due, pk__in=delivery_ids)
+            .exclude(sending__status__in=HALTED)
             .values_list("pk", flat=True)
         )
         Delivery.objects.filter(pk__in=ids).update(
@@ -404,6 +448,7 @@ def sweep_sendings():
             Q(status=DeliveryStatus.QUEUED, created_at__lt=now - QUEUE_GRACE)
             | Q(status=DeliveryStatus.DEFERRED, next_attempt_at__lte=now)
         )
+        .exclude(sending__status__in=HALTED)
         .order_by("pk")
         .values_list("pk", flat=True)[:SWEEP_LIMIT]
     )
@@ -437,3 +482,80 @@ def clear_sink(account):
     deleted, _ = SinkMessage.objects.filter(account_console_id=account.console_id).delete()
     logger.info("sink cleared account=%s messages=%s", account.console_id, deleted)
     return deleted
+
+
+def pause_sending(sending):
+    """Hold a sending that has not finished; return False when it is done, stopped or already paused.
+
+    Deliveries already handed to the relay finish; the others wait.
+    """
+    active = [SendingStatus.SCHEDULED, SendingStatus.QUEUED, SendingStatus.PREPARING, SendingStatus.SENDING]
+    paused = Sending.objects.filter(pk=sending.pk, status__in=active).update(status=SendingStatus.PAUSED)
+    logger.info("sending paused sending=%s changed=%s", sending.pk, bool(paused))
+    return bool(paused)
+
+
+def resume_sending(sending):
+    """Continue a paused sending; return False when it was not paused.
+
+    A sending paused before its deliveries were all created is queued for
+    its fan-out again, which creates only the missing ones. A prepared one
+    goes back to sending, and its waiting deliveries are enqueued.
+    """
+    with transaction.atomic():
+        sending = Sending.objects.select_for_update().get(pk=sending.pk)
+        if sending.status != SendingStatus.PAUSED:
+            return False
+
+        if sending.prepared_at is None:
+            sending.status = SendingStatus.QUEUED
+            sending.save(update_fields=["status"])
+            transaction.on_commit(lambda: _enqueue_fan_out(sending.pk), robust=True)
+        else:
+            sending.status = SendingStatus.SENDING
+            sending.save(update_fields=["status"])
+            waiting = list(
+                sending.deliveries.filter(status__in=[DeliveryStatus.QUEUED, DeliveryStatus.DEFERRED]).values_list(
+                    "pk", flat=True
+                )
+            )
+            transaction.on_commit(lambda: _enqueue_deliveries(waiting), robust=True)
+
+    logger.info("sending resumed sending=%s status=%s", sending.pk, sending.status)
+    return True
+
+
+def stop_sending(sending):
+    """Stop a sending for good: deliveries not yet attempted are marked failed; return False when already final."""
+    final = [SendingStatus.DONE, SendingStatus.CANCELLED]
+    with transaction.atomic():
+        stopped = (
+            Sending.objects.filter(pk=sending.pk)
+            .exclude(status__in=final)
+            .update(status=SendingStatus.CANCELLED, finished_at=timezone.now())
+        )
+        if stopped:
+            sending.deliveries.filter(status__in=[DeliveryStatus.QUEUED, DeliveryStatus.DEFERRED]).update(
+                status=DeliveryStatus.FAILED, last_error=STOPPED_ERROR
+            )
+
+    logger.info("sending stopped sending=%s changed=%s", sending.pk, bool(stopped))
+    return bool(stopped)
+
+
+def deliveries_by_hour(sending):
+    """Return (hour, delivered count) pairs of a sending, oldest first."""
+    delivered = sending.deliveries.filter(status=DeliveryStatus.DELIVERED, delivered_at__isnull=False)
+    rows = delivered.annotate(hour=TruncHour("delivered_at")).values("hour").annotate(total=Count("pk")).order_by("hour")
+    return [(row["hour"], row["total"]) for row in rows]
+
+
+def deliveries_by_source_ip(sending):
+    """Return (source IP, delivery count) pairs of a sending's attempted deliveries, busiest first."""
+    rows = (
+        sending.deliveries.filter(source_ip__isnull=False)
+        .values("source_ip")
+        .annotate(total=Count("pk"))
+        .order_by("-total", "source_ip")
+    )
+    return [(row["source_ip"], row["total"]) for row in rows]

@@ -1,0 +1,37 @@
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from integrations.models import ImportFile
+from lists.models import Subscription
+
+
+@pytest.fixture
+def ftp_root(settings, tmp_path):
+    settings.FTP_ROOT = tmp_path / "ftp"
+    return settings.FTP_ROOT
+
+
+@pytest.mark.django_db(transaction=True)
+def test_upload_imports_through_engine(editor, demo_account, ftp_root):
+    upload = SimpleUploadedFile("people.csv", b"111|1\nanna@example.com|Anna\nnot-an-address|X\n", "text/csv")
+
+    response = editor.post("/console/lists/1/import", {"file": upload})
+
+    imported = ImportFile.objects.get()
+    assert response.url == f"/console/imports/{imported.pk}"
+    status = editor.get(f"/console/imports/{imported.pk}/status").json()
+    assert status["finished"] is True
+    assert status["created"] == 1
+    assert status["rejected"] == 1
+    assert Subscription.objects.filter(recipient__email="anna@example.com", list__list_id=1).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_upload_rejects_other_file_types(editor, demo_account, ftp_root):
+    upload = SimpleUploadedFile("people.exe", b"MZ", "application/octet-stream")
+
+    response = editor.post("/console/lists/1/import", {"file": upload}, HTTP_ACCEPT_LANGUAGE="en")
+
+    assert response.status_code == 200
+    assert "Upload a .csv or .zip file" in response.content.decode()
+    assert not ImportFile.objects.exists()
