@@ -4,8 +4,8 @@ from dataclasses import dataclass
 
 BAR_HEIGHT = 22
 BAR_GAP = 8
-LABEL_WIDTH = 150
-PLOT_WIDTH = 360
+LABEL_WIDTH = 120
+PLOT_WIDTH = 220
 
 
 @dataclass
@@ -28,7 +28,7 @@ def bar_chart(rows, css_classes=None):
     return {
         "bars": bars,
         "height": max(len(bars), 1) * (BAR_HEIGHT + BAR_GAP),
-        "width": LABEL_WIDTH + PLOT_WIDTH + 70,
+        "width": LABEL_WIDTH + PLOT_WIDTH + 50,
         "label_width": LABEL_WIDTH,
         "bar_height": BAR_HEIGHT,
     }

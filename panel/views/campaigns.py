@@ -17,6 +17,7 @@ from panel.access import Role, console_view
 from panel.charts import bar_chart
 from panel.forms import MessageForm, SendForm, TestSendForm
 from panel.paging import keyset_page
+from sending import dkim_signing
 from sending import services as sending_services
 from sending.merge_tags import UNSUBSCRIBE_LINK
 from sending.models import Delivery, DkimKey, Message, Sending
@@ -54,6 +55,9 @@ def message_create(request):
         message = sending_services.create_message(
             data["list"], data["subject"], html=html, text=data["text"], preheader=data["preheader"]
         )
+        # Keys are otherwise created by the first sending; making them now
+        # lets the checklist below show the DNS-ready state before sending.
+        dkim_signing.account_keys(request.account)
         messages.success(request, _("Message saved."))
         return redirect("panel:message_detail", message_id=message.pk)
     return render(request, "panel/campaigns/compose.html", {"form": form, "merge_tags": merge_tags(request.account)})

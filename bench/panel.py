@@ -1,0 +1,126 @@
+"""Time the control panel's pages on a list of 100,000 recipients.
+
+Run with `.venv/bin/python bench/panel.py [recipients]` (default 100000).
+The script works in a fresh temporary SQLite database unless DATABASE_URL
+is set; on PostgreSQL it creates and drops its own database `mailup_sim_bench`.
+It fills list 1 of the demo console with subscribed recipients, group
+members, a sent message with one delivery each and some captured mail.
+Then it requests each page five times through Django's test client and
+prints the median server time per page and its ratio to a 300 ms budget.
+"""
+
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("MAILUP_SIM_VAR_DIR", tempfile.mkdtemp(prefix="mailup-sim-bench-"))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mailup_sim.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.db import connection  # noqa: E402
+from django.test.utils import setup_test_environment, teardown_test_environment  # noqa: E402
+
+BUDGET_MS = 300
+RUNS = 5
+BATCH = 5000
+
+
+def main(count):
+    setup_test_environment()
+    connection.settings_dict["TEST"]["NAME"] = "mailup_sim_bench" if connection.vendor == "postgresql" else None
+    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    try:
+        run(count)
+    finally:
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+        teardown_test_environment()
+
+
+def fill(count):
+    """Create `count` subscribed recipients of list 1, half in a group, and a sending that reached them all."""
+    from lists.demo import seed_demo
+    from lists.models import Account, GroupMembership, Recipient, Subscription
+    from sending import services as sending_services
+    from sending.models import Delivery, SinkMessage
+
+    seed_demo()
+    account = Account.objects.get(console_id=1234)
+    mailing_list = account.lists.get(list_id=1)
+    group = mailing_list.groups.first()
+    message = sending_services.create_message(mailing_list, "Bench", html="<p>Ciao [nome]</p><a href='[unsubscribe]'>x</a>")
+    sending_services._enqueue_fan_out = lambda sending_id: None
+    sending = sending_services.queue_sending(message)
+
+    for offset in range(0, count, BATCH):
+        numbers = range(offset, min(offset + BATCH, count))
+        recipients = Recipient.objects.bulk_create(
+            Recipient(account=account, email=f"user{number}@example.com", fields={"1": f"Name{number}"}) for number in numbers
+        )
+        Subscription.objects.bulk_create(
+            Subscription(recipient=recipient, list=mailing_list, status="subscribed", source="Import") for recipient in recipients
+        )
+        GroupMembership.objects.bulk_create(
+            GroupMembership(group=group, recipient=recipient) for recipient in recipients[::2]
+        )
+        Delivery.objects.bulk_create(
+            Delivery(sending=sending, recipient=recipient, to_email=recipient.email, status="delivered", source_ip="127.0.0.10")
+            for recipient in recipients
+        )
+    SinkMessage.objects.bulk_create(
+        SinkMessage(peer_ip="127.0.0.10", peer_port=1, rcpt_to=[f"user{n}@example.com"], rcpt_search=f"user{n}@example.com",
+                    subject="Bench", account_console_id=1234, sending_id=sending.pk, size=1, raw=b"Subject: Bench\r\n\r\nx")
+        for n in range(2000)
+    )  # fmt: skip
+    return account, mailing_list, group, message, sending
+
+
+def run(count):
+    from django.test import Client
+
+    from lists.models import Recipient, Subscription
+
+    started = time.perf_counter()
+    account, mailing_list, group, message, sending = fill(count)
+    print(f"database: {connection.vendor}, recipients: {count}, filled in {time.perf_counter() - started:.0f} s")
+
+    client = Client()
+    client.force_login(account.members.get(user__username="m1234").user)
+    deep = Subscription.objects.filter(list=mailing_list).order_by("-pk").values_list("pk", flat=True)[60]
+    recipient = Recipient.objects.filter(account=account).order_by("-pk").first()
+    pages = [
+        ("dashboard", "/console/"),
+        ("list detail", "/console/lists/1"),
+        ("recipients, first page", "/console/lists/1/recipients"),
+        ("recipients, last pages", f"/console/lists/1/recipients?after={deep}"),
+        ("recipients, address search", "/console/lists/1/recipients?q=user99999"),
+        ("recipients, field filter", "/console/lists/1/recipients?field=1&value=Name7777"),
+        ("recipients, group filter", f"/console/lists/1/recipients?group={group.pk}&status=subscribed"),
+        ("recipient page", f"/console/recipients/{recipient.pk}"),
+        ("message page with target count", f"/console/messages/{message.pk}"),
+        ("live target count", f"/console/messages/{message.pk}/count?groups={group.pk}"),
+        ("sending page", f"/console/sendings/{sending.pk}"),
+        ("list statistics", "/console/lists/1/statistics"),
+        ("test inbox", "/console/inbox"),
+        ("test inbox search", "/console/inbox?q=user1999"),
+    ]
+    print(f"{'page':34} {'median ms':>10} {'ratio to 300 ms':>16}")
+    for name, path in pages:
+        timings = []
+        for _ in range(RUNS):
+            started = time.perf_counter()
+            response = client.get(path)
+            timings.append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 200, (path, response.status_code)
+        median = statistics.median(timings)
+        print(f"{name:34} {median:10.1f} {median / BUDGET_MS:16.2f}")
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 100_000)

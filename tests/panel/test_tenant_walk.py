@@ -1,0 +1,117 @@
+"""Every panel URL, opened by a viewer of another console: no page shows or changes console 1234's data.
+
+The walk reads the URL patterns, so a view added later is covered without
+editing this file. Ids in the paths are console 1234's real objects, and
+list ids use list 2, which console 5678 does not have.
+"""
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from lists.models import Group, Recipient, Subscription
+from sending import services as sending_services
+from sending.models import Message, SinkMessage
+from integrations.models import ImportFile
+
+pytestmark = pytest.mark.django_db
+
+# Pages that only show the visitor's own console or the login form.
+OWN_CONSOLE_PAGES = {"login", "logout", "dashboard", "list_index", "list_create", "message_index", "message_create",
+                     "sending_index", "inbox_index", "webhook_log", "reset_test_data"}  # fmt: skip
+
+
+def panel_patterns():
+    resolver = get_resolver()
+    [panel] = [entry for entry in resolver.url_patterns if isinstance(entry, URLResolver) and entry.namespace == "panel"]
+    return [entry for entry in panel.url_patterns if isinstance(entry, URLPattern)]
+
+
+@pytest.fixture
+def demo_objects(demo_account):
+    """One object of each kind in console 1234, keyed by the URL parameter that names it."""
+    mailing_list = demo_account.lists.get(list_id=2)
+    recipient = Recipient.objects.create(account=demo_account, email="private@example.com")
+    Subscription.objects.create(recipient=recipient, list=mailing_list, status="subscribed", source="API")
+    message = sending_services.create_message(mailing_list, "Private subject", html="<p>private</p>")
+    sending = sending_services.queue_sending(message, scheduled_at=None)
+    sink_message = SinkMessage.objects.create(
+        peer_ip="127.0.0.10", peer_port=1, rcpt_to=["private@example.com"], subject="Private subject",
+        account_console_id=1234, size=1, raw=b"x",
+    )  # fmt: skip
+    upload = ImportFile.objects.create(account=demo_account, list=mailing_list, name="private.csv", path="/x", sha256="0" * 64, size=1)
+    return {
+        "list_id": mailing_list.list_id,
+        "group_id": Group.objects.get(list=mailing_list).pk,
+        "recipient_id": recipient.pk,
+        "message_id": message.pk,
+        "sending_id": sending.pk,
+        "import_id": upload.pk,
+        "_sink_id": sink_message.pk,
+    }
+
+
+def fill(pattern, objects):
+    route = str(pattern.pattern)
+    for name, value in objects.items():
+        route = route.replace(f"<int:{name}>", str(value))
+    if "inbox/<int:message_id>" in str(pattern.pattern):
+        route = str(pattern.pattern).replace("<int:message_id>", str(objects["_sink_id"]))
+    return "/console/" + route
+
+
+def test_walk_finds_every_view():
+    names = {pattern.name for pattern in panel_patterns()}
+
+    assert {"list_detail", "recipient_detail", "inbox_detail", "sending_detail", "import_detail"} <= names
+
+
+def test_other_console_viewer_reaches_nothing(outsider, demo_objects):
+    leaked = []
+    for pattern in panel_patterns():
+        if pattern.name in OWN_CONSOLE_PAGES:
+            continue
+        url = fill(pattern, demo_objects)
+        for method in ("get", "post"):
+            response = getattr(outsider, method)(url)
+            body = response.content.decode(errors="replace") if not response.streaming else ""
+            if response.status_code not in (403, 404, 405) or "private" in body.lower():
+                leaked.append(f"{method.upper()} {url} -> {response.status_code}")
+
+    assert not leaked, f"Another console's viewer reached: {leaked}"
+
+
+def test_own_console_pages_hide_other_console(outsider, demo_objects):
+    for pattern in panel_patterns():
+        if pattern.name not in OWN_CONSOLE_PAGES or pattern.name in ("logout", "reset_test_data"):
+            continue
+        response = outsider.get(fill(pattern, demo_objects))
+        body = response.content.decode(errors="replace")
+
+        assert "Private subject" not in body, pattern.name
+        assert "private@example.com" not in body, pattern.name
+
+
+def test_post_without_csrf_token_is_rejected(demo_account, demo_objects):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(demo_account.members.get(user__username="m1234").user)
+    posts = [pattern for pattern in panel_patterns() if pattern.name not in ("login",)]
+
+    statuses = {pattern.name: client.post(fill(pattern, demo_objects)).status_code for pattern in posts}
+
+    accepted = {name: status for name, status in statuses.items() if status not in (403, 405)}
+    assert not accepted, f"POST without a CSRF token was not rejected: {accepted}"
+
+
+def test_viewer_posts_are_forbidden(viewer, demo_objects):
+    read_only = {"login", "logout", "target_count", "import_status"}
+    changed = []
+    for pattern in panel_patterns():
+        if pattern.name in read_only:
+            continue
+        status = viewer.post(fill(pattern, demo_objects)).status_code
+        if status not in (403, 405):
+            changed.append(f"{pattern.name} -> {status}")
+
+    assert not changed, f"A viewer could POST to: {changed}"
+    assert Message.objects.count() == 1
