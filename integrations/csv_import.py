@@ -9,6 +9,7 @@ a rejection reason.
 
 from dataclasses import dataclass
 
+from integrations.importing import InputRejected, Record
 from lists.errors import InvalidContact, InvalidParameter
 from lists.models import MAX_FIELD_ID, MAX_FIELD_VALUE_LENGTH, Subscription
 from lists.services import Contact, ImportRow
@@ -23,7 +24,7 @@ STATUS, GROUPS, SKIP = "status", "groups", ""
 STATUSES = {status.value: status.value for status in Subscription.Status}
 
 
-class FileRejected(Exception):
+class FileRejected(InputRejected):
     """The whole file cannot be imported; the message names the reason."""
 
 
@@ -196,3 +197,35 @@ def _skip_to_line_end(stream):
         chunk = stream.readline(MAX_LINE_BYTES)
         if not chunk or chunk.endswith(b"\n"):
             return
+
+
+def read_records(stream, mailing_list):
+    """Yield a Record for each data line of an import file, numbered by line; raise FileRejected on a bad header."""
+    lines = read_lines(stream)
+    header = read_header(lines)
+    group_ids = set(mailing_list.groups.values_list("id", flat=True))
+    for number, line, error in lines:
+        label = email_cell(header, line) if line is not None else ""
+        if error is None:
+            try:
+                yield Record(number, parse_row(header, line, mailing_list, group_ids))
+                continue
+            except RowRejected as rejection:
+                error = str(rejection)
+        yield Record(number, error=error, label=label, hint=_contact_hint(label))
+
+
+def read_header(lines):
+    """Parse the first line of `lines` (from read_lines) as the header, or raise FileRejected."""
+    for _number, line, error in lines:
+        if error is not None:
+            raise FileRejected(f"The header line is unreadable: {error}")
+        return parse_header(line)
+    raise FileRejected("The file is empty.")
+
+
+def _contact_hint(email):
+    try:
+        return Contact(email=normalize_email(email)) if email else None
+    except InvalidContact:
+        return None

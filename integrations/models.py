@@ -69,6 +69,9 @@ class ImportFile(models.Model):
     error = models.TextField(blank=True)
     report_name = models.CharField(max_length=255, blank=True)
     done_name = models.CharField(max_length=255, blank=True)
+    job = models.OneToOneField(
+        "Import", on_delete=models.SET_NULL, null=True, blank=True, related_name="file", help_text="The engine's run."
+    )
     received_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -326,3 +329,60 @@ class SendZip(models.Model):
 
     def __str__(self):
         return f"{self.name}: {self.status}"
+
+
+def empty_list():
+    return []
+
+
+class Import(models.Model):
+    """One bulk import into a list, from an FTP file, a SOAP xmlDoc or a REST array, with its progress.
+
+    Its id is the SOAP process id and the REST import id. `rows_done` is the
+    checkpoint: the input records before it were written in committed
+    batches, so a resumed import starts after it. `counts` holds created,
+    updated, unchanged and rejected rows, and per channel the new, existing
+    and unsubscribed subscriptions.
+    """
+
+    class Kind(models.TextChoices):
+        FTP = "ftp", "FTP"
+        SOAP = "soap", "SOAP"
+        REST = "rest", "REST"
+
+    class Status(models.TextChoices):
+        CREATED = "created", "created"
+        QUEUED = "queued", "queued"
+        RUNNING = "running", "running"
+        COMPLETED = "completed", "completed"
+        FAILED = "failed", "failed"
+
+    account = models.ForeignKey("lists.Account", on_delete=models.CASCADE, related_name="imports")
+    list = models.ForeignKey("lists.List", on_delete=models.CASCADE, related_name="imports")
+    kind = models.CharField(max_length=4, choices=Kind.choices)
+    options = models.JSONField(default=dict, help_text="Status flags, channels and groups of lists.services.ImportOptions.")
+    payload = models.TextField(blank=True, help_text="The xmlDoc or JSON array of a SOAP or REST import.")
+    payload_format = models.CharField(max_length=16, blank=True, help_text="xmldoc or json; empty for an FTP file.")
+    status = models.CharField(max_length=9, choices=Status.choices, default=Status.CREATED)
+    rows_done = models.PositiveIntegerField(default=0)
+    report_offset = models.BigIntegerField(default=0, help_text="Bytes of the report file written by committed batches.")
+    counts = models.JSONField(default=dict)
+    # `list` is the list field inside this class body, hence the helper.
+    rejections = models.JSONField(default=empty_list, help_text="The first rejected rows: [row, contact, reason].")
+    error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Time of the last committed batch.")
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["list", "status"]), models.Index(fields=["status", "heartbeat_at"])]
+
+    def __str__(self):
+        return f"import {self.pk} ({self.kind}) into {self.list_id}: {self.status}"
+
+    def count(self, name):
+        return self.counts.get(name, 0)

@@ -1,44 +1,38 @@
-"""Batch FTP: account homes, the import engine for uploaded files, and FTP logins.
+"""Batch FTP and bulk imports: account homes, FTP logins, uploaded files, and SOAP and REST imports.
 
-The engine parses and checks each row (integrations.csv_import) and hands
-batches of rows to lists.services.import_rows, the only code that changes
-subscription state. It writes `<name>.report.csv` next to the upload, one
-line per data row, and moves the upload to `done/`.
+Every import runs through integrations.importing, which hands batches of
+parsed rows to lists.services.import_batch, the only code that changes
+subscription state. An FTP upload gets `<name>.report.csv` next to it, one
+line per data row, and moves to `done/`. SOAP and REST imports store their
+payload on the Import row and report through its counts.
 """
 
-import csv
 import hashlib
 import logging
 import os
 import zipfile
 from contextlib import contextmanager
-from datetime import timedelta
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from integrations import csv_import
-from integrations.models import FtpAccount, ImportFile, WebhookDelivery
+from integrations import csv_import, importing, json_import, xmldoc
+from integrations.models import FtpAccount, Import, ImportFile, WebhookDelivery
 from lists import services as lists_services
-from lists.errors import InvalidContact
-from lists.models import Account, List, Recipient
-from lists.validation import normalize_email
+from lists.models import Account, List
 
 logger = logging.getLogger(__name__)
 
 IMPORT_SUFFIXES = (".csv", ".zip")
 REPORT_SUFFIX = ".report.csv"
-REPORT_HEADER = ("row", "email", "outcome", "reason")
 DONE_FOLDER = "done"
 FULL_FILE_PREFIX = "full_"
-# Rows handed to lists.services.import_rows at once; each batch is one transaction.
-BATCH_SIZE = 500
-# A running import not finished after this long is taken to have crashed
-# with its worker, and a redelivered task may claim it again.
-STALE_IMPORT = timedelta(minutes=10)
 HASH_CHUNK_BYTES = 1024 * 1024
+XMLDOC, JSON = "xmldoc", "json"
 
 
 # --- Homes and logins ----------------------------------------------------------
@@ -159,8 +153,12 @@ def claim_upload(path, sha256):
     now = timezone.now()
     with transaction.atomic():
         candidates = ImportFile.objects.filter(path=path, sha256=sha256)
+        # A running import whose last checkpoint is old died with its
+        # worker; a redelivered task resumes it from that checkpoint.
+        stale = now - importing.STALE_IMPORT
         claimable = candidates.filter(status=ImportFile.Status.RECEIVED) | candidates.filter(
-            status=ImportFile.Status.RUNNING, started_at__lt=now - STALE_IMPORT
+            Q(job__heartbeat_at__lt=stale) | Q(job__isnull=True, started_at__lt=stale),
+            status=ImportFile.Status.RUNNING,
         )
         upload = claimable.order_by("id").first()
         if upload is None:
@@ -210,105 +208,59 @@ def import_upload(path, sha256):
 
 
 def _run_import(upload):
-    mailing_list = List.objects.select_related("account").get(pk=upload.list_id)
-    group_ids = set(mailing_list.groups.values_list("id", flat=True))
-    counts = {"created": 0, "updated": 0, "unchanged": 0, "rejected": 0}
+    """Import the upload through the engine, from its checkpoint when an earlier run died, and write its report."""
+    job = _job_of(upload)
+    report = importing.FileReport(_partial_report_path(upload), job.report_offset)
+    unsubscribed = []
+    try:
+        with open_import_stream(Path(upload.path)) as stream:
+            records = csv_import.read_records(stream, job.list)
+            unsubscribed = importing.execute(job, records, report, full=upload.full)
+    except csv_import.FileRejected as error:
+        report.write_line("", "", "rejected", str(error))
+        _complete_report(upload, report)
+        importing.finish(job, Import.Status.FAILED, str(error))
+        _finish(upload, ImportFile.Status.REJECTED, counts=_file_counts(job), error=str(error))
+        logger.info("import rejected import_file=%s import=%s reason=%s", upload.pk, job.pk, error)
+        return
 
-    with _report_writer(upload) as report:
-        try:
-            with open_import_stream(Path(upload.path)) as stream:
-                present = _import_lines(upload, stream, mailing_list, group_ids, report, counts)
-        except csv_import.FileRejected as error:
-            report.writerow(("", "", "rejected", str(error)))
-            _finish(upload, ImportFile.Status.REJECTED, error=str(error))
-            logger.info("import rejected import_file=%s reason=%s", upload.pk, error)
-            return
-
-        unsubscribed = []
-        if upload.full:
-            unsubscribed = lists_services.unsubscribe_absent(mailing_list, present)
-            _report_absent(report, unsubscribed)
-
-    _finish(upload, ImportFile.Status.DONE, counts=counts, unsubscribed_absent=len(unsubscribed))
+    _complete_report(upload, report)
+    importing.finish(job, Import.Status.COMPLETED)
+    _finish(upload, ImportFile.Status.DONE, counts=_file_counts(job), unsubscribed_absent=len(unsubscribed))
     logger.info(
-        "import done import_file=%s list=%s counts=%s unsubscribed_absent=%s",
+        "import done import_file=%s import=%s list=%s counts=%s unsubscribed_absent=%s",
         upload.pk,
-        mailing_list.list_id,
-        counts,
+        job.pk,
+        job.list.list_id,
+        job.counts,
         len(unsubscribed),
     )
 
 
-def _import_lines(upload, stream, mailing_list, group_ids, report, counts):
-    """Import every data line in batches; return the ids of the recipients the file names.
+def _job_of(upload):
+    """Return the engine run of an upload, creating it on the first claim."""
+    if upload.job_id is not None:
+        return Import.objects.select_related("list", "account").get(pk=upload.job_id)
 
-    Rejected lines wait in the batch too, so the report keeps the file's order.
-    """
-    lines = csv_import.read_lines(stream)
-    header = _read_header(lines)
-    present = set()
-    batch = []
-    for number, line, error in lines:
-        email = csv_import.email_cell(header, line) if line is not None else ""
-        row = None
-        if error is None:
-            try:
-                row = csv_import.parse_row(header, line, mailing_list, group_ids)
-            except csv_import.RowRejected as rejection:
-                error = str(rejection)
-        if error is not None and upload.full:
-            _add_named_recipient(mailing_list.account, email, present)
-        batch.append((number, email, row, error))
-        if len(batch) >= BATCH_SIZE:
-            _import_batch(mailing_list, batch, report, counts, present)
-            batch = []
-    _import_batch(mailing_list, batch, report, counts, present)
-    return present
+    now = timezone.now()
+    job = Import.objects.create(
+        account_id=upload.account_id,
+        list_id=upload.list_id,
+        kind=Import.Kind.FTP,
+        options=importing.options_to_json(lists_services.ImportOptions()),
+        status=Import.Status.RUNNING,
+        queued_at=now,
+        started_at=now,
+        heartbeat_at=now,
+        attempts=1,
+    )
+    upload.job = job
+    upload.save(update_fields=["job"])
+    return Import.objects.select_related("list", "account").get(pk=job.pk)
 
 
-def _add_named_recipient(account, email, present):
-    """Count the recipient a rejected row names by its e-mail address as present in a full file."""
-    try:
-        contact = lists_services.Contact(email=normalize_email(email))
-    except InvalidContact:
-        return
-    recipient = lists_services.find_recipient(account, contact)
-    if recipient is not None:
-        present.add(recipient.pk)
-
-
-def _read_header(lines):
-    for _number, line, error in lines:
-        if error is not None:
-            raise csv_import.FileRejected(f"The header line is unreadable: {error}")
-        return csv_import.parse_header(line)
-    raise csv_import.FileRejected("The file is empty.")
-
-
-def _import_batch(mailing_list, batch, report, counts, present):
-    """Import the parsed rows of a batch, then report every line of it in order."""
-    rows = [row for _number, _email, row, _error in batch if row is not None]
-    results = iter(lists_services.import_rows(mailing_list, rows) if rows else [])
-    for number, email, row, error in batch:
-        if row is None:
-            _write_outcome(report, counts, number, email, "rejected", error)
-            continue
-        result = next(results)
-        if result.recipient_id is not None:
-            present.add(result.recipient_id)
-        contact_text = row.contact.email or row.contact.mobile_number or ""
-        _write_outcome(report, counts, number, contact_text, result.outcome, result.reason)
-
-
-def _write_outcome(report, counts, number, email, outcome, reason):
-    counts[outcome] += 1
-    report.writerow((number, email, outcome, reason))
-
-
-def _report_absent(report, recipient_ids):
-    emails = dict(Recipient.objects.filter(pk__in=recipient_ids).values_list("pk", "email"))
-    for recipient_id in recipient_ids:
-        report.writerow(("", emails.get(recipient_id) or "", "updated", "Unsubscribed: not in the full file."))
+def _file_counts(job):
+    return {name: job.count(name) for name in ("created", "updated", "unchanged", "rejected")}
 
 
 def _write_duplicate_report(upload):
@@ -322,17 +274,18 @@ def _write_duplicate_report(upload):
     reason = "The same content was already imported"
     reason += f" from {earlier.name}; nothing changed." if earlier else "; nothing changed."
     counts = {"unchanged": 0}
-    with _report_writer(upload) as report:
-        try:
-            with open_import_stream(Path(upload.path)) as stream:
-                lines = csv_import.read_lines(stream)
-                header = _read_header(lines)
-                for number, line, _error in lines:
-                    email = csv_import.email_cell(header, line) if line is not None else ""
-                    report.writerow((number, email, "unchanged", reason))
-                    counts["unchanged"] += 1
-        except csv_import.FileRejected as error:
-            report.writerow(("", "", "rejected", str(error)))
+    report = importing.FileReport(_partial_report_path(upload), 0)
+    try:
+        with open_import_stream(Path(upload.path)) as stream:
+            lines = csv_import.read_lines(stream)
+            header = csv_import.read_header(lines)
+            for number, line, _error in lines:
+                email = csv_import.email_cell(header, line) if line is not None else ""
+                report.write_line(number, email, "unchanged", reason)
+                counts["unchanged"] += 1
+    except csv_import.FileRejected as error:
+        report.write_line("", "", "rejected", str(error))
+    _complete_report(upload, report)
     _finish(upload, ImportFile.Status.DUPLICATE, counts=counts)
     logger.info("import skipped as duplicate import_file=%s list=%s", upload.pk, upload.list_id)
 
@@ -404,16 +357,16 @@ def report_path(upload):
     return source.with_name(source.stem + REPORT_SUFFIX)
 
 
-@contextmanager
-def _report_writer(upload):
-    """Yield a `;`-separated CSV writer. The report appears under its final name only when complete."""
+def _partial_report_path(upload):
     final = report_path(upload)
-    partial = final.with_name("." + final.name + ".partial")
-    with open(partial, "w", encoding="utf-8", newline="") as stream:
-        writer = csv.writer(stream, delimiter=";", lineterminator="\r\n")
-        writer.writerow(REPORT_HEADER)
-        yield writer
-    os.replace(partial, final)
+    return final.with_name("." + final.name + ".partial")
+
+
+def _complete_report(upload, report):
+    """Make the report durable and give it its final name, so it appears only when complete."""
+    report.close()
+    final = report_path(upload)
+    os.replace(_partial_report_path(upload), final)
     upload.report_name = final.name
     upload.save(update_fields=["report_name"])
 
@@ -479,3 +432,117 @@ def receive_panel_upload(account, mailing_list, uploaded_file):
         for chunk in uploaded_file.chunks():
             target.write(chunk)
     return receive_upload(account, path)
+
+
+# --- SOAP and REST imports -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PayloadSettings:
+    """How a SOAP or REST payload is read, beside the ImportOptions that decide statuses.
+
+    `mobile_input_type` and `clear_empty` apply to an xmlDoc (mobileInputType,
+    importType 4 to 6); `ignore_mobile` and `clear_missing` to a JSON array
+    (ignoreMobile, clearMissingOrEmptyFields).
+    """
+
+    mobile_input_type: int = xmldoc.SPLIT_MOBILE
+    clear_empty: bool = False
+    ignore_mobile: bool = False
+    clear_missing: bool = False
+
+
+def create_import(mailing_list, kind, payload_format, payload, options, settings_=PayloadSettings(), start=False):
+    """Check a payload and store it as a new Import; queue it when `start` is set. Return the Import.
+
+    Raises InputRejected (xmldoc.XmlDocRejected or json_import.BodyRejected)
+    when the payload cannot be read at all, with nothing stored.
+    """
+    if len(payload.encode("utf-8")) > settings.IMPORT_MAX_PAYLOAD_BYTES:
+        raise importing.InputRejected(f"The payload is larger than {settings.IMPORT_MAX_PAYLOAD_BYTES} bytes.")
+    checker = xmldoc.check if payload_format == XMLDOC else json_import.check
+    if checker(payload) == 0:
+        raise importing.InputRejected("The payload contains no recipients.")
+
+    stored = importing.options_to_json(options)
+    stored["payload"] = asdict(settings_)
+    with transaction.atomic():
+        job = Import.objects.create(
+            account=mailing_list.account,
+            list=mailing_list,
+            kind=kind,
+            options=stored,
+            payload=payload,
+            payload_format=payload_format,
+        )
+        if start:
+            start_import(job)
+    logger.info(
+        "import created import=%s kind=%s list=%s account=%s started=%s",
+        job.pk,
+        kind,
+        mailing_list.list_id,
+        mailing_list.account.console_id,
+        start,
+    )
+    return job
+
+
+def start_import(job):
+    """Queue an import that has not started; return False when it had already started."""
+    from integrations import tasks
+
+    with transaction.atomic():
+        started = Import.objects.filter(pk=job.pk, status=Import.Status.CREATED).update(
+            status=Import.Status.QUEUED, queued_at=timezone.now()
+        )
+        if started:
+            transaction.on_commit(lambda: tasks.run_import.delay(job.pk))
+    job.refresh_from_db()
+    return bool(started)
+
+
+def run_import(job_id):
+    """Run a queued SOAP or REST import from its checkpoint; return it, or None when it was not claimable."""
+    job = importing.claim(job_id)
+    if job is None:
+        return None
+
+    try:
+        importing.execute(job, _payload_records(job), importing.Report())
+    except importing.ImportSuperseded:
+        logger.warning("import run stopped because another run took over import=%s", job.pk)
+        return job
+    except importing.InputRejected as error:
+        importing.finish(job, Import.Status.FAILED, str(error))
+        logger.info("import rejected import=%s reason=%s", job.pk, error)
+        return job
+    except Exception as error:
+        logger.exception("import failed import=%s list=%s", job.pk, job.list_id)
+        importing.finish(job, Import.Status.FAILED, str(error))
+        return job
+
+    importing.finish(job, Import.Status.COMPLETED)
+    logger.info("import done import=%s list=%s counts=%s", job.pk, job.list.list_id, job.counts)
+    return job
+
+
+def _payload_records(job):
+    read = PayloadSettings(**job.options.get("payload", {}))
+    if job.payload_format == XMLDOC:
+        return xmldoc.read_records(job.payload, job.list, read.mobile_input_type, read.clear_empty)
+    return json_import.read_records(job.payload, job.list, read.ignore_mobile, read.clear_missing)
+
+
+def sweep_imports():
+    """Re-enqueue the imports that wait in the queue or lost their worker; return how many."""
+    from integrations import tasks
+
+    stalled = importing.stalled_imports()
+    for job in Import.objects.filter(pk__in=stalled).select_related("file"):
+        upload = getattr(job, "file", None)
+        if job.kind == Import.Kind.FTP and upload is not None:
+            tasks.import_uploaded_file.delay(upload.path, upload.sha256)
+        elif job.kind != Import.Kind.FTP:
+            tasks.run_import.delay(job.pk)
+    return len(stalled)

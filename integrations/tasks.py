@@ -15,6 +15,18 @@ def import_uploaded_file(path, sha256):
 
 
 @shared_task(acks_late=True)
+def run_import(import_id):
+    """Run one SOAP or REST import; a second delivery finds it claimed or finished and does nothing."""
+    job = services.run_import(import_id)
+    return job.status if job else None
+
+
+@shared_task(acks_late=True)
+def sweep_imports():
+    return services.sweep_imports()
+
+
+@shared_task(acks_late=True)
 def run_due_exports():
     """Write the unsubscriber exports whose account time has come today and that have not run yet."""
     return len(exports.run_due_exports())

@@ -255,6 +255,11 @@ def _apply_groups(recipient, lists, group_ids, replace=False):
     return added, removed
 
 
+def record_event(recipient, mailing_list, kind, source, channel="", reason="", details=None):
+    """Record one event and dispatch it to webhooks and post-operations; bulk imports call it when a post-operation listens."""
+    return _record(recipient, mailing_list, kind, source, channel, reason, details=details)
+
+
 def _record(recipient, mailing_list, kind, source, channel="", reason="", message_id=None, details=None):
     # An event caused by a post-operation carries its chain, which stops loops.
     details = {**(details or {}), **post_operations.chain_details()}
@@ -911,17 +916,20 @@ def add_to_group(group, recipient_id, source=Source.API):
 
 # --- Bulk imports ------------------------------------------------------------
 #
-# Bulk imports (FTP files) record source Import and carry
-# BULK_IMPORT_EVENT_DETAILS, so that webhooks can skip them: MailUp fires
-# no webhooks for bulk imports.
+# Bulk imports (FTP files, SOAP WSMailUpImport, REST bulk recipients) record
+# source Import and carry BULK_IMPORT_EVENT_DETAILS, so that webhooks can
+# skip them: MailUp fires no webhooks for bulk imports. Post-operations whose
+# sources include Import still run. The rules are here, and lists.bulk_import
+# reads and writes whole batches with set-based SQL.
 
 BULK_IMPORT_EVENT_DETAILS = {"interface": "bulk_import"}
 REASON_IMPORTED_UNSUBSCRIBED = "4"
+NEW = "new"
 
 
 @dataclass(frozen=True)
 class ImportRow:
-    """One recipient of an import file; `status` None keeps an existing recipient's status."""
+    """One recipient of a bulk import; `status` None applies the import's flags (or the default rule)."""
 
     contact: Contact
     fields: dict = field(default_factory=dict)
@@ -930,107 +938,149 @@ class ImportRow:
 
 
 @dataclass(frozen=True)
+class ImportOptions:
+    """The status flags and settings of one bulk import, with MailUp's names in the comments.
+
+    `channels` are the channels whose subscriptions the import changes
+    (importType 1, 2 or 3). `group_ids` are added to every row's groups
+    (idGroups), and `replace_groups` (replaceGroups, removeFromPrevGroups)
+    removes each recipient from the list's other groups.
+    """
+
+    confirm_email: bool = False  # ConfirmEmail: pending, with a confirmation request
+    as_pending: bool = False  # asPending
+    as_opt_out: bool = False  # asOptOut, importType=asOptout
+    force_opt_in: bool = False  # forceOptIn, importType=asOptin
+    replace_groups: bool = False
+    channels: tuple = (Channel.EMAIL, Channel.SMS)
+    group_ids: tuple = ()
+
+
+@dataclass(frozen=True)
+class Transition:
+    """What an import does to one channel in one state: the target status (None keeps it) and whether to send a confirmation request."""
+
+    target: str | None
+    request: bool = False
+
+
+KEEP = Transition(None)
+
+
+def import_transitions(options, row_status=None):
+    """Return {current status or NEW: Transition} for one row.
+
+    A row's own status (the `status` column of a file) wins over the flags.
+    Otherwise the flags follow MailUp's matrix: with no flag, new recipients
+    become subscribed and existing ones keep their status. A transition
+    towards subscribed or pending from an unsubscription by a bounce or a
+    complaint is rejected later, by the caller, whatever the flags say.
+    """
+    if row_status is not None:
+        return _row_status_transitions(row_status)
+
+    unsubscribe = Transition(Status.UNSUBSCRIBED)
+    request_confirmation = Transition(Status.PENDING, request=True)
+    if options.as_opt_out:
+        new = unsubscribe
+    elif options.confirm_email:
+        new = request_confirmation
+    elif options.as_pending:
+        new = Transition(Status.PENDING)
+    else:
+        new = Transition(Status.SUBSCRIBED)
+
+    subscribed = pending = unsubscribed = KEEP
+    if options.as_opt_out:
+        subscribed = unsubscribe
+        pending = unsubscribe if options.as_pending else KEEP
+    elif options.confirm_email:
+        # The request goes to subscribed and pending recipients alike.
+        subscribed = pending = request_confirmation
+    elif options.as_pending:
+        pending = Transition(Status.SUBSCRIBED)
+
+    if options.force_opt_in and not options.as_opt_out:
+        unsubscribed = request_confirmation if options.confirm_email else Transition(Status.SUBSCRIBED)
+    return {NEW: new, Status.SUBSCRIBED: subscribed, Status.PENDING: pending, Status.UNSUBSCRIBED: unsubscribed}
+
+
+def _row_status_transitions(row_status):
+    if row_status == Status.SUBSCRIBED:
+        target = Transition(Status.SUBSCRIBED)
+        return {NEW: target, Status.SUBSCRIBED: KEEP, Status.PENDING: target, Status.UNSUBSCRIBED: target}
+    if row_status == Status.PENDING:
+        # A subscribed recipient stays subscribed: the request would only
+        # ask them to confirm what they already did.
+        target = Transition(Status.PENDING, request=True)
+        return {NEW: target, Status.SUBSCRIBED: KEEP, Status.PENDING: KEEP, Status.UNSUBSCRIBED: target}
+    target = Transition(Status.UNSUBSCRIBED)
+    return {NEW: target, Status.SUBSCRIBED: target, Status.PENDING: target, Status.UNSUBSCRIBED: KEEP}
+
+
+@dataclass(frozen=True)
 class ImportRowResult:
-    """The outcome of importing one row: `outcome` is created, updated, unchanged or rejected."""
+    """The outcome of importing one row: `outcome` is created, updated, unchanged or rejected.
+
+    `new_channels` lists the channels subscribed to the list for the first
+    time, `existing_channels` those the recipient already had on the list,
+    and `unsubscribed_channels` those that end unsubscribed.
+    """
 
     outcome: str
     reason: str = ""
     recipient_id: int | None = None
+    new_channels: tuple = ()
+    existing_channels: tuple = ()
+    unsubscribed_channels: tuple = ()
+
+
+def import_batch(mailing_list, rows, options=ImportOptions()):
+    """Import rows into a list in one transaction; return one ImportRowResult per row, in order.
+
+    Reads and writes the whole batch with a few set-based statements
+    (lists.bulk_import). A row is rejected, with nothing written for it,
+    when its address and number belong to two recipients, when none of its
+    channels is imported, or when it would subscribe again a recipient that
+    a bounce or complaint unsubscribed. Raises bulk_import.ConcurrentChange
+    when another transaction created one of the same recipients meanwhile;
+    the caller retries the batch.
+    """
+    from lists import bulk_import
+
+    with transaction.atomic():
+        return bulk_import.import_batch(mailing_list, rows, options)
 
 
 def import_rows(mailing_list, rows):
-    """Import a batch of rows into a list in one transaction, each row in its own savepoint.
+    """Import rows with the default rule (no status flags); see import_batch."""
+    return import_batch(mailing_list, rows)
 
-    New recipients become subscribed unless their row sets a status.
-    Existing ones keep their status unless their row sets one, and get
-    their fields updated and their groups added. Returns one
-    ImportRowResult per row, in order. A row is rejected, with nothing
-    written for it, when it requests a subscription for a recipient that a bounce or
-    complaint unsubscribed, or when its address and number belong to two
-    recipients.
+
+def find_recipient_ids(account, contacts):
+    """Return the ids of the account's recipients that the contacts name, by e-mail address or mobile number."""
+    from lists import bulk_import
+
+    emails = sorted({contact.email for contact in contacts if contact.email})
+    numbers = sorted({contact.mobile_number for contact in contacts if contact.mobile_number})
+    mobiles = {(contact.mobile_prefix, contact.mobile_number) for contact in contacts if contact.mobile_number}
+    found = set()
+    for recipient in bulk_import.store_for_connection().find_recipients(account.pk, emails, numbers, lock=False):
+        if recipient.email in emails or (recipient.mobile_prefix, recipient.mobile_number) in mobiles:
+            found.add(recipient.id)
+    return found
+
+
+def queue_import_confirmations(mailing_list, pending_by_recipient):
+    """Send one confirmation request per recipient for the subscriptions an import made pending.
+
+    `pending_by_recipient` maps a recipient id to its Subscription rows.
+    Called inside the import's transaction, so the mail leaves after commit.
     """
-    results = []
-    with transaction.atomic(), rules.cached_rules():
-        for row in rows:
-            try:
-                with transaction.atomic():
-                    results.append(_import_row(mailing_list, row))
-            except (SubscriptionBlocked, InvalidParameter) as error:
-                found = find_recipient(mailing_list.account, row.contact)
-                results.append(ImportRowResult("rejected", error.message, found.pk if found else None))
-    return results
-
-
-def _import_row(mailing_list, row):
-    account = mailing_list.account
-    _raise_if_two_recipients(account, row.contact)
-    recipient, created = _get_or_create_recipient(account, row.contact)
-    recipient = Recipient.objects.select_for_update().get(pk=recipient.pk)
-    _raise_if_contact_split(recipient, row.contact)
-    subscriptions = _lock_subscriptions(recipient, [mailing_list], row.contact.channels)
-    if row.status in (Status.SUBSCRIBED, Status.PENDING):
-        _raise_if_blocked(subscriptions.values(), recipient)
-
-    request = SubscribeRequest(
-        account=account, lists=[mailing_list], contact=row.contact, source=Source.IMPORT, confirm=True
-    )
-    pending = []
-    state_changed = False
-    for channel in row.contact.channels:
-        subscription = subscriptions.get((mailing_list.pk, channel))
-        changed = _import_status(recipient, mailing_list, channel, subscription, row.status, request, pending)
-        state_changed = state_changed or changed
-
-    changed_fields = _apply_fields(recipient, row.fields)
-    added_groups, _removed = _apply_groups(recipient, [mailing_list], list(row.group_ids))
-    if (changed_fields or added_groups) and not created:
-        details = {"fields": changed_fields, "groups_added": added_groups, **BULK_IMPORT_EVENT_DETAILS}
-        _record(recipient, mailing_list, Kind.PROFILE_CHANGE, Source.IMPORT, details=details)
-    _queue_confirmations(recipient, request, pending)
-
-    if created:
-        return ImportRowResult("created", recipient_id=recipient.pk)
-    if state_changed or changed_fields or added_groups:
-        return ImportRowResult("updated", recipient_id=recipient.pk)
-    return ImportRowResult("unchanged", recipient_id=recipient.pk)
-
-
-def _import_status(recipient, mailing_list, channel, subscription, wanted, request, pending):
-    """Move one channel of a recipient on the list towards the row's status; return True on a change.
-
-    A channel not on the list yet becomes subscribed when the row sets no
-    status. A pending request leaves a subscribed channel subscribed. A
-    blocked channel stays unsubscribed with its bounce or complaint reason.
-    """
-    current = subscription.status if subscription else None
-    target = wanted or (Status.SUBSCRIBED if current is None else current)
-    if current == target or (current == Status.SUBSCRIBED and target == Status.PENDING):
-        return False
-
-    if target == Status.UNSUBSCRIBED:
-        if subscription is None:
-            subscription = Subscription.objects.create(
-                recipient=recipient, list=mailing_list, channel=channel, status=Status.UNSUBSCRIBED, source=Source.IMPORT
-            )
-        _write_optout(subscription, REASON_IMPORTED_UNSUBSCRIBED, None)
-        _record(
-            recipient,
-            mailing_list,
-            Kind.UNSUBSCRIBE,
-            Source.IMPORT,
-            channel,
-            REASON_IMPORTED_UNSUBSCRIBED,
-            details=BULK_IMPORT_EVENT_DETAILS,
-        )
-        return True
-
-    now = timezone.now()
-    subscription = _write_subscription(subscription, recipient, mailing_list, channel, target, request, now)
-    kind = Kind.SUBSCRIBE_REQUEST if target == Status.PENDING else Kind.SUBSCRIBE
-    _record(recipient, mailing_list, kind, Source.IMPORT, channel=channel, details=BULK_IMPORT_EVENT_DETAILS)
-    if target == Status.PENDING:
-        pending.append(subscription)
-    return True
+    recipients = Recipient.objects.in_bulk(list(pending_by_recipient))
+    request = SubscribeRequest(account=mailing_list.account, lists=[mailing_list], contact=Contact(), source=Source.IMPORT)
+    for recipient_id, subscriptions in pending_by_recipient.items():
+        _queue_confirmations(recipients[recipient_id], request, subscriptions)
 
 
 def unsubscribe_absent(mailing_list, present_recipient_ids, batch_size=500):

@@ -280,6 +280,12 @@ CELERY_BEAT_SCHEDULE["run-due-unsubscribe-exports"] = {
     "task": "integrations.tasks.run_due_exports",
     "schedule": 60.0,
 }
+# Rows an import writes per transaction and checkpoint (FTP, SOAP and REST imports).
+IMPORT_BATCH_SIZE = env_int("IMPORT_BATCH_SIZE", 5000, minimum=1, maximum=20000)
+# Largest xmlDoc of a SOAP import and largest JSON array of a REST import, in bytes.
+IMPORT_MAX_PAYLOAD_BYTES = env_int("IMPORT_MAX_PAYLOAD_BYTES", 50 * 1024 * 1024, minimum=1024)
+# Every minute beat re-enqueues imports that wait in the queue or lost their worker.
+CELERY_BEAT_SCHEDULE["sweep-imports"] = {"task": "integrations.tasks.sweep_imports", "schedule": 60.0}
 # Every minute beat enqueues the webhook deliveries that are due for a retry
 # or were lost with a worker.
 CELERY_BEAT_SCHEDULE["sweep-webhook-deliveries"] = {

@@ -1,0 +1,146 @@
+"""Measure the import engine on a generated file against a bare COPY of the same file.
+
+Run with `DATABASE_URL=postgres://… .venv/bin/python bench/import.py [rows]`
+(default 1,000,000). The script generates a pipe-separated import file
+(e-mail, five fields, status, two groups), imports it into list 1 of the
+demo console the way an FTP upload is imported (parsing, batches,
+checkpoints and the per-row report included), then COPies the same file
+into a bare table with no index or constraint. It prints rows per second
+for both and their ratio. On PostgreSQL it works in its own database
+`mailup_sim_bench`, created and dropped by the script. Without
+DATABASE_URL it runs on SQLite, where the baseline is a multi-row INSERT
+because SQLite has no COPY.
+
+`--profile` runs the import under cProfile and prints the 30 most
+expensive functions by cumulative time.
+"""
+
+import argparse
+import cProfile
+import os
+import pstats
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("MAILUP_SIM_VAR_DIR", tempfile.mkdtemp(prefix="mailup-sim-bench-"))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mailup_sim.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.conf import settings  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.test.utils import setup_test_environment, teardown_test_environment  # noqa: E402
+
+# One in this many rows is unsubscribed by the file; the others are subscribed.
+UNSUBSCRIBED_EVERY = 20
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("rows", type=int, nargs="?", default=1_000_000, help="data rows in the generated file")
+    parser.add_argument("--profile", action="store_true", help="profile the import with cProfile")
+    arguments = parser.parse_args()
+
+    setup_test_environment()
+    # A name of its own, so the benchmark never drops a test database that a
+    # concurrent test run is using.
+    connection.settings_dict["TEST"]["NAME"] = "mailup_sim_bench" if connection.vendor == "postgresql" else None
+    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    try:
+        run(arguments.rows, arguments.profile)
+    finally:
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+        teardown_test_environment()
+
+
+def run(rows, profile):
+
+    from integrations import services, tasks
+    from lists.demo import seed_demo
+    from lists.models import Account, Recipient, Subscription
+
+    seed_demo()
+    account = Account.objects.get(console_id=1234)
+    mailing_list = account.lists.get(list_id=1)
+    groups = [mailing_list.groups.create(name=f"bench {number}").pk for number in (1, 2)]
+    folder = services.prepare_home(account) / "import" / "1"
+    path = folder / "bench.csv"
+    write_file(path, rows, groups)
+    size = path.stat().st_size
+
+    # The engine runs in this process, not in a worker.
+    tasks.import_uploaded_file.delay = lambda *arguments: None
+    upload = services.receive_upload(account, path)
+
+    profiler = cProfile.Profile() if profile else None
+    started = time.perf_counter()
+    if profiler:
+        profiler.enable()
+    services.import_upload(str(path), upload.sha256)
+    if profiler:
+        profiler.disable()
+    engine_seconds = time.perf_counter() - started
+
+    upload.refresh_from_db()
+    imported = Subscription.objects.filter(list=mailing_list).count()
+    done = folder / "done" / upload.done_name
+    bare_seconds = load_bare(done, rows)
+
+    print(f"database: {connection.vendor}, rows: {rows:,}, file: {size / 1e6:.0f} MB, batch: {settings.IMPORT_BATCH_SIZE}")
+    print(f"import status: {upload.status}, created: {upload.created:,}, rejected: {upload.rejected:,}")
+    print(f"recipients: {Recipient.objects.count():,}, subscriptions: {imported:,}")
+    print(f"import engine:  {rows / engine_seconds:,.0f} rows per second ({engine_seconds:.1f} s)")
+    print(f"bare load:      {rows / bare_seconds:,.0f} rows per second ({bare_seconds:.1f} s)")
+    print(f"ratio engine/bare: {bare_seconds / engine_seconds:.3f}")
+    if profiler:
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
+
+
+def write_file(path, rows, groups):
+    group_cell = ",".join(str(group) for group in groups)
+    with open(path, "w", encoding="utf-8", newline="") as stream:
+        stream.write("111|1|2|3|4|5|status|groups\r\n")
+        for number in range(rows):
+            status = "unsubscribed" if number % UNSUBSCRIBED_EVERY == 0 else "subscribed"
+            stream.write(
+                f"user{number}@example{number % 97}.com|Zoë|Rossi {number}|Acme S.p.A.|Città {number % 500}|MI"
+                f"|{status}|{group_cell}\r\n"
+            )
+
+
+def load_bare(path, rows):
+    """Load the file into a table without index or constraint; return the seconds taken."""
+    columns = "email text, f1 text, f2 text, f3 text, f4 text, f5 text, status text, groups text"
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE TABLE bench_bare ({columns})")
+    started = time.perf_counter()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor, open(path, "rb") as stream:
+            with cursor.copy("COPY bench_bare FROM STDIN WITH (FORMAT csv, DELIMITER '|', HEADER true)") as copy:
+                while chunk := stream.read(1024 * 1024):
+                    copy.write(chunk)
+    else:
+        insert_bare(path)
+    return time.perf_counter() - started
+
+
+def insert_bare(path):
+    with connection.cursor() as cursor, open(path, encoding="utf-8") as stream:
+        next(stream)
+        batch = []
+        for line in stream:
+            batch.append(line.rstrip("\r\n").split("|"))
+            if len(batch) == 5000:
+                cursor.executemany("INSERT INTO bench_bare VALUES (%s, %s, %s, %s, %s, %s, %s, %s)", batch)
+                batch = []
+        if batch:
+            cursor.executemany("INSERT INTO bench_bare VALUES (%s, %s, %s, %s, %s, %s, %s, %s)", batch)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""Parsing of REST bulk imports: a JSON array of recipients, read one item at a time with ijson.
+
+Each item has the shape of a REST recipient (`Email`, `MobilePrefix`,
+`MobileNumber`, `Fields: [{"Id": 1, "Value": "…"}]`; `Name` is ignored).
+An item that cannot be read becomes a rejected record; a body that is not
+a JSON array rejects the whole import.
+"""
+
+import io
+
+import ijson
+
+from integrations.importing import InputRejected, Record
+from lists.errors import ListsError
+from lists.models import MAX_FIELD_ID
+from lists.rest import read_contact, read_fields
+from lists.services import ImportRow
+from mailup_sim.rest import RestError
+
+
+class BodyRejected(InputRejected):
+    """The body is not a JSON array of objects; the message says why."""
+
+
+def check(body):
+    """Read the whole body once; return how many items it has, or raise BodyRejected."""
+    count = 0
+    for _item in _items(body):
+        count += 1
+    return count
+
+
+def read_records(body, mailing_list, ignore_mobile=False, clear_missing=False):
+    """Yield a Record per array item, numbered from 1.
+
+    `clear_missing` (clearMissingOrEmptyFields) clears every field the item
+    leaves out or sends empty; otherwise empty and missing fields are kept.
+    """
+    for number, item in enumerate(_items(body), start=1):
+        email = item.get("Email") if isinstance(item, dict) else None
+        label = email[:254] if isinstance(email, str) else ""
+        try:
+            row = _parse_item(item, mailing_list.default_prefix, ignore_mobile, clear_missing)
+        except (RestError, ListsError) as error:
+            reason = error.description if isinstance(error, RestError) else error.message
+            yield Record(number, error=reason, label=label)
+            continue
+        yield Record(number, row)
+
+
+def _items(body):
+    stream = io.BytesIO(body.encode("utf-8") if isinstance(body, str) else body)
+    try:
+        first = next(ijson.parse(io.BytesIO(stream.getvalue()[:4096])), None)
+        if first is None or first[1] != "start_array":
+            raise BodyRejected("The body must be a JSON array of recipients.")
+        yield from ijson.items(stream, "item")
+    except ijson.JSONError as error:
+        raise BodyRejected(f"The body is not valid JSON: {error}") from None
+
+
+def _parse_item(item, default_prefix, ignore_mobile, clear_missing):
+    if not isinstance(item, dict):
+        raise RestError(400, "Each item of the array must be a recipient object.")
+    if ignore_mobile:
+        item = {key: value for key, value in item.items() if key not in ("MobileNumber", "MobilePrefix")}
+
+    contact = read_contact(item, default_prefix)
+    if not contact.channels:
+        raise RestError(400, "The recipient needs an Email or a MobileNumber.")
+    fields = read_fields(item)
+    if clear_missing:
+        fields = {field_id: fields.get(field_id, "") for field_id in range(1, MAX_FIELD_ID + 1)}
+    else:
+        fields = {field_id: value for field_id, value in fields.items() if value != ""}
+    return ImportRow(contact=contact, fields=fields)

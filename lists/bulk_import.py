@@ -1,0 +1,650 @@
+"""Set-based reading and writing of one bulk-import batch, for lists.services.import_batch.
+
+A batch is planned in Python from a few reads (the recipients, subscriptions
+and group memberships it names) and written with one statement per table:
+on PostgreSQL rows are COPied into a temporary staging table and moved with
+`INSERT … SELECT … ON CONFLICT DO NOTHING`, elsewhere they go in as
+multi-row inserts. The rules (which status a row moves to, which rows are
+rejected) come from lists.services; nothing here decides them.
+"""
+
+import json
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from django.db import connection
+from django.utils import timezone
+
+from integrations import rules
+from integrations.models import PostOperation
+from lists import services
+from lists.models import Channel, GroupMembership, Recipient, Subscription, SubscriptionEvent
+
+logger = logging.getLogger(__name__)
+
+Status = Subscription.Status
+Kind = SubscriptionEvent.Kind
+EVENT_KINDS = {Status.SUBSCRIBED: Kind.SUBSCRIBE, Status.PENDING: Kind.SUBSCRIBE_REQUEST, Status.UNSUBSCRIBED: Kind.UNSUBSCRIBE}
+
+
+class ConcurrentChange(Exception):
+    """Another transaction created a recipient or subscription of the batch meanwhile; retry the batch."""
+
+
+def import_batch(mailing_list, rows, options):
+    """Plan and write rows, splitting the batch where a contact repeats; return their ImportRowResults."""
+    results = []
+    for part in _split_at_repeats(rows):
+        results.extend(_import_part(mailing_list, part, options))
+    return results
+
+
+def _split_at_repeats(rows):
+    """Cut the rows where an e-mail address or mobile number repeats, so each part names a contact once.
+
+    One statement cannot insert or update the same row twice, and later
+    rows must see the effect of earlier ones.
+    """
+    part, seen = [], set()
+    for row in rows:
+        keys = _contact_keys(row.contact)
+        if seen & keys:
+            yield part
+            part, seen = [], set()
+        part.append(row)
+        seen |= keys
+    if part:
+        yield part
+
+
+def _contact_keys(contact):
+    keys = set()
+    if contact.email:
+        keys.add(("email", contact.email))
+    if contact.mobile_number:
+        keys.add(("mobile", contact.mobile_prefix, contact.mobile_number))
+    return keys
+
+
+def _import_part(mailing_list, rows, options):
+    store = store_for_connection()
+    store.prepare()
+    plan = BatchPlan(mailing_list, options, timezone.now())
+    plan.read(store, rows)
+    for row in rows:
+        plan.add(row)
+    plan.write(store)
+    return plan.results()
+
+
+# --- Planning ------------------------------------------------------------------
+
+
+@dataclass
+class KnownRecipient:
+    id: int
+    email: str | None
+    mobile_prefix: str
+    mobile_number: str | None
+    fields: dict
+
+
+@dataclass
+class RowPlan:
+    """The decisions for one row; `recipient` is an id, or a NewRecipient until it is inserted."""
+
+    recipient: object = None
+    created: bool = False
+    changed: bool = False
+    reject: str = ""
+    new_channels: list = field(default_factory=list)
+    existing_channels: list = field(default_factory=list)
+    unsubscribed_channels: list = field(default_factory=list)
+
+
+@dataclass(eq=False)
+class NewRecipient:
+    email: str | None
+    mobile_prefix: str
+    mobile_number: str | None
+    fields: dict
+    id: int | None = None
+
+
+class BatchPlan:
+    """Collects every write of a batch, row by row, then performs them table by table."""
+
+    def __init__(self, mailing_list, options, now):
+        self.mailing_list = mailing_list
+        self.options = options
+        self.now = now
+        self.rows = []
+        self.new_recipients = []
+        self.contact_updates = []
+        self.field_updates = {}
+        self.subscription_inserts = []
+        self.subscription_updates = []
+        self.events = []
+        self.memberships_added = []
+        self.memberships_removed = []
+        self.confirmations = []
+        self._transitions = {}
+
+    # Reads
+
+    def read(self, store, rows):
+        account_id = self.mailing_list.account_id
+        emails = sorted({row.contact.email for row in rows if row.contact.email})
+        numbers = sorted({row.contact.mobile_number for row in rows if row.contact.mobile_number})
+        known = store.find_recipients(account_id, emails, numbers)
+        self.known = {recipient.id: recipient for recipient in known}
+        self.by_email = {r.email: r.id for r in known if r.email}
+        self.by_mobile = {(r.mobile_prefix, r.mobile_number): r.id for r in known if r.mobile_number}
+
+        ids = sorted(self.known)
+        self.subscriptions = store.find_subscriptions(self.mailing_list.pk, ids)
+        self.list_group_ids = set(self.mailing_list.groups.values_list("id", flat=True))
+        wants_groups = self.options.replace_groups or self.options.group_ids or any(row.group_ids for row in rows)
+        self.memberships = store.find_memberships(ids, sorted(self.list_group_ids)) if wants_groups and ids else set()
+
+    # Decisions
+
+    def add(self, row):
+        plan = RowPlan()
+        self.rows.append(plan)
+        recipient = self._resolve(row, plan)
+        if plan.reject:
+            return
+
+        channels = [channel for channel in row.contact.channels if channel in self.options.channels]
+        if not channels:
+            plan.reject = "The row has no e-mail address or mobile number for the channels this import changes."
+            return
+        moves = self._plan_moves(row, recipient, channels, plan)
+        if plan.reject:
+            return
+
+        if recipient is None:
+            recipient = self._new_recipient(row)
+            plan.created = True
+        plan.recipient = recipient if isinstance(recipient, NewRecipient) else recipient.id
+        self._apply_moves(plan, moves)
+        self._apply_profile(row, recipient, plan)
+
+    def _resolve(self, row, plan):
+        """Return the KnownRecipient of the row, or None for a new one; set plan.reject on a conflict."""
+        contact = row.contact
+        email_owner = self.by_email.get(contact.email) if contact.email else None
+        mobile_owner = self.by_mobile.get((contact.mobile_prefix, contact.mobile_number)) if contact.mobile_number else None
+        if email_owner and mobile_owner and email_owner != mobile_owner:
+            plan.recipient = email_owner
+            plan.reject = (
+                f"The e-mail address belongs to recipient {email_owner} and the mobile number to recipient {mobile_owner}."
+            )
+            return None
+
+        owner = email_owner or mobile_owner
+        if owner is None:
+            return None
+        recipient = self.known[owner]
+        plan.recipient = recipient.id
+        email_differs = contact.email and recipient.email and recipient.email != contact.email
+        mobile = (contact.mobile_prefix, contact.mobile_number)
+        mobile_differs = contact.mobile_number and recipient.mobile_number and (
+            recipient.mobile_prefix,
+            recipient.mobile_number,
+        ) != mobile
+        if email_differs or mobile_differs:
+            plan.reject = (
+                "The e-mail address and the mobile number belong to different recipients "
+                f"(recipient {recipient.id} has only one of them)."
+            )
+        return recipient
+
+    def _plan_moves(self, row, recipient, channels, plan):
+        """Return [(channel, current subscription or None, Transition)], or set plan.reject."""
+        transitions = self._transitions_for(row.status)
+        moves = []
+        for channel in channels:
+            current = self.subscriptions.get((recipient.id, channel)) if recipient else None
+            state = current.status if current else services.NEW
+            transition = transitions[state]
+            if current and _reopens_blocked(current, transition):
+                plan.reject = (
+                    f"Recipient {recipient.id} was unsubscribed from list {self.mailing_list.pk} "
+                    f"with reason {current.optout_reason} and cannot be subscribed again by this call."
+                )
+                return []
+            moves.append((channel, current, transition))
+        return moves
+
+    def _transitions_for(self, row_status):
+        if row_status not in self._transitions:
+            self._transitions[row_status] = services.import_transitions(self.options, row_status)
+        return self._transitions[row_status]
+
+    def _new_recipient(self, row):
+        contact = row.contact
+        fields = {str(field_id): value for field_id, value in row.fields.items() if value != ""}
+        recipient = NewRecipient(contact.email, contact.mobile_prefix if contact.mobile_number else "", contact.mobile_number, fields)
+        self.new_recipients.append(recipient)
+        return recipient
+
+    def _apply_moves(self, plan, moves):
+        for channel, current, transition in moves:
+            (plan.existing_channels if current else plan.new_channels).append(channel)
+            final = transition.target or current.status
+            if final == Status.UNSUBSCRIBED:
+                plan.unsubscribed_channels.append(channel)
+
+            if transition.target is not None and (current is None or current.status != transition.target):
+                plan.changed = True
+                if current is None:
+                    self.subscription_inserts.append((plan.recipient, channel, transition.target))
+                else:
+                    self.subscription_updates.append((current.id, transition.target))
+                reason = services.REASON_IMPORTED_UNSUBSCRIBED if transition.target == Status.UNSUBSCRIBED else ""
+                self._event(plan.recipient, EVENT_KINDS[transition.target], channel, reason)
+            if transition.request and channel == Channel.EMAIL and final == Status.PENDING:
+                self.confirmations.append(plan)
+
+    def _apply_profile(self, row, recipient, plan):
+        group_ids = list(dict.fromkeys([*self.options.group_ids, *row.group_ids]))
+        if plan.created:
+            self.memberships_added.extend((group_id, plan.recipient) for group_id in group_ids)
+            return
+
+        changed_fields = self._merge_fields(recipient, row)
+        if row.contact.email and not recipient.email or row.contact.mobile_number and not recipient.mobile_number:
+            self._attach_contact(recipient, row.contact)
+            plan.changed = True
+
+        current = {group_id for group_id in self.list_group_ids if (recipient.id, group_id) in self.memberships}
+        added = [group_id for group_id in group_ids if group_id not in current]
+        removed = sorted(current - set(group_ids)) if self.options.replace_groups else []
+        self.memberships_added.extend((group_id, recipient.id) for group_id in added)
+        self.memberships_removed.extend((group_id, recipient.id) for group_id in removed)
+
+        if changed_fields or added or removed:
+            plan.changed = True
+            details = {"fields": changed_fields, "groups_added": added, **services.BULK_IMPORT_EVENT_DETAILS}
+            if removed:
+                details["groups_removed"] = removed
+            self._event(recipient.id, Kind.PROFILE_CHANGE, "", "", details)
+
+    def _merge_fields(self, recipient, row):
+        """Merge the row's fields into the recipient's; return the ids whose value changed."""
+        changed = []
+        merged = recipient.fields
+        for field_id, value in row.fields.items():
+            key = str(field_id)
+            if merged.get(key, "") != value:
+                merged = merged if changed else dict(merged)
+                merged[key] = value
+                changed.append(field_id)
+        if changed:
+            recipient.fields = merged
+            self.field_updates[recipient.id] = merged
+        return changed
+
+    def _attach_contact(self, recipient, contact):
+        """Give a recipient found by one identifier the other one, which no recipient has yet."""
+        if contact.email and not recipient.email:
+            recipient.email = contact.email
+        if contact.mobile_number and not recipient.mobile_number:
+            recipient.mobile_prefix, recipient.mobile_number = contact.mobile_prefix, contact.mobile_number
+        self.contact_updates.append(recipient)
+
+    def _event(self, recipient, kind, channel, reason, details=None):
+        self.events.append((recipient, kind, channel, reason, details or services.BULK_IMPORT_EVENT_DETAILS))
+
+    # Writes
+
+    def write(self, store):
+        if self.new_recipients:
+            ids = store.insert_recipients(self.mailing_list.account_id, self.new_recipients, self.now)
+            for recipient, recipient_id in zip(self.new_recipients, ids):
+                recipient.id = recipient_id
+        store.update_contacts(self.contact_updates, self.now)
+        store.update_fields(self.field_updates, self.now)
+        store.insert_subscriptions(self.mailing_list.pk, self._resolved(self.subscription_inserts), self.now)
+        store.update_subscriptions(self.subscription_updates, self.now)
+        store.insert_memberships(self._resolved(self.memberships_added, position=1), self.now)
+        store.delete_memberships(self.memberships_removed)
+        store.insert_events(self.mailing_list, self._resolved(self.events), self.now)
+        self._queue_confirmations()
+
+    def _resolved(self, items, position=0):
+        """Replace NewRecipient placeholders at `position` of each tuple with the inserted id."""
+        resolved = []
+        for item in items:
+            value = item[position]
+            if isinstance(value, NewRecipient):
+                item = (*item[:position], value.id, *item[position + 1 :])
+            resolved.append(item)
+        return resolved
+
+    def _queue_confirmations(self):
+        if not self.confirmations:
+            return
+        recipient_ids = {_recipient_id(plan.recipient) for plan in self.confirmations}
+        pending = Subscription.objects.filter(
+            list=self.mailing_list, recipient_id__in=recipient_ids, channel=Channel.EMAIL, status=Status.PENDING
+        ).select_related("list")
+        by_recipient = defaultdict(list)
+        for subscription in pending:
+            by_recipient[subscription.recipient_id].append(subscription)
+        services.queue_import_confirmations(self.mailing_list, by_recipient)
+
+    def results(self):
+        return [_result(plan) for plan in self.rows]
+
+
+def _recipient_id(recipient):
+    return recipient.id if isinstance(recipient, NewRecipient) else recipient
+
+
+def _result(plan):
+    recipient_id = _recipient_id(plan.recipient) if plan.recipient is not None else None
+    if plan.reject:
+        return services.ImportRowResult("rejected", plan.reject, recipient_id)
+    outcome = "created" if plan.created else "updated" if plan.changed else "unchanged"
+    return services.ImportRowResult(
+        outcome,
+        recipient_id=recipient_id,
+        new_channels=tuple(plan.new_channels),
+        existing_channels=tuple(plan.existing_channels),
+        unsubscribed_channels=tuple(plan.unsubscribed_channels),
+    )
+
+
+def _reopens_blocked(subscription, transition):
+    return transition.target in (Status.SUBSCRIBED, Status.PENDING) and services.is_blocked(subscription)
+
+
+# --- Storage -----------------------------------------------------------------
+
+
+@dataclass
+class CurrentSubscription:
+    id: int
+    status: str
+    optout_reason: str
+
+
+def store_for_connection():
+    return PostgresStore() if connection.vendor == "postgresql" else SqlStore()
+
+
+class SqlStore:
+    """Batch reads and multi-row writes in SQL that SQLite and PostgreSQL both run."""
+
+    recipients = Recipient._meta.db_table
+    subscriptions = Subscription._meta.db_table
+    memberships = GroupMembership._meta.db_table
+    events = SubscriptionEvent._meta.db_table
+    lock = ""
+
+    def prepare(self):
+        """Set up the transaction before the batch's first statement."""
+
+    def in_list(self, column, values):
+        """Return an SQL condition `column IN values` with one parameter, and that parameter."""
+        return f"{column} IN (SELECT value FROM json_each(%s))", json.dumps(values)
+
+    def fetch(self, sql, params):
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+
+    # Reads
+
+    def find_recipients(self, account_id, emails, numbers, lock=True):
+        found = {}
+        columns = "id, email, mobile_prefix, mobile_number, fields"
+        for column, values in (("email", emails), ("mobile_number", numbers)):
+            if not values:
+                continue
+            condition, param = self.in_list(column, values)
+            sql = f"SELECT {columns} FROM {self.recipients} WHERE account_id = %s AND {condition} {self.lock if lock else ''}"
+            for row in self.fetch(sql, [account_id, param]):
+                found[row[0]] = KnownRecipient(row[0], row[1], row[2], row[3], _json(row[4]))
+        return list(found.values())
+
+    def find_subscriptions(self, list_pk, recipient_ids):
+        if not recipient_ids:
+            return {}
+        condition, param = self.in_list("recipient_id", recipient_ids)
+        sql = (
+            f"SELECT id, recipient_id, channel, status, optout_reason FROM {self.subscriptions} "
+            f"WHERE list_id = %s AND {condition} {self.lock}"
+        )
+        return {(row[1], row[2]): CurrentSubscription(row[0], row[3], row[4]) for row in self.fetch(sql, [list_pk, param])}
+
+    def find_memberships(self, recipient_ids, group_ids):
+        if not group_ids:
+            return set()
+        condition, param = self.in_list("recipient_id", recipient_ids)
+        groups, groups_param = self.in_list("group_id", group_ids)
+        sql = f"SELECT recipient_id, group_id FROM {self.memberships} WHERE {condition} AND {groups}"
+        return {(row[0], row[1]) for row in self.fetch(sql, [param, groups_param])}
+
+    # Writes
+
+    def insert_recipients(self, account_id, recipients, now):
+        """Insert new recipients; return their ids in order."""
+        sql = (
+            f"INSERT INTO {self.recipients} (account_id, email, mobile_prefix, mobile_number, fields, created_at, updated_at) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id"
+        )
+        ids = []
+        with connection.cursor() as cursor:
+            for recipient in recipients:
+                cursor.execute(sql, [account_id, *_recipient_values(recipient), now, now])
+                ids.append(cursor.fetchone()[0])
+        return ids
+
+    def update_contacts(self, recipients, now):
+        sql = f"UPDATE {self.recipients} SET email = %s, mobile_prefix = %s, mobile_number = %s, updated_at = %s WHERE id = %s"
+        self.execute_many(sql, [(r.email, r.mobile_prefix, r.mobile_number, now, r.id) for r in recipients])
+
+    def update_fields(self, fields_by_id, now):
+        sql = f"UPDATE {self.recipients} SET fields = %s, updated_at = %s WHERE id = %s"
+        self.execute_many(sql, [(json.dumps(fields), now, pk) for pk, fields in fields_by_id.items()])
+
+    def insert_subscriptions(self, list_pk, inserts, now):
+        rows = [_subscription_values(recipient_id, list_pk, channel, status, now) for recipient_id, channel, status in inserts]
+        inserted = self.insert_ignoring_conflicts(self.subscriptions, SUBSCRIPTION_COLUMNS, rows)
+        if inserted != len(rows):
+            raise ConcurrentChange(f"{len(rows) - inserted} subscriptions of list {list_pk} appeared meanwhile.")
+
+    def update_subscriptions(self, updates, now):
+        reason = services.REASON_IMPORTED_UNSUBSCRIBED
+        to_active = (
+            f"UPDATE {self.subscriptions} SET status = %s, source = %s, requested_at = %s, request_ip = NULL, "
+            "optin_at = CASE WHEN %s THEN %s ELSE optin_at END, "
+            "optout_at = CASE WHEN %s THEN NULL ELSE optout_at END, "
+            "optout_reason = CASE WHEN %s THEN '' ELSE optout_reason END, "
+            "optout_message_id = CASE WHEN %s THEN NULL ELSE optout_message_id END, updated_at = %s WHERE id = %s"
+        )
+        to_unsubscribed = (
+            f"UPDATE {self.subscriptions} SET status = %s, optout_at = %s, optout_reason = %s, "
+            "optout_message_id = NULL, updated_at = %s WHERE id = %s"
+        )
+        active, unsubscribed = [], []
+        for pk, status in updates:
+            if status == Status.UNSUBSCRIBED:
+                unsubscribed.append((status, now, reason, now, pk))
+            else:
+                opt_in = status == Status.SUBSCRIBED
+                active.append((status, services.Source.IMPORT, now, opt_in, now, opt_in, opt_in, opt_in, now, pk))
+        self.execute_many(to_active, active)
+        self.execute_many(to_unsubscribed, unsubscribed)
+
+    def insert_memberships(self, memberships, now):
+        rows = [(group_id, recipient_id, now) for group_id, recipient_id in memberships]
+        self.insert_ignoring_conflicts(self.memberships, ("group_id", "recipient_id", "created_at"), rows)
+
+    def delete_memberships(self, memberships):
+        self.execute_many(f"DELETE FROM {self.memberships} WHERE group_id = %s AND recipient_id = %s", memberships)
+
+    def insert_events(self, mailing_list, events, now):
+        """Insert the events; when a post-operation reacts to imports, create them one by one and dispatch them."""
+        if events and _post_operations_react_to_imports(mailing_list.account_id):
+            _dispatch_events(mailing_list, events)
+            return
+
+        account_id, list_pk = mailing_list.account_id, mailing_list.pk
+        rows = [
+            (account_id, list_pk, recipient_id, kind, channel, services.Source.IMPORT, reason, _details_json(details), now)
+            for recipient_id, kind, channel, reason, details in events
+        ]
+        self.insert_rows(self.events, EVENT_COLUMNS, rows)
+
+    # Statements
+
+    def execute_many(self, sql, rows):
+        if rows:
+            with connection.cursor() as cursor:
+                cursor.executemany(sql, rows)
+
+    def insert_rows(self, table, columns, rows):
+        placeholders = ", ".join(["%s"] * len(columns))
+        self.execute_many(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})", rows)
+
+    def insert_ignoring_conflicts(self, table, columns, rows):
+        """Insert rows, skipping those that break a unique constraint; return how many went in."""
+        if not rows:
+            return 0
+        placeholders = ", ".join(["%s"] * len(columns))
+        sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders}) ON CONFLICT DO NOTHING"
+        inserted = 0
+        with connection.cursor() as cursor:
+            for row in rows:
+                cursor.execute(sql, row)
+                inserted += cursor.rowcount
+        return inserted
+
+
+SUBSCRIPTION_COLUMNS = (
+    "recipient_id",
+    "list_id",
+    "channel",
+    "status",
+    "source",
+    "requested_at",
+    "optin_at",
+    "optout_at",
+    "optout_reason",
+    "updated_at",
+)
+EVENT_COLUMNS = ("account_id", "list_id", "recipient_id", "kind", "channel", "source", "reason", "details", "created_at")
+RECIPIENT_COLUMNS = ("id", "account_id", "email", "mobile_prefix", "mobile_number", "fields", "created_at", "updated_at")
+
+
+def _subscription_values(recipient_id, list_pk, channel, status, now):
+    unsubscribed = status == Status.UNSUBSCRIBED
+    return (
+        recipient_id,
+        list_pk,
+        channel,
+        status,
+        services.Source.IMPORT,
+        None if unsubscribed else now,
+        now if status == Status.SUBSCRIBED else None,
+        now if unsubscribed else None,
+        services.REASON_IMPORTED_UNSUBSCRIBED if unsubscribed else "",
+        now,
+    )
+
+
+def _details_json(details):
+    # Nearly every event carries the shared constant, so its JSON is written once.
+    if details is services.BULK_IMPORT_EVENT_DETAILS:
+        return BULK_IMPORT_DETAILS_JSON
+    return json.dumps(details)
+
+
+BULK_IMPORT_DETAILS_JSON = json.dumps(services.BULK_IMPORT_EVENT_DETAILS)
+
+
+def _post_operations_react_to_imports(account_id):
+    operations = PostOperation.objects.filter(account_id=account_id, active=True).only("sources")
+    return any(services.Source.IMPORT in operation.sources for operation in operations)
+
+
+def _dispatch_events(mailing_list, events):
+    """Record the events through lists.services, which hands each to the webhooks and post-operations that match it.
+
+    Webhooks skip bulk-import events, and post-operations whose sources
+    include Import run after the batch commits.
+    """
+    recipients = Recipient.objects.in_bulk({recipient_id for recipient_id, *_rest in events})
+    with rules.cached_rules():
+        for recipient_id, kind, channel, reason, details in events:
+            services.record_event(recipients[recipient_id], mailing_list, kind, services.Source.IMPORT, channel, reason, details)
+
+
+def _recipient_values(recipient):
+    return recipient.email, recipient.mobile_prefix, recipient.mobile_number, json.dumps(recipient.fields)
+
+
+def _json(value):
+    return json.loads(value) if isinstance(value, str) else value
+
+
+class PostgresStore(SqlStore):
+    """The same reads with row locks, and writes that COPY into temporary staging tables first."""
+
+    lock = "FOR UPDATE"
+
+    def prepare(self):
+        # The batch and the import's checkpoint commit together, so a commit
+        # lost in a server crash is redone by the resumed import; waiting for
+        # the WAL flush at every batch would buy nothing.
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+
+    def in_list(self, column, values):
+        return f"{column} = ANY(%s)", list(values)
+
+    def insert_recipients(self, account_id, recipients, now):
+        """Reserve ids from the sequence, then insert through staging so the ids are known without RETURNING."""
+        ids = [row[0] for row in self.fetch(RESERVE_RECIPIENT_IDS, [len(recipients)])]
+        rows = [(pk, account_id, *_recipient_values(r), now, now) for pk, r in zip(ids, recipients)]
+        inserted = self.insert_ignoring_conflicts(self.recipients, RECIPIENT_COLUMNS, rows)
+        if inserted != len(rows):
+            raise ConcurrentChange(f"{len(rows) - inserted} recipients of account {account_id} appeared meanwhile.")
+        return ids
+
+    def insert_rows(self, table, columns, rows):
+        if rows:
+            with connection.cursor() as cursor:
+                _copy(cursor, table, columns, rows)
+
+    def insert_ignoring_conflicts(self, table, columns, rows):
+        if not rows:
+            return 0
+        staging = f"import_staging_{table}"
+        names = ", ".join(columns)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} ON COMMIT DELETE ROWS "
+                f"AS SELECT {names} FROM {table} WITH NO DATA"
+            )
+            cursor.execute(f"TRUNCATE {staging}")
+            _copy(cursor, staging, columns, rows)
+            cursor.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {staging} ON CONFLICT DO NOTHING")
+            return cursor.rowcount
+
+
+RESERVE_RECIPIENT_IDS = (
+    f"SELECT nextval(pg_get_serial_sequence('{Recipient._meta.db_table}', 'id')) FROM generate_series(1, %s)"
+)
+
+
+def _copy(cursor, table, columns, rows):
+    with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
