@@ -2,6 +2,7 @@
 
 from django.urls import path, register_converter
 
+from integrations import rest as import_rest
 from lists import rest
 from lists.models import Subscription
 from lists.validation import MAX_ID
@@ -44,7 +45,13 @@ urlpatterns = [
     ),
     path("console/list/<id:list_id>/recipients/pending", endpoint(get=rest.recipients_by_status(Status.PENDING))),
     path("console/list/<id:list_id>/recipients/emailoptins", endpoint(get=rest.email_optins)),
-    path("console/group/<id:group_id>/recipients", endpoint(get=rest.group_recipients)),
+    path(
+        "console/group/<id:group_id>/recipients",
+        endpoint(get=rest.group_recipients, post=import_rest.import_group_recipients),
+    ),
+    path("console/list/<id:list_id>/recipients", endpoint(post=import_rest.import_list_recipients)),
+    path("console/import/<id:import_id>", endpoint(get=import_rest.import_status)),
+    path("console/imports", endpoint(get=import_rest.imports)),
     path("console/recipient/detail", endpoint(put=rest.update_recipient_detail)),
     path("console/list/<id:list_id>/unsubscribe/<id:recipient_id>", endpoint(delete=rest.unsubscribe_from_list)),
     path("console/group/<id:group_id>/unsubscribe/<id:recipient_id>", endpoint(delete=rest.unsubscribe_from_group)),

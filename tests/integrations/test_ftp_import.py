@@ -268,24 +268,70 @@ def test_full_file_keeps_recipients_of_rejected_rows(ftp, ftp_server):
 
 def test_large_file_with_bad_rows_imports_good_ones(ftp, ftp_server):
     lines = ["111|1|2"]
+    bad_rows = {7: ("broken-{n}|Ünïcødé|x", "Invalid e-mail address"), 13: ("extra{n}@example.com|a|b|c", "columns")}
     for number in range(10_000):
-        if number % 100 == 7:
-            lines.append(f"broken-{number}|Ünïcødé|x")
-        else:
-            lines.append(f"person{number}@example.com|Zoë {number}|Dupré")
+        template, _reason = bad_rows.get(number % 100, ("person{n}@example.com|Zoë {n}|Dupré", ""))
+        lines.append(template.format(n=number))
     content = "\ufeff" + "\r\n".join(lines) + "\r\n"
 
     rows = import_and_report(ftp, ftp_server.home(), 1, "big.csv", content)
 
     outcomes = [row["outcome"] for row in rows]
     assert len(rows) == 10_000
-    assert outcomes.count("rejected") == 100
-    assert outcomes.count("created") == 9_900
-    assert rows[7]["row"] == "9"
-    assert "Invalid e-mail address" in rows[7]["reason"]
+    assert outcomes.count("rejected") == 200
+    assert outcomes.count("created") == 9_800
+    for number, (_template, reason) in bad_rows.items():
+        assert rows[number]["row"] == str(number + 2)
+        assert rows[number]["outcome"] == "rejected"
+        assert reason in rows[number]["reason"]
     assert Recipient.objects.get(email="person8@example.com").fields == {"1": "Zoë 8", "2": "Dupré"}
+    events = SubscriptionEvent.objects.count()
+    fields = dict(Recipient.objects.values_list("email", "fields"))
 
     again = import_and_report(ftp, ftp_server.home(), 1, "big.csv", content)
 
     assert {row["outcome"] for row in again} == {"unchanged"}
-    assert Recipient.objects.count() == 9_900
+    assert Recipient.objects.count() == 9_800
+    assert SubscriptionEvent.objects.count() == events
+    assert dict(Recipient.objects.values_list("email", "fields")) == fields
+
+
+def test_crashed_file_import_resumes_with_one_report_line_per_row(demo, settings, tmp_path, monkeypatch):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from integrations import services as integration_services
+    from integrations.models import Import
+
+    settings.FTP_ROOT = tmp_path / "ftp"
+    settings.IMPORT_BATCH_SIZE = 2
+    account = demo_list().account
+    folder = integration_services.prepare_home(account) / "import" / "1"
+    path = folder / "crash.csv"
+    path.write_text("111\n" + "".join(f"p{number}@example.com\n" for number in range(5)), encoding="utf-8")
+    monkeypatch.setattr("integrations.tasks.import_uploaded_file.delay", lambda *arguments: None)
+    upload = integration_services.receive_upload(account, path)
+    real_import_batch = services.import_batch
+    calls = []
+
+    def crash_on_second_batch(*arguments, **keywords):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real_import_batch(*arguments, **keywords)
+
+    monkeypatch.setattr(services, "import_batch", crash_on_second_batch)
+    try:
+        integration_services.import_upload(str(path), upload.sha256)
+    except KeyboardInterrupt:
+        pass
+    upload.refresh_from_db()
+    Import.objects.filter(pk=upload.job_id).update(heartbeat_at=timezone.now() - timedelta(hours=1))
+
+    integration_services.import_upload(str(path), upload.sha256)
+
+    rows = report_rows((folder / "crash.report.csv").read_text(encoding="utf-8"))
+    assert [row["row"] for row in rows] == ["2", "3", "4", "5", "6"]
+    assert {row["outcome"] for row in rows} == {"created"}
+    assert Recipient.objects.count() == 5

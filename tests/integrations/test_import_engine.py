@@ -1,0 +1,257 @@
+"""The import engine: the status-flag matrix, xmlDoc reading, hostile payloads and resuming after a crash."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from integrations import importing, services, xmldoc
+from integrations.models import Import
+from lists import services as lists_services
+from lists.models import Channel, Recipient, Source, Subscription, SubscriptionEvent
+from tests.personas import demo_list
+
+Status = Subscription.Status
+ImportOptions = lists_services.ImportOptions
+
+
+def subscriber(email, fields="", prefix="", number=""):
+    return f'<subscriber email="{email}" Prefix="{prefix}" Number="{number}" Name="">{fields}</subscriber>'
+
+
+def document(*subscribers):
+    return "<subscribers>" + "".join(subscribers) + "</subscribers>"
+
+
+def soap_import(xml_doc, options=ImportOptions(), payload=services.PayloadSettings()):
+    job = services.create_import(demo_list(), Import.Kind.SOAP, services.XMLDOC, xml_doc, options, payload, start=True)
+    job.refresh_from_db()
+    return job
+
+
+def set_status(email, status, reason=""):
+    mailing_list = demo_list()
+    contact = lists_services.Contact(email=email)
+    request = lists_services.SubscribeRequest(
+        account=mailing_list.account, lists=[mailing_list], contact=contact, source=Source.API, confirm=False
+    )
+    lists_services.subscribe(request)
+    if status == Status.UNSUBSCRIBED:
+        lists_services.unsubscribe(mailing_list.account, mailing_list, contact, Source.API, reason or "0")
+    elif status == Status.PENDING:
+        Subscription.objects.filter(recipient__email=email).update(status=Status.PENDING)
+
+
+def status_of(email):
+    return Subscription.objects.get(recipient__email=email, list=demo_list(), channel=Channel.EMAIL).status
+
+
+MATRIX = [
+    # (status before, flags, status after)
+    (Status.SUBSCRIBED, {}, Status.SUBSCRIBED),
+    (Status.PENDING, {}, Status.PENDING),
+    (Status.UNSUBSCRIBED, {}, Status.UNSUBSCRIBED),
+    (Status.PENDING, {"as_pending": True}, Status.SUBSCRIBED),
+    (Status.UNSUBSCRIBED, {"force_opt_in": True}, Status.SUBSCRIBED),
+    (Status.SUBSCRIBED, {"confirm_email": True}, Status.PENDING),
+    (Status.UNSUBSCRIBED, {"confirm_email": True, "force_opt_in": True}, Status.PENDING),
+    (Status.UNSUBSCRIBED, {"confirm_email": True, "force_opt_in": True, "as_pending": True}, Status.PENDING),
+    (Status.SUBSCRIBED, {"as_opt_out": True}, Status.UNSUBSCRIBED),
+    (Status.PENDING, {"as_opt_out": True}, Status.PENDING),
+    (Status.PENDING, {"as_opt_out": True, "as_pending": True}, Status.UNSUBSCRIBED),
+]
+
+
+@pytest.mark.parametrize("before, flags, after", MATRIX)
+def test_status_flag_matrix(demo, sink, before, flags, after):
+    set_status("anna@example.com", before)
+
+    job = soap_import(document(subscriber("anna@example.com")), ImportOptions(**flags))
+
+    assert job.status == Import.Status.COMPLETED
+    assert status_of("anna@example.com") == after
+
+
+@pytest.mark.parametrize(
+    "flags, after",
+    [({}, Status.SUBSCRIBED), ({"confirm_email": True}, Status.PENDING), ({"as_opt_out": True}, Status.UNSUBSCRIBED)],
+)
+def test_new_recipient_status(demo, sink, flags, after):
+    soap_import(document(subscriber("new@example.com")), ImportOptions(**flags))
+
+    assert status_of("new@example.com") == after
+
+
+@pytest.mark.parametrize("reason", ["80", "16"])
+def test_force_opt_in_never_reverses_bounce_or_complaint(demo, reason):
+    set_status("blocked@example.com", Status.UNSUBSCRIBED, reason)
+
+    job = soap_import(document(subscriber("blocked@example.com")), ImportOptions(force_opt_in=True))
+
+    subscription = Subscription.objects.get(recipient__email="blocked@example.com")
+    assert subscription.status == Status.UNSUBSCRIBED
+    assert subscription.optout_reason == reason
+    assert job.count("rejected") == 1
+
+
+def test_confirm_email_sends_request_to_subscribed(demo, sink):
+    set_status("anna@example.com", Status.SUBSCRIBED)
+
+    soap_import(document(subscriber("anna@example.com")), ImportOptions(confirm_email=True))
+
+    [request] = sink.wait_for(1)
+    assert request.rcpt_to == ["anna@example.com"]
+
+
+def test_replace_groups(demo):
+    first, second = demo_list().groups.all()[:2]
+    soap_import(document(subscriber("anna@example.com")), ImportOptions(group_ids=(first.pk,)))
+
+    soap_import(document(subscriber("anna@example.com")), ImportOptions(group_ids=(second.pk,), replace_groups=True))
+
+    groups = set(Recipient.objects.get(email="anna@example.com").group_memberships.values_list("group_id", flat=True))
+    assert groups == {second.pk}
+
+
+def test_fields_follow_import_type(demo):
+    fields = "<campo0>ignored</campo0><campo1>Anna</campo1><campo2>Rossi</campo2><campo3>Acme</campo3>"
+    soap_import(document(subscriber("anna@example.com", fields)))
+
+    soap_import(document(subscriber("anna@example.com", "<campo1></campo1><campo2> </campo2>")))
+    kept_and_cleared = Recipient.objects.get(email="anna@example.com").fields
+    clearing = services.PayloadSettings(clear_empty=True)
+    soap_import(document(subscriber("anna@example.com", "<campo1></campo1>")), payload=clearing)
+    all_cleared = Recipient.objects.get(email="anna@example.com").fields
+
+    assert kept_and_cleared == {"1": "Anna", "2": "", "3": "Acme"}
+    assert all_cleared["1"] == ""
+    assert "0" not in all_cleared
+
+
+@pytest.mark.parametrize(
+    "mobile_input_type, prefix, number",
+    [(xmldoc.MERGED_MOBILE, "", "+393331234567"), (xmldoc.SPLIT_MOBILE, "+39", "3331234567")],
+)
+def test_mobile_input_types(demo, mobile_input_type, prefix, number):
+    payload = services.PayloadSettings(mobile_input_type=mobile_input_type)
+    soap_import(document(subscriber("", prefix=prefix, number=number)), payload=payload)
+
+    recipient = Recipient.objects.get()
+    assert (recipient.mobile_prefix, recipient.mobile_number) == ("0039", "3331234567")
+    assert recipient.subscriptions.get().channel == Channel.SMS
+
+
+def test_email_only_import_type_rejects_mobile_only_row(demo):
+    options = ImportOptions(channels=(Channel.EMAIL,))
+
+    job = soap_import(document(subscriber("", prefix="+39", number="3331234567")), options)
+
+    assert job.count("rejected") == 1
+    assert not Subscription.objects.exists()
+
+
+def test_bad_rows_are_counted_and_kept(demo):
+    long_email = "a" * 45 + "@example.com"
+    rows = [subscriber("not-an-address"), subscriber(long_email), subscriber("", "<campo1>x</campo1>"), subscriber("ok@example.com")]
+
+    job = soap_import(document(*rows))
+
+    assert job.count("rejected") == 3
+    assert job.count("created") == 1
+    assert [rejection[0] for rejection in job.rejections] == [1, 2, 3]
+    assert "longer than 50" in job.rejections[1][2]
+
+
+BILLION_LAUGHS = """<?xml version="1.0"?>
+<!DOCTYPE subscribers [
+ <!ENTITY lol "lol">
+ <!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+ <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+]>
+<subscribers><subscriber email="bomb@example.com" Prefix="" Number="" Name=""><campo1>&lol3;</campo1></subscriber></subscribers>"""
+
+EXTERNAL_ENTITY = """<?xml version="1.0"?>
+<!DOCTYPE subscribers [<!ENTITY secret SYSTEM "file:///etc/passwd">]>
+<subscribers><subscriber email="xxe@example.com" Prefix="" Number="" Name=""><campo1>&secret;</campo1></subscriber></subscribers>"""
+
+
+@pytest.mark.parametrize(
+    "xml_doc, message",
+    [
+        (BILLION_LAUGHS, "document type declaration"),
+        (EXTERNAL_ENTITY, "document type declaration"),
+        ("<subscribers><subscriber email=", "not well-formed"),
+        (document(subscriber("pipe@example.com", "<campo1>a|b</campo1>")), "pipe character"),
+        ("<subscribers/>", "no recipients"),
+    ],
+    ids=["billion-laughs", "external-entity", "truncated", "pipe", "empty"],
+)
+def test_hostile_xmldoc_is_rejected_before_storing(demo, xml_doc, message):
+    with pytest.raises(importing.InputRejected, match=message):
+        soap_import(xml_doc)
+
+    assert not Import.objects.exists()
+    assert not Recipient.objects.exists()
+
+
+class WorkerKilled(BaseException):
+    """Stands for a worker process killed in the middle of a batch: no handler of the engine catches it."""
+
+
+def test_crashed_import_resumes_without_duplicates(demo, settings, monkeypatch):
+    settings.IMPORT_BATCH_SIZE = 2
+    emails = [f"person{number}@example.com" for number in range(5)]
+    job = services.create_import(
+        demo_list(), Import.Kind.SOAP, services.XMLDOC, document(*map(subscriber, emails)), ImportOptions()
+    )
+    real_import_batch = lists_services.import_batch
+    calls = []
+
+    def crash_on_second_batch(*arguments, **keywords):
+        calls.append(1)
+        if len(calls) == 2:
+            raise WorkerKilled()
+        return real_import_batch(*arguments, **keywords)
+
+    monkeypatch.setattr(lists_services, "import_batch", crash_on_second_batch)
+    with pytest.raises(WorkerKilled):
+        services.start_import(job)
+    job.refresh_from_db()
+    checkpoint = job.rows_done
+    Import.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
+
+    services.run_import(job.pk)
+
+    job.refresh_from_db()
+    assert checkpoint == 2
+    assert job.status == Import.Status.COMPLETED
+    assert job.counts["created"] == 5
+    assert job.counts["total"] == 5
+    assert Recipient.objects.count() == 5
+    assert SubscriptionEvent.objects.filter(kind="subscribe").count() == 5
+
+
+def test_running_import_is_not_claimed_twice(demo):
+    job = services.create_import(
+        demo_list(), Import.Kind.SOAP, services.XMLDOC, document(subscriber("a@example.com")), ImportOptions()
+    )
+    Import.objects.filter(pk=job.pk).update(status=Import.Status.RUNNING, heartbeat_at=timezone.now())
+
+    assert services.run_import(job.pk) is None
+    assert not Recipient.objects.exists()
+
+
+def test_second_import_of_list_waits(demo):
+    running = services.create_import(
+        demo_list(), Import.Kind.SOAP, services.XMLDOC, document(subscriber("a@example.com")), ImportOptions()
+    )
+    Import.objects.filter(pk=running.pk).update(status=Import.Status.RUNNING, heartbeat_at=timezone.now())
+    waiting = services.create_import(
+        demo_list(), Import.Kind.SOAP, services.XMLDOC, document(subscriber("b@example.com")), ImportOptions()
+    )
+
+    services.start_import(waiting)
+
+    waiting.refresh_from_db()
+    assert waiting.status == Import.Status.QUEUED
+    assert importing.stalled_imports(timezone.now() + timedelta(minutes=2)) == [waiting.pk]

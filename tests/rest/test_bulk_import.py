@@ -1,0 +1,174 @@
+"""POST …/Recipients imports an array in the background and returns an import id; GET Import/{id} reports it."""
+
+import pytest
+
+from integrations.models import Import
+from lists import services
+from lists.models import GroupMembership, Recipient, Source, Subscription, SubscriptionEvent
+from tests.personas import demo_list
+from tests.rest.conftest import assert_envelope
+
+Status = Subscription.Status
+
+
+def status_of(email, list_id=1):
+    return Subscription.objects.get(recipient__email=email, list=demo_list(list_id), channel="email").status
+
+
+def bounce(email):
+    mailing_list = demo_list()
+    contact = services.Contact(email=email)
+    request = services.SubscribeRequest(
+        account=mailing_list.account, lists=[mailing_list], contact=contact, source=Source.API, confirm=False
+    )
+    services.subscribe(request)
+    services.unsubscribe(mailing_list.account, mailing_list, contact, Source.BOUNCE, "80")
+
+
+def test_list_import_returns_id_and_status(api):
+    recipients = [
+        {"Name": "", "Email": "anna@example.com", "Fields": [{"Id": 1, "Value": "Anna"}]},
+        {"Email": "bruno@example.com"},
+        {"Email": "not-an-address"},
+    ]
+    response = api.post("/List/1/Recipients", json=recipients)
+
+    assert response.status_code == 200
+    import_id = response.json()
+    assert isinstance(import_id, int)
+    status = api.get(f"/Import/{import_id}").json()
+    assert status == {
+        "idImport": import_id,
+        "Completed": True,
+        "CreatedRecipients": 2,
+        "ImportedRecipients": 2,
+        "NotValidRecipients": 1,
+        "UpdatedRecipients": 0,
+        "ValidRecipients": 2,
+    }
+    assert Recipient.objects.get(email="anna@example.com").fields == {"1": "Anna"}
+    assert status_of("bruno@example.com") == Status.SUBSCRIBED
+
+
+def test_existing_recipient_counts_as_updated(api):
+    api.post("/List/1/Recipients", json=[{"Email": "anna@example.com"}])
+
+    import_id = api.post("/List/1/Recipients", json=[{"Email": "anna@example.com"}]).json()
+
+    status = api.get(f"/Import/{import_id}").json()
+    assert status["CreatedRecipients"] == 0
+    assert status["UpdatedRecipients"] == 1
+
+
+def test_group_import_adds_to_group(api):
+    group = demo_list().groups.first()
+    response = api.post(f"/Group/{group.pk}/Recipients", json=[{"Email": "anna@example.com"}])
+
+    assert response.status_code == 200
+    assert GroupMembership.objects.filter(group=group, recipient__email="anna@example.com").exists()
+
+
+def test_remove_from_prev_groups(api):
+    first, second = demo_list().groups.all()[:2]
+    api.post(f"/Group/{first.pk}/Recipients", json=[{"Email": "anna@example.com"}])
+
+    api.post(f"/Group/{second.pk}/Recipients?removeFromPrevGroups=true", json=[{"Email": "anna@example.com"}])
+
+    groups = set(GroupMembership.objects.filter(recipient__email="anna@example.com").values_list("group_id", flat=True))
+    assert groups == {second.pk}
+
+
+def test_as_optout_unsubscribes_existing(api):
+    api.post("/List/1/Recipients", json=[{"Email": "anna@example.com"}])
+
+    api.post("/List/1/Recipients?importType=asOptout", json=[{"Email": "anna@example.com"}])
+
+    assert status_of("anna@example.com") == Status.UNSUBSCRIBED
+
+
+def test_as_optin_never_reverses_bounce(api):
+    bounce("bounced@example.com")
+
+    import_id = api.post("/List/1/Recipients?importType=asOptin", json=[{"Email": "bounced@example.com"}]).json()
+
+    assert api.get(f"/Import/{import_id}").json()["NotValidRecipients"] == 1
+    assert status_of("bounced@example.com") == Status.UNSUBSCRIBED
+    assert "reason 80" in Import.objects.get(pk=import_id).rejections[0][2]
+
+
+def test_confirm_email_makes_new_pending(api, sink):
+    api.post("/List/1/Recipients?ConfirmEmail=true", json=[{"Email": "anna@example.com"}])
+
+    assert status_of("anna@example.com") == Status.PENDING
+    [request] = sink.wait_for(1)
+    assert request.rcpt_to == ["anna@example.com"]
+
+
+def test_clear_missing_or_empty_fields(api):
+    api.post("/List/1/Recipients", json=[{"Email": "anna@example.com", "Fields": [{"Id": 1, "Value": "Anna"}]}])
+
+    api.post("/List/1/Recipients", json=[{"Email": "anna@example.com", "Fields": [{"Id": 2, "Value": ""}]}])
+    kept = Recipient.objects.get(email="anna@example.com").fields
+    api.post("/List/1/Recipients?clearMissingOrEmptyFields=true", json=[{"Email": "anna@example.com"}])
+    cleared = Recipient.objects.get(email="anna@example.com").fields
+
+    assert kept == {"1": "Anna"}
+    assert cleared["1"] == ""
+
+
+def test_bulk_import_fires_no_webhook_events_as_api(api):
+    api.post("/List/1/Recipients", json=[{"Email": "anna@example.com"}])
+
+    sources = set(SubscriptionEvent.objects.values_list("source", flat=True))
+    details = SubscriptionEvent.objects.get().details
+    assert sources == {Source.IMPORT}
+    assert details["interface"] == "bulk_import"
+
+
+def test_imports_are_paged(api):
+    api.post("/List/1/Recipients", json=[{"Email": "anna@example.com"}])
+    api.post("/List/1/Recipients", json=[{"Email": "bruno@example.com"}])
+
+    page = api.get("/Imports?pageSize=1").json()
+
+    assert page["TotalElementsCount"] == 2
+    assert len(page["Items"]) == 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"{}", b'"text"', b"[1, 2", b"[]", b"\xff\xfe"],
+    ids=["object", "string", "truncated", "empty", "not-utf8"],
+)
+def test_bad_body_is_400_and_changes_nothing(api, body):
+    response = api.post("/List/1/Recipients", data=body)
+
+    assert_envelope(response, 400, "BadRequest")
+    assert not Import.objects.exists()
+    assert not Recipient.objects.exists()
+
+
+def test_bad_items_are_not_valid(api):
+    items = [{"Email": 12}, "text", {"Email": "a@example.com", "Fields": [{"Id": 99, "Value": "x"}]}, {"Name": "x"}]
+
+    import_id = api.post("/List/1/Recipients", json=items).json()
+
+    status = api.get(f"/Import/{import_id}").json()
+    assert status["NotValidRecipients"] == 4
+    assert not Recipient.objects.exists()
+
+
+def test_unknown_import_type_is_400(api):
+    response = api.post("/List/1/Recipients?importType=maybe", json=[{"Email": "a@example.com"}])
+
+    assert_envelope(response, 400, "BadRequest")
+
+
+def test_other_console_import_is_404(api, demo):
+    from lists.models import Account, List
+
+    other = Account.objects.create(console_id=5678, name="Other")
+    other_list = List.objects.create(account=other, list_id=1, name="x", sender_name="x", sender_email="x@example.com")
+    job = Import.objects.create(account=other, list=other_list, kind=Import.Kind.REST)
+
+    assert_envelope(api.get(f"/Import/{job.pk}"), 404, "NotFound")
