@@ -64,7 +64,7 @@ class ImportSuperseded(Exception):
 
 def options_of(job):
     stored = dict(job.options)
-    # Settings for reading the payload are not statuses rules.
+    # How to read the payload is not part of the status rules.
     stored.pop("payload", None)
     stored["channels"] = tuple(stored.get("channels", lists_services.ImportOptions.channels))
     stored["group_ids"] = tuple(stored.get("group_ids", ()))

@@ -1,11 +1,13 @@
 """Set-based reading and writing of one bulk-import batch, for lists.services.import_batch.
 
-A batch is planned in Python from a few reads (the recipients, subscriptions
-and group memberships it names) and written with one statement per table:
-on PostgreSQL rows are COPied into a temporary staging table and moved with
-`INSERT … SELECT … ON CONFLICT DO NOTHING`, elsewhere they go in as
-multi-row inserts. The rules (which status a row moves to, which rows are
-rejected) come from lists.services; nothing here decides them.
+A batch is planned in Python from a few reads: the recipients, subscriptions
+and group memberships it names. It is then written with one statement per
+table. On PostgreSQL, rows that may meet a concurrent insert are COPied into
+a temporary staging table and moved with `INSERT … SELECT … ON CONFLICT DO
+NOTHING`, and rows of recipients created by the batch itself are COPied
+straight into their table. Elsewhere they go in as multi-row inserts. The
+rules (which status a row moves to, which rows are rejected) come from
+lists.services, and nothing here decides them.
 """
 
 import json
@@ -308,12 +310,24 @@ class BatchPlan:
                 recipient.id = recipient_id
         store.update_contacts(self.contact_updates, self.now)
         store.update_fields(self.field_updates, self.now)
-        store.insert_subscriptions(self.mailing_list.pk, self._resolved(self.subscription_inserts), self.now)
+        # Rows of recipients this transaction created cannot meet a row of
+        # another transaction, so they skip the conflict check.
+        new_subscriptions, subscriptions = self._split_new(self.subscription_inserts)
+        store.insert_subscriptions(self.mailing_list.pk, new_subscriptions, self.now, conflicts_possible=False)
+        store.insert_subscriptions(self.mailing_list.pk, subscriptions, self.now)
         store.update_subscriptions(self.subscription_updates, self.now)
-        store.insert_memberships(self._resolved(self.memberships_added, position=1), self.now)
+        new_memberships, memberships = self._split_new(self.memberships_added, position=1)
+        store.insert_memberships(new_memberships, self.now, conflicts_possible=False)
+        store.insert_memberships(memberships, self.now)
         store.delete_memberships(self.memberships_removed)
         store.insert_events(self.mailing_list, self._resolved(self.events), self.now)
         self._queue_confirmations()
+
+    def _split_new(self, items, position=0):
+        """Split tuples into those of new recipients and the others, with the new recipients' ids filled in."""
+        new = [item for item in items if isinstance(item[position], NewRecipient)]
+        others = [item for item in items if not isinstance(item[position], NewRecipient)]
+        return self._resolved(new, position), others
 
     def _resolved(self, items, position=0):
         """Replace NewRecipient placeholders at `position` of each tuple with the inserted id."""
@@ -349,7 +363,11 @@ def _result(plan):
     recipient_id = _recipient_id(plan.recipient) if plan.recipient is not None else None
     if plan.reject:
         return services.ImportRowResult("rejected", plan.reject, recipient_id)
-    outcome = "created" if plan.created else "updated" if plan.changed else "unchanged"
+    outcome = "unchanged"
+    if plan.created:
+        outcome = "created"
+    elif plan.changed:
+        outcome = "updated"
     return services.ImportRowResult(
         outcome,
         recipient_id=recipient_id,
@@ -453,8 +471,11 @@ class SqlStore:
         sql = f"UPDATE {self.recipients} SET fields = %s, updated_at = %s WHERE id = %s"
         self.execute_many(sql, [(json.dumps(fields), now, pk) for pk, fields in fields_by_id.items()])
 
-    def insert_subscriptions(self, list_pk, inserts, now):
+    def insert_subscriptions(self, list_pk, inserts, now, conflicts_possible=True):
         rows = [_subscription_values(recipient_id, list_pk, channel, status, now) for recipient_id, channel, status in inserts]
+        if not conflicts_possible:
+            self.insert_rows(self.subscriptions, SUBSCRIPTION_COLUMNS, rows)
+            return
         inserted = self.insert_ignoring_conflicts(self.subscriptions, SUBSCRIPTION_COLUMNS, rows)
         if inserted != len(rows):
             raise ConcurrentChange(f"{len(rows) - inserted} subscriptions of list {list_pk} appeared meanwhile.")
@@ -482,9 +503,12 @@ class SqlStore:
         self.execute_many(to_active, active)
         self.execute_many(to_unsubscribed, unsubscribed)
 
-    def insert_memberships(self, memberships, now):
+    def insert_memberships(self, memberships, now, conflicts_possible=True):
         rows = [(group_id, recipient_id, now) for group_id, recipient_id in memberships]
-        self.insert_ignoring_conflicts(self.memberships, ("group_id", "recipient_id", "created_at"), rows)
+        if conflicts_possible:
+            self.insert_ignoring_conflicts(self.memberships, MEMBERSHIP_COLUMNS, rows)
+        else:
+            self.insert_rows(self.memberships, MEMBERSHIP_COLUMNS, rows)
 
     def delete_memberships(self, memberships):
         self.execute_many(f"DELETE FROM {self.memberships} WHERE group_id = %s AND recipient_id = %s", memberships)
@@ -539,6 +563,7 @@ SUBSCRIPTION_COLUMNS = (
     "optout_reason",
     "updated_at",
 )
+MEMBERSHIP_COLUMNS = ("group_id", "recipient_id", "created_at")
 EVENT_COLUMNS = ("account_id", "list_id", "recipient_id", "kind", "channel", "source", "reason", "details", "created_at")
 RECIPIENT_COLUMNS = ("id", "account_id", "email", "mobile_prefix", "mobile_number", "fields", "created_at", "updated_at")
 
@@ -601,8 +626,8 @@ class PostgresStore(SqlStore):
 
     def prepare(self):
         # The batch and the import's checkpoint commit together, so a commit
-        # lost in a server crash is redone by the resumed import; waiting for
-        # the WAL flush at every batch would buy nothing.
+        # lost in a server crash is redone by the resumed import. Waiting for
+        # the WAL flush at every batch would therefore buy nothing.
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
 

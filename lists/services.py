@@ -618,13 +618,7 @@ def activate_web_service(username, password, ws_name, ip):
     -1003/-1004/-1005 account not active, -1006 unknown or disabled service,
     -1008 caller already registered, -1010 caller IP not usable.
     """
-    account = _account_for_ws_user(username)
-    if account is None:
-        raise ActivationError(-1001, f"No account has the web-service user {username[:40]!r}.")
-    if not account.check_ws_password(password):
-        raise ActivationError(-1002, f"Wrong password for {account.ws_username}.")
-    if account.status in ACTIVATION_ACCOUNT_STATUS_CODES:
-        raise ActivationError(ACTIVATION_ACCOUNT_STATUS_CODES[account.status], f"Account is {account.status}.")
+    account = _check_ws_credentials(username, password)
 
     service_name = WEB_SERVICE_NAMES.get(ws_name.strip().lower())
     if service_name is None:
@@ -648,6 +642,37 @@ def activate_web_service(username, password, ws_name, ip):
 
     logger.info("activate_web_service account=%s service=%s ip=%s", account.console_id, service_name, ip)
     return account, service
+
+
+def authenticate_import_user(username, password):
+    """Return the account of a WSMailUpImport caller, or raise ActivationError with MailUp's ReturnCode.
+
+    -1013 missing user or password, -1001 unknown user, -1002 wrong
+    password, -1003/-1004/-1005 account not active, -1006 service not
+    enabled, -1007 service not activated.
+    """
+    if not username or not password:
+        raise ActivationError(-1013, "The Authentication header needs User and Password.")
+    account = _check_ws_credentials(username, password)
+
+    service = WebService.objects.filter(account=account, name=WebService.Name.IMPORT).first()
+    if service is None or not service.enabled:
+        raise ActivationError(-1006, f"WSMailUpImport is not enabled for account {account.console_id}.")
+    if not service.active:
+        raise ActivationError(-1007, f"WSMailUpImport is not activated for account {account.console_id}.")
+    return account
+
+
+def _check_ws_credentials(username, password):
+    """Return the active account of a web-service user, or raise ActivationError (-1001 to -1005)."""
+    account = _account_for_ws_user(username)
+    if account is None:
+        raise ActivationError(-1001, f"No account has the web-service user {username[:40]!r}.")
+    if not account.check_ws_password(password):
+        raise ActivationError(-1002, f"Wrong password for {account.ws_username}.")
+    if account.status in ACTIVATION_ACCOUNT_STATUS_CODES:
+        raise ActivationError(ACTIVATION_ACCOUNT_STATUS_CODES[account.status], f"Account is {account.status}.")
+    return account
 
 
 def _account_for_ws_user(username):

@@ -284,6 +284,9 @@ CELERY_BEAT_SCHEDULE["run-due-unsubscribe-exports"] = {
 IMPORT_BATCH_SIZE = env_int("IMPORT_BATCH_SIZE", 5000, minimum=1, maximum=20000)
 # Largest xmlDoc of a SOAP import and largest JSON array of a REST import, in bytes.
 IMPORT_MAX_PAYLOAD_BYTES = env_int("IMPORT_MAX_PAYLOAD_BYTES", 50 * 1024 * 1024, minimum=1024)
+# WSMailUpImport GetNlLists writes `&` and `"` in list and group names
+# unescaped, as MailUp does; true writes well-formed XML instead.
+WSMAILUPIMPORT_ESCAPE_NAMES = env_bool("WSMAILUPIMPORT_ESCAPE_NAMES", False)
 # Every minute beat re-enqueues imports that wait in the queue or lost their worker.
 CELERY_BEAT_SCHEDULE["sweep-imports"] = {"task": "integrations.tasks.sweep_imports", "schedule": 60.0}
 # Every minute beat enqueues the webhook deliveries that are due for a retry
