@@ -4,6 +4,7 @@ import re
 
 import pytest
 
+from integrations.models import Import
 from lists import rest_urls
 from lists.models import Account, Group, GroupMembership, List, Recipient, Subscription, SubscriptionEvent
 
@@ -21,7 +22,14 @@ def other_console(demo):
     recipient = Recipient.objects.create(account=account, email="stranger@other.example", fields={"1": "Stranger"})
     Subscription.objects.create(recipient=recipient, list=mailing_list, status="subscribed", source="API")
     GroupMembership.objects.create(group=group, recipient=recipient)
-    return {"account": account, "list_id": OTHER_LIST_ID, "group_id": group.pk, "recipient_id": recipient.pk}
+    job = Import.objects.create(account=account, list=mailing_list, kind=Import.Kind.REST)
+    return {
+        "account": account,
+        "list_id": OTHER_LIST_ID,
+        "group_id": group.pk,
+        "recipient_id": recipient.pk,
+        "import_id": job.pk,
+    }
 
 
 def snapshot(account):
