@@ -1,10 +1,10 @@
-"""The operations of SOAP WSMailUpImport, answered as MailUp's `<mailupMessage>` result documents.
+"""SOAP WSMailUpImport: its operations, answered as MailUp's `<mailupMessage>` result documents.
 
 Each operation takes the account that the `Authentication` header named
-and the request's parameters, calls integrations.services or
-lists.services, and returns the result document as text. The SOAP
-envelope, the header and the parameter types are read by the SOAP
-plumbing; the module only knows MailUp's ReturnCodes.
+and the request's parameters under MailUp's names, calls
+integrations.services or lists.services, and returns the result document
+as text. mailup_sim.soap reads the envelope, the header and the parameter
+types and writes the WSDL; this module only knows MailUp's ReturnCodes.
 """
 
 import logging
@@ -18,9 +18,10 @@ from django.utils import timezone
 from integrations import importing, services, xmldoc
 from integrations.models import Import
 from lists import services as lists_services
-from lists.errors import ActivationError, InvalidParameter
+from lists.errors import ActivationError
 from lists.models import AccountUser, Channel, Group, List
 from lists.validation import MAX_ID
+from mailup_sim import soap
 
 logger = logging.getLogger(__name__)
 
@@ -339,3 +340,59 @@ OPERATIONS = {
     "StartImportProcesses": start_import_processes,
     "GetProcessDetails": get_process_details,
 }
+
+
+# --- SOAP service ----------------------------------------------------------------
+
+SERVICE = soap.Service(
+    "WSMailUpImport",
+    NAMESPACE,
+    "/Services/WSMailUpImport.asmx",
+    header=soap.Header("Authentication", ("User", "Password", "encType")),
+)
+LIST_PARAMS = (soap.integer("idList"), soap.string("listGUID"))
+FLAG_PARAMS = (
+    soap.integer("importType"),
+    soap.integer("mobileInputType"),
+    soap.boolean("asPending"),
+    soap.boolean("ConfirmEmail"),
+    soap.boolean("asOptOut"),
+    soap.boolean("forceOptIn"),
+    soap.boolean("replaceGroups"),
+)
+SIGNATURES = {
+    "GetNlLists": (),
+    "GetIdWsUser": (),
+    "GetIdUser": (soap.string("userName"),),
+    "GetNlListsUser": (soap.integer("userId"),),
+    "CreateGroup": (*LIST_PARAMS, soap.string("newGroupName")),
+    "NewImportProcess": (
+        *LIST_PARAMS,
+        soap.string("xmlDoc"),
+        soap.string("idGroups"),
+        *FLAG_PARAMS,
+        soap.integer("idConfirmNL"),
+    ),
+    "StartImportProcesses": (
+        soap.string("listsIDs"),
+        soap.string("listsGUIDs"),
+        soap.string("xmlDoc"),
+        soap.string("groupsIDs"),
+        *FLAG_PARAMS,
+    ),
+    "GetProcessDetails": (*LIST_PARAMS, soap.integer("idProcess")),
+    "StartProcess": (*LIST_PARAMS, soap.integer("idProcess")),
+}
+
+
+def _soap_handler(operation):
+    def handle(call, **arguments):
+        header = call.header or {}
+        params = {param.name: arguments[param.argument] for param in call.operation.params}
+        return run(operation, header.get("User"), header.get("Password"), params)
+
+    return handle
+
+
+for _name, _params in SIGNATURES.items():
+    SERVICE.operation(_name, *_params)(_soap_handler(_name))

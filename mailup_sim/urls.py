@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
 
-from integrations import ftpzip_views, sso_views
+from integrations import ftpzip_views, soap_import, sso_views
 from lists import frontend
 from mailup_sim import oauth, rest
 from mailup_sim.rest import endpoint
@@ -14,6 +14,7 @@ urlpatterns = [
     path("api/v1.1/rest/consoleservice.svc/console/sso", endpoint(post=sso_views.issue_login_link)),
     path("api/v1.1/rest/consoleservice.svc/", include("lists.rest_urls")),
     re_path(r"^api/v1\.1/rest/", rest.not_found),
+    *soap_import.SERVICE.urls(),
     path("sink/api/", include("sending.sink_urls")),
     path("sim/api/v1/", include("integrations.admin_api_urls")),
     path("sim/media/ftpzip/<int:send_zip_id>/<path:name>", ftpzip_views.serve_image),
