@@ -31,10 +31,22 @@ def import_group_recipients(request, group_id):
     return _start_import(request, group.list, group_ids=(group.pk,))
 
 
-def _start_import(request, mailing_list, group_ids):
+def import_sms_list_recipients(request, list_id):
+    """POST /Console/Sms/List/{idList}/Recipients: as for a list, changing only the SMS channel."""
+    mailing_list = get_list(request.account, list_id)
+    return _start_import(request, mailing_list, group_ids=(), channels=(Channel.SMS,))
+
+
+def import_sms_group_recipients(request, group_id):
+    """POST /Console/Sms/Group/{idGroup}/Recipients: as for a group, changing only the SMS channel."""
+    group = get_group(request.account, group_id)
+    return _start_import(request, group.list, group_ids=(group.pk,), channels=(Channel.SMS,))
+
+
+def _start_import(request, mailing_list, group_ids, channels=(Channel.EMAIL, Channel.SMS)):
     params = query_params(request)
     body = _read_body(request)
-    options, payload_settings = _read_options(params, group_ids)
+    options, payload_settings = _read_options(params, group_ids, channels)
     try:
         job = services.create_import(
             mailing_list, Import.Kind.REST, services.JSON, body, options, payload_settings, start=True
@@ -59,7 +71,7 @@ def _read_body(request):
         raise RestError(400, "The request body is not valid UTF-8.") from None
 
 
-def _read_options(params, group_ids):
+def _read_options(params, group_ids, channels):
     import_type = (params.get("importType") or "").strip().lower()
     if import_type not in IMPORT_TYPES:
         raise RestError(400, f"importType must be asOptin or asOptout, not {import_type[:40]!r}.")
@@ -68,7 +80,7 @@ def _read_options(params, group_ids):
     options = ImportOptions(
         confirm_email=confirm,
         replace_groups=parse_bool_param(params, "removeFromPrevGroups") and bool(group_ids),
-        channels=(Channel.EMAIL,) if ignore_mobile else (Channel.EMAIL, Channel.SMS),
+        channels=tuple(channel for channel in channels if not (ignore_mobile and channel == Channel.SMS)),
         group_ids=group_ids,
         **IMPORT_TYPES[import_type],
     )

@@ -50,6 +50,8 @@ urlpatterns = [
         endpoint(get=rest.group_recipients, post=import_rest.import_group_recipients),
     ),
     path("console/list/<id:list_id>/recipients", endpoint(post=import_rest.import_list_recipients)),
+    path("console/sms/list/<id:list_id>/recipients", endpoint(post=import_rest.import_sms_list_recipients)),
+    path("console/sms/group/<id:group_id>/recipients", endpoint(post=import_rest.import_sms_group_recipients)),
     path("console/import/<id:import_id>", endpoint(get=import_rest.import_status)),
     path("console/imports", endpoint(get=import_rest.imports)),
     path("console/recipient/detail", endpoint(put=rest.update_recipient_detail)),

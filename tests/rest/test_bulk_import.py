@@ -172,3 +172,15 @@ def test_other_console_import_is_404(api, demo):
     job = Import.objects.create(account=other, list=other_list, kind=Import.Kind.REST)
 
     assert_envelope(api.get(f"/Import/{job.pk}"), 404, "NotFound")
+
+
+def test_sms_import_subscribes_mobile_only(api):
+    items = [{"Email": "anna@example.com", "MobilePrefix": "+39", "MobileNumber": "3331234567"}, {"Email": "b@example.com"}]
+
+    import_id = api.post("/Sms/List/1/Recipients", json=items).json()
+
+    status = api.get(f"/Import/{import_id}").json()
+    assert status["CreatedRecipients"] == 1
+    assert status["NotValidRecipients"] == 1
+    channels = list(Subscription.objects.values_list("channel", flat=True))
+    assert channels == ["sms"]
