@@ -255,3 +255,17 @@ def test_second_import_of_list_waits(demo):
     waiting.refresh_from_db()
     assert waiting.status == Import.Status.QUEUED
     assert importing.stalled_imports(timezone.now() + timedelta(minutes=2)) == [waiting.pk]
+
+
+def test_post_operation_on_import_source_runs(demo):
+    from integrations.models import PostOperation, RuleEvent
+
+    post_operation = PostOperation.objects.create(
+        account=demo_list().account, event=RuleEvent.SUBSCRIBE, sources=[Source.IMPORT]
+    )
+    post_operation.subscribe_to.set([demo_list(2)])
+
+    soap_import(document(subscriber("anna@example.com")))
+
+    statuses = dict(Subscription.objects.filter(recipient__email="anna@example.com").values_list("list__list_id", "status"))
+    assert statuses == {1: Status.SUBSCRIBED, 2: Status.SUBSCRIBED}
