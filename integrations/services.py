@@ -439,7 +439,7 @@ def receive_panel_upload(account, mailing_list, uploaded_file):
 
 @dataclass(frozen=True)
 class PayloadSettings:
-    """How a SOAP or REST payload is read, beside the ImportOptions that decide statuses.
+    """Reading settings of a SOAP or REST payload, beside the ImportOptions that decide statuses.
 
     `mobile_input_type` and `clear_empty` apply to an xmlDoc (mobileInputType,
     importType 4 to 6); `ignore_mobile` and `clear_missing` to a JSON array

@@ -1,4 +1,4 @@
-"""SOAP WSMailUpImport: its operations, answered as MailUp's `<mailupMessage>` result documents.
+"""SOAP WSMailUpImport: its operations, which return MailUp's `<mailupMessage>` result documents.
 
 Each operation takes the account that the `Authentication` header named
 and the request's parameters under MailUp's names, calls
@@ -41,7 +41,7 @@ PROCESS_STATUS_CODES = {
 
 
 class ImportFault(Exception):
-    """A failed operation, answered as a result document with a negative ReturnCode."""
+    """A failed operation, returned as a result document with a negative ReturnCode."""
 
     def __init__(self, return_code, message):
         super().__init__(message)
@@ -54,15 +54,15 @@ class ImportFault(Exception):
 def result(return_code, body=""):
     """Return a `<mailupMessage>` with the ReturnCode and the operation's elements.
 
-    The declaration says windows-1252 as at MailUp, so every character
-    outside ASCII is written as a character reference, which any encoding reads alike.
+    The declaration names windows-1252 as at MailUp, so every character
+    outside ASCII is written as a character reference, which reads the same in any encoding.
     """
     document = f"{DECLARATION}\n<mailupMessage><mailupBody><ReturnCode>{return_code}</ReturnCode>{body}</mailupBody></mailupMessage>"
     return document.encode("ascii", "xmlcharrefreplace").decode("ascii")
 
 
 def run(operation, user, password, params):
-    """Authenticate and run one operation; return its result document, whatever fails."""
+    """Authenticate and run one operation; return its result document, with a negative ReturnCode on a known failure."""
     handler = OPERATIONS[operation]
     try:
         account = lists_services.authenticate_import_user(user or "", password or "")
@@ -83,19 +83,19 @@ def get_nl_lists(account, params):
 
 
 def get_nl_lists_user(account, params):
-    """The lists a user may access: every list of the account, for its web-service user and its console users."""
+    """Return the lists a user may access: every list for the web-service user and the console users, none for another id."""
     user_id = params.get("userId") or 0
     known = user_id == account.console_id or AccountUser.objects.filter(account=account, user_id=user_id).exists()
     return result(0, _lists_document(account.lists.all() if known else List.objects.none()))
 
 
 def get_id_ws_user(account, params):
-    """The id of the web-service user, which is the console id."""
+    """Return the id of the web-service user, which is the console id."""
     return result(account.console_id)
 
 
 def get_id_user(account, params):
-    """The id of a user of this account: the console id for `a<id>`, the user's id for a console user."""
+    """Return the id of a user of this account: the console id for `a<id>`, the user's id for a console user."""
     name = (params.get("userName") or "").strip().lower()
     if name == account.ws_username:
         return result(account.console_id)
@@ -118,7 +118,7 @@ def _lists_document(lists):
 
 
 def _name_attribute(name):
-    """Quote a list or group name as MailUp does, with `&` and `"` left as they are, unless the setting asks for well-formed XML.
+    """Quote a list or group name as MailUp does, with `&` and `"` left as they are, unless WSMAILUPIMPORT_ESCAPE_NAMES requests well-formed XML.
 
     The official Magento extension re-escapes `&` itself and would show `&amp;` otherwise.
     """
