@@ -190,7 +190,9 @@ def import_upload(path, sha256):
     source = Path(upload.path)
     if not source.exists() or file_sha256(source) != sha256:
         # A later upload replaced or removed the file, and its own task imports it.
-        _finish(upload, ImportFile.Status.SUPERSEDED, error="The file changed or disappeared before its import.")
+        reason = "The file changed or disappeared before its import."
+        _finish(upload, ImportFile.Status.SUPERSEDED, error=reason)
+        _fail_job(upload, reason)
         return upload
 
     try:
@@ -198,9 +200,14 @@ def import_upload(path, sha256):
             _write_duplicate_report(upload)
         else:
             _run_import(upload)
+    except importing.ImportSuperseded:
+        # Another run resumed this upload and owns it now.
+        logger.warning("import run stopped because another run took over import_file=%s", upload.pk)
+        return upload
     except Exception as error:
         logger.exception("import failed import_file=%s list=%s", upload.pk, upload.list_id)
         _finish(upload, ImportFile.Status.FAILED, error=str(error)[:2000])
+        _fail_job(upload, str(error))
         return upload
 
     _move_to_done(upload)
@@ -235,6 +242,12 @@ def _run_import(upload):
         job.counts,
         len(unsubscribed),
     )
+
+
+def _fail_job(upload, reason):
+    """Mark the engine run of an upload failed, so the import sweep stops resuming it."""
+    if upload.job_id is not None:
+        importing.finish(Import.objects.get(pk=upload.job_id), Import.Status.FAILED, reason)
 
 
 def _job_of(upload):

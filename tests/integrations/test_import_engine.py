@@ -269,3 +269,23 @@ def test_post_operation_on_import_source_runs(demo):
 
     statuses = dict(Subscription.objects.filter(recipient__email="anna@example.com").values_list("list__list_id", "status"))
     assert statuses == {1: Status.SUBSCRIBED, 2: Status.SUBSCRIBED}
+
+
+def test_failed_file_import_fails_its_run(demo, settings, tmp_path, monkeypatch):
+    settings.FTP_ROOT = tmp_path / "ftp"
+    account = demo_list().account
+    path = services.prepare_home(account) / "import" / "1" / "boom.csv"
+    path.write_text("111\nanna@example.com\n", encoding="utf-8")
+    monkeypatch.setattr("integrations.tasks.import_uploaded_file.delay", lambda *arguments: None)
+    upload = services.receive_upload(account, path)
+
+    def fail(*arguments, **keywords):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(lists_services, "import_batch", fail)
+    services.import_upload(str(path), upload.sha256)
+
+    upload.refresh_from_db()
+    assert upload.status == "failed"
+    assert upload.job.status == Import.Status.FAILED
+    assert importing.stalled_imports(timezone.now() + timedelta(hours=1)) == []
