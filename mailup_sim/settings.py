@@ -19,6 +19,9 @@ from mailup_sim.env import env_bool, env_int, env_list, env_str
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("MAILUP_SIM_VAR_DIR", str(BASE_DIR / "var"))).resolve()
 VAR_DIR.mkdir(parents=True, exist_ok=True)
+# Shared test data (real bounce reports and the like) that tests read when
+# it exists; it is never part of the repository.
+SHARED_DATA_DIR = Path(env_str("MAILUP_SIM_SHARED_DIR", str(BASE_DIR.parent / "shared"))).resolve()
 
 
 def _read_or_create_secret_key():
@@ -183,6 +186,13 @@ SINK_SMTP_BIND = env_str("SINK_SMTP_BIND", "127.0.0.1")
 SYSTEM_MAIL_SOURCE_IP = env_str("SYSTEM_MAIL_SOURCE_IP", "127.0.0.1")
 SMTP_TIMEOUT_SECONDS = env_int("SMTP_TIMEOUT_SECONDS", 30, minimum=1)
 BOUNCE_DOMAIN = env_str("BOUNCE_DOMAIN", "bounces.mailup-sim.localhost")
+# The inbound MX: the return-path and feedback-loop host that receives the
+# DSNs, ARF complaints and auto-replies the sink sends back.
+INBOUND_MX_HOST = env_str("INBOUND_MX_HOST", "127.0.0.1")
+INBOUND_MX_PORT = env_int("INBOUND_MX_PORT", 2525, minimum=1, maximum=65535)
+INBOUND_MX_BIND = env_str("INBOUND_MX_BIND", "127.0.0.1")
+# Seconds the sink waits before it sends a DSN, complaint or auto-reply that a rule asks for.
+SINK_REPORT_DELAY_SECONDS = env_int("SINK_REPORT_DELAY_SECONDS", 2, minimum=0, maximum=86400)
 # Source addresses of campaign mail, used in turn. Each is in 127.0.0.0/8,
 # which Linux routes to the loopback interface as a whole, or is 0.0.0.0 so
 # the operating system chooses (a sink in another container needs that).

@@ -1,0 +1,181 @@
+"""Why a recipient failed, and whether that failure is permanent for the address (hard) or not (soft).
+
+A failure is hard only when the address itself cannot receive mail: the
+mailbox does not exist (`user_unknown`), the domain does not exist or
+cannot be routed (`host_unknown`), the mailbox has moved (`has_moved`), or
+the domain accepts no mail at all (`not_accept`, with a 5xx reply). Every
+other failure (full mailbox, spam filter, policy block, time-out, network
+trouble, disabled account) says nothing final about the address, so it is
+soft, however permanent its SMTP code. Servers word their replies in many
+ways and often send a generic status such as 5.0.0 or 5.7.1, so the error
+text decides first and the enhanced status code (RFC 3463) decides only
+when no pattern matches.
+"""
+
+import re
+
+HARD_REASONS = {"user_unknown", "host_unknown", "has_moved", "not_accept"}
+
+STATUS = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
+REPLY_CODE = re.compile(r"(?<![\d.#-])([245][0-7]\d)(?:[ -]|$)")
+
+
+def _patterns(*texts):
+    return re.compile("|".join(texts), re.IGNORECASE | re.MULTILINE)
+
+
+# Checked in this order: the first reason whose pattern matches the error
+# text wins. Specific soft causes come first, because servers often pair
+# them with wording such as "recipient rejected". Then the hard causes.
+# Last come broad soft wordings ("denied", "timed out") that also appear
+# around a user-unknown reply, for example in a retry log.
+TEXT_REASONS = [
+    ("host_unknown", _patterns(r"account or domain may not exist")),
+    ("filtered", _patterns(r"recipient preferences")),
+    ("mailbox_full", _patterns(
+        r"mailbox (is )?full", r"over ?quota", r"quota (exceeded|full|violation)", r"exceeded (storage|quota)",
+        r"insufficient (disk )?(space|storage)", r"mailbox size limit", r"user(?:'s)? (mailbox|disk) (is )?full",
+        r"not enough (storage|space)", r"(mail)?box (exceeds|exceeded)", r"disk quota", r"storage (allocation|limit)",
+        r"account is full", r"too much mail", r"mail ?box is over", r"full mailbox", r"mailfolder is full",
+    )),
+    ("too_big", _patterns(r"message (size|length) (exceeds|too)", r"message too (big|large)", r"size limit", r"too large")),
+    ("suspended", _patterns(
+        r"(account|mailbox|user) (has been |is )?(disabled|suspended|deactivated|inactive|locked)",
+        r"(disabled|suspended|inactive|expired) (account|mailbox|user|recipient)", r"temporarily disabled",
+        r"no longer (active|in service)", r"disabled or discontinued",
+    )),
+    ("expired", _patterns(
+        r"retry time( not reached|out)", r"retry timeout", r"message expired", r"could not be delivered for \d+",
+        r"delivery time expired", r"has been delayed", r"delivery (is )?delayed", r"delayed \d+ hours",
+        r"was not delivered for", r"too old", r"maximum time", r"unable to deliver for \d+",
+    )),
+    ("rate_limited", _patterns(
+        r"too many (connections|messages|recipients|concurrent|sessions)", r"rate limit", r"temporarily deferred",
+        r"exceeded the rate", r"connection limit", r"sending rate",
+    )),
+    ("auth_failure", _patterns(
+        r"\bspf\b", r"\bdkim\b", r"\bdmarc\b", r"sender policy framework", r"authentication (failed|required|checks failed)",
+    )),
+    ("require_ptr", _patterns(
+        r"reverse (dns|lookup|hostname)", r"\bptr\b", r"rdns", r"no (dns|hostname) for", r"cannot find your hostname",
+        r"client host rejected", r"host name does not match", r"forward-confirmed", r"unresolvable",
+    )),
+    ("spam", _patterns(
+        r"\bspam", r"junk mail", r"unsolicited", r"content (rejected|filter)", r"bulk mail", r"message (was )?(rejected|refused) as",
+        r"blocked by (content|filter)", r"\buce\b", r"virus", r"malware", r"infected",
+    )),
+    ("blocked", _patterns(
+        r"block(ed|list)", r"black ?list", r"\brbl\b", r"dnsbl", r"spamhaus", r"spamcop", r"barracuda", r"listed (in|on|at)",
+        r"reputation", r"refused to talk", r"your ip", r"banned",
+    )),
+    ("relay_denied", _patterns(
+        r"relay(ing)? (denied|not permitted|access denied|prohibited)", r"not permitted to relay", r"unable to relay", r"no relaying",
+    )),
+    ("rejected", _patterns(
+        r"sender (address )?rejected", r"domain of sender", r"sender (verify|verification) failed", r"not (a )?member",
+        r"only members", r"sender (is )?(not|invalid)", r"mail from (was )?rejected", r"bad sender", r"after mail from",
+    )),
+    ("not_accept", _patterns(
+        r"does not accept (e?-?mail|messages)", r"null mx", r"accepts no mail", r"indicated no smtp service",
+        r"couldn't find a mail exchanger", r"no mail exchanger",
+    )),
+    ("has_moved", _patterns(r"has moved", r"address (has )?changed", r"moved to", r"no longer (at|with|valid at)")),
+    ("host_unknown", _patterns(
+        r"host (or domain name )?not found", r"host unknown", r"unknown host", r"domain (name )?not found",
+        r"domain (does not|doesn't|may not) exist", r"no such (domain|host)", r"unrouteable", r"unroutable", r"name or service not known",
+        r"nxdomain", r"no mx", r"non-?existent (domain|host)", r"domain (is )?(invalid|unknown)", r"unknown domain",
+        r"illegal host", r"dns (error|lookup failed|lookup failure)", r"hostname lookup failed", r"host \S+ not found",
+        r"\b[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,} does not exist", r"domain is not reachable",
+    )),
+    ("user_unknown", _patterns(
+        r"user (unknown|not found|does not exist|doesn't exist|invalid|not (known|local))", r"unknown (user|recipient|local|mailbox)",
+        r"no such (user|recipient|mailbox|account|person)", r"(recipient|mailbox|address|account)( address)? (does not|doesn't) exist",
+        r"(mailbox|recipient|address|user|account) (is )?(not found|unknown|invalid|unavailable)", r"invalid (recipient|mailbox|address|user)",
+        r"not a (valid|known) (user|mailbox|recipient)", r"does not have an account", r"illegal user",
+        r"no mailbox", r"mailbox not", r"undeliverable address", r"bad (destination|recipient|address)", r"unknown or illegal alias",
+        r"(account|address) (has been )?(closed|terminated|removed|deleted|cancel+ed)", r"not our customer",
+        r"is not a valid mailbox", r"addressee unknown", r"recipient (not|is not) (found|valid|known)",
+        r"doesn't have a .* account", r"no account", r"(unknown|invalid) e-?mail", r"mailbox unavailable",
+        r"address couldn't be found", r"invalid \S+ (delivery )?userid",
+    )),
+    ("expired", _patterns(r"timed? ?out", r"giving up on", r"expired", r"will retry", r"still trying", r"deferred", r"no answer from")),
+    ("blocked", _patterns(
+        r"access denied", r"connection (refused|rejected|reset)", r"remote protocol error", r"service unavailable", r"not allowed", r"denied",
+        r"policy", r"prohibited", r"rejected by", r"ip address", r"\bhelo\b", r"try again later",
+    )),
+]
+# An unknown mailbox reported after the message body was sent (in reply to
+# the end of DATA) is a content filter speaking, not a missing mailbox,
+# unless the server also sent the user-unknown status 5.1.1.
+DATA_PHASE = _patterns(r"after end of data", r"end of data command", r"after data", r"smtp command\W+data\b")
+USER_UNKNOWN = dict(TEXT_REASONS)["user_unknown"]
+SMTP_COMMAND = re.compile(r"^\W*>>> (\w+)", re.MULTILINE)
+# Used when no pattern matches: the enhanced status code's subject and detail.
+STATUS_REASONS = {
+    "1.1": "user_unknown",
+    "1.2": "host_unknown",
+    "1.3": "bad_syntax",
+    "1.6": "has_moved",
+    "1.10": "not_accept",
+    "2.1": "suspended",
+    "2.2": "mailbox_full",
+    "2.3": "too_big",
+    "3.4": "too_big",
+    "4.4": "host_unknown",
+    "4.7": "expired",
+    "7.1": "blocked",
+}
+
+
+def find_status(text):
+    """Return the first enhanced status code (such as `5.1.1`) in `text`, or ''."""
+    match = STATUS.search(text or "")
+    return ".".join(match.groups()) if match else ""
+
+
+def find_reply_code(text):
+    """Return the first three-digit SMTP reply code in `text`, or ''."""
+    match = REPLY_CODE.search(text or "")
+    return match.group(1) if match else ""
+
+
+def classify(text, status, reply_code, action="failed", context=""):
+    """Return (reason, hard) for one failed recipient.
+
+    `text` is the error text about the recipient, and `context` the
+    report's explanation around it, which may name the SMTP phase.
+    `action` is the DSN's Action field: a `delayed` report, a 4.x.x status
+    or a 4xx reply is always soft, because the sender is still retrying.
+    """
+    reason = text_reason(text) or status_reason(status) or "other"
+    if reason == "user_unknown" and status != "5.1.1" and _failed_after_data(text, context):
+        reason = "filtered"
+    temporary = action == "delayed" or status.startswith("4") or (not status and reply_code.startswith("4"))
+    return reason, reason in HARD_REASONS and not temporary
+
+
+def _failed_after_data(text, context):
+    """Tell whether the reply came to the end of DATA, from the report's wording or its SMTP transcript."""
+    if DATA_PHASE.search(f"{text}\n{context}"):
+        return True
+    # In a transcript (">>> RCPT To:<…>" then "<<< 550 …"), the last command
+    # sent before the user-unknown reply is the one that failed.
+    replies = list(USER_UNKNOWN.finditer(context))
+    if not replies:
+        return False
+    commands = SMTP_COMMAND.findall(context[: replies[-1].start()])
+    return bool(commands) and commands[-1].upper() == "DATA"
+
+
+def text_reason(text):
+    for reason, pattern in TEXT_REASONS:
+        if pattern.search(text or ""):
+            return reason
+    return ""
+
+
+def status_reason(status):
+    if not status:
+        return ""
+    _, subject, detail = status.split(".")
+    return STATUS_REASONS.get(f"{subject}.{detail}", "")

@@ -1,0 +1,211 @@
+"""Bounces written as prose: finding the failed addresses and the error text about each.
+
+Many MTAs (qmail, Exim, Courier, older Exchange, webmail providers) send
+no RFC 3464 delivery-status part. Their reports share a shape: a sender
+such as MAILER-DAEMON, a subject such as "Undeliverable", an explanation
+that names each failed address with the remote server's reply, and then a
+copy of the original message after a separator line. This module reads
+that shape without knowing which MTA wrote it.
+"""
+
+import re
+from email.header import decode_header, make_header
+
+BOUNCE_SUBJECT = re.compile(
+    r"undeliver|delivery[ _](status|failure|notification|has failed|failed|problem|report)|mail delivery|"
+    r"returned mail|return(ed)? to sender|failure notice|mail system error|non[- ]?delivery|nondeliverable|"
+    r"could not be delivered|not delivered|delivery delayed|delayed \d+ hours|warning: message|mail failure|"
+    r"mail could not|message not delivered|permanent error|unzustellbar|nicht zustellbar|non recapitabile|"
+    r"are not member|error sending (message|your mail)|delayed mail|notification d'[ée]tat|benachrichtung|failure delivery|"
+    r"errors from|\u30a8\u30e9\u30fc",
+    re.IGNORECASE,
+)
+BOUNCE_SENDER = re.compile(
+    r"mailer-daemon|post_?master|mail delivery|mail ?administrator|mdaemon|mail ?system|"
+    r"bounce|nobody@|daemon@|mailerdaemon",
+    re.IGNORECASE,
+)
+# Lines that start the returned copy of the original message, as MTAs word them.
+ORIGINAL_SEPARATOR = re.compile(
+    r"^\s*(-{2,}|={2,}|\*{2,})?\s*("
+    r"(below this line is a copy|this is a copy of|original message(?! was received)|copy of the (original )?message|"
+    r"returned message|undelivered message|original mail|message headers follow|"
+    r"headers of the (original|returned)|header of the original|first \d+ lines|rfc822 message)"
+    r"|(the )?text of the (returned|original) message"
+    r")",
+    re.IGNORECASE | re.MULTILINE,
+)
+ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+# "SMTP error from remote mail server after MAIL FROM:<sender>" names the
+# sender, not a failed recipient.
+SENDER_MENTION = re.compile(r"(mail from:?|envelope-from|from:|sender:?|return-path:)\s*<?([^\s<>]+@[^\s<>]+?)>?[\s.,;]", re.IGNORECASE)
+EXIM_LIST_START = re.compile(r"following (address\(es\)|addresses|recipients?)[^\n]*(failed|deferred|delayed)", re.IGNORECASE)
+SERVICE_LOCAL_PARTS = {"mailer-daemon", "postmaster", "root", "abuse", "noreply", "no-reply", "nobody"}
+
+
+def looks_like_bounce(message):
+    """Tell whether a message without a delivery-status part is a non-delivery report."""
+    if message.get("X-Failed-Recipients"):
+        return True
+    subject = decoded_header(message, "Subject")
+    sender = str(message.get("From") or "") + " " + str(message.get("Return-Path") or "")
+    if BOUNCE_SUBJECT.search(subject):
+        return True
+    if not BOUNCE_SENDER.search(sender):
+        return False
+    returned_copy = any(part.get_content_type() == "message/rfc822" for part in message.walk())
+    return returned_copy or bool(ORIGINAL_SEPARATOR.search(_all_text(message)))
+
+
+def decoded_header(message, name):
+    """Return a header's value with RFC 2047 encoded words decoded; '' when missing or undecodable."""
+    value = message.get(name)
+    if value is None:
+        return ""
+    try:
+        return str(make_header(decode_header(str(value))))
+    except (LookupError, ValueError, UnicodeError):
+        return str(value)
+
+
+def human_readable_text(message):
+    """Return the explanation part of a report: text parts outside the returned message, cut at its copy."""
+    texts = []
+    for part in _parts_outside_original(message):
+        if part.get_content_type() in ("text/plain", "text/html") and not part.is_multipart():
+            texts.append(_decode(part))
+        if texts and part.get_content_type() == "text/plain":
+            break
+    text = _unquote("\n".join(texts))
+    if "<html" in text.lower() or "<body" in text.lower():
+        text = re.sub(r"<[^>]+>", " ", text)
+    separator = ORIGINAL_SEPARATOR.search(text)
+    if separator and separator.start() > 0:
+        text = text[: separator.start()]
+    return _cut_at_embedded_headers(text)
+
+
+def _parts_outside_original(message):
+    if not message.is_multipart():
+        yield message
+        return
+    for part in message.get_payload():
+        if part.get_content_maintype() == "message":
+            continue
+        if part.is_multipart():
+            yield from _parts_outside_original(part)
+        else:
+            yield part
+
+
+def _unquote(text):
+    """Remove one level of "> " quoting when a forwarded report quotes every line."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    quoted = [line for line in lines if line.startswith(">")]
+    if lines and len(quoted) > 0.8 * len(lines):
+        return re.sub(r"^> ?", "", text, flags=re.MULTILINE)
+    return text
+
+
+def _all_text(message):
+    return "\n".join(_decode(part) for part in message.walk() if part.get_content_maintype() == "text")
+
+
+def _cut_at_embedded_headers(text):
+    """Cut the text where a copied header block (Received:, Return-Path:, …) begins."""
+    match = re.search(r"^(Return-Path|Received|Message-ID|DKIM-Signature|X-Received):", text, re.IGNORECASE | re.MULTILINE)
+    if match and match.start() > 0:
+        return text[: match.start()]
+    return text
+
+
+def failed_recipients(message):
+    """Return (address, error text) for each failed address that the report names; at least one pair."""
+    text = human_readable_text(message)
+    addresses = (
+        _listed_addresses(message, text)
+        or _mentioned_addresses(message, text)
+        or _mentioned_addresses(message, text, keep_service=True)
+    )
+    if not addresses:
+        return [("", text)]
+    return [(address, text_about(text, address, addresses) or text) for address in addresses]
+
+
+def _listed_addresses(message, text):
+    """Addresses that the report lists explicitly: X-Failed-Recipients, or Exim's indented list."""
+    header = str(message.get("X-Failed-Recipients") or "")
+    listed = [address.strip().lower() for address in header.split(",") if address.strip()]
+    if listed:
+        return list(dict.fromkeys(listed))
+
+    start = EXIM_LIST_START.search(text)
+    if not start:
+        return []
+    found = []
+    for line in text[start.end() :].splitlines()[1:]:
+        if not line.strip():
+            if found:
+                break
+            continue
+        if line.startswith("  ") and not line.startswith("    "):
+            found.append(line.strip().split()[0].strip("<>:").lower())
+    return list(dict.fromkeys(found))
+
+
+def _mentioned_addresses(message, text, keep_service=False):
+    """Addresses named in the explanation, less the sender, the report's own parties and service mailboxes."""
+    excluded = {match.group(2).strip("<>.").lower() for match in SENDER_MENTION.finditer(text + " ")}
+    for name in ("To", "From", "Reply-To", "Return-Path"):
+        excluded.update(address.lower() for address in ADDRESS.findall(str(message.get(name) or "")))
+    found = []
+    for address in ADDRESS.findall(text):
+        address = address.strip(".").lower()
+        if address in excluded or (address.split("@")[0] in SERVICE_LOCAL_PARTS and not keep_service):
+            continue
+        found.append(address)
+    return list(dict.fromkeys(found))
+
+
+def text_about(text, address, others=()):
+    """Return the lines of `text` from the first mention of `address` to the first later mention of another.
+
+    The lines start at the beginning of the line that names the address,
+    because some MTAs put the error first ("Unknown user: a@example.com").
+    """
+    if not address:
+        return ""
+    lower = text.lower()
+    start = lower.find(address.lower())
+    if start < 0:
+        local = address.split("@")[0].lower()
+        start = lower.find(local) if local else -1
+        if start < 0:
+            return ""
+    line_start = lower.rfind("\n", 0, start) + 1
+    after = start + len(address)
+    ends = [lower.find(other.lower(), after) for other in others if other.lower() != address.lower()]
+    ends = [lower.rfind("\n", after, end) + 1 or end for end in ends if end >= 0]
+    end = min([position for position in ends if position > after] or [len(text)])
+    return text[line_start:end]
+
+
+def headers_in_text(text, names):
+    """Find header values in a copied header block of plain text, for reports without a message part."""
+    values = {}
+    for name in names:
+        match = re.search(rf"^{re.escape(name)}:[ \t]*(.+)$", text, re.IGNORECASE | re.MULTILINE)
+        if match and name not in ("to", "from"):
+            values[name] = match.group(1).strip()
+    return values
+
+
+def _decode(part):
+    payload = part.get_payload(decode=True)
+    if payload is None:
+        return str(part.get_payload() or "")
+    charset = part.get_content_charset() or "utf-8"
+    try:
+        return payload.decode(charset, "replace")
+    except LookupError:
+        return payload.decode("utf-8", "replace")
