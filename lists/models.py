@@ -34,6 +34,10 @@ class Account(models.Model):
     frontend_ip_restricted = models.BooleanField(
         default=True, help_text=_("Answer the Xml* frontend pages only for registered IP addresses.")
     )
+    # This many soft bounces of one address within soft_bounce_days count as
+    # a hard bounce (reason 512, every list); 0 turns the rule off.
+    soft_bounce_limit = models.PositiveSmallIntegerField(default=3)
+    soft_bounce_days = models.PositiveSmallIntegerField(default=7)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

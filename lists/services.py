@@ -546,6 +546,35 @@ def unsubscribe_recipient(recipient_id, mailing_list, source, reason, message_id
     return True
 
 
+def unsubscribe_for_report(recipient, lists, source, reason, message_id=None, details=None):
+    """Unsubscribe a recipient's e-mail channel from `lists` because of a bounce or complaint report.
+
+    `lists` is None for every list of the recipient's account. The source
+    is Bounce or FBL, so webhooks can tell these events apart. Returns the
+    lists whose subscription changed; a list where the address was already
+    unsubscribed is left as it is, so a report read twice changes nothing.
+    """
+    with transaction.atomic():
+        recipient = Recipient.objects.select_for_update().get(pk=recipient.pk)
+        subscriptions = Subscription.objects.select_for_update().filter(recipient=recipient, channel=Channel.EMAIL)
+        if lists is not None:
+            subscriptions = subscriptions.filter(list__in=lists)
+        changed = []
+        for subscription in subscriptions.exclude(status=Status.UNSUBSCRIBED).select_related("list"):
+            _write_optout(subscription, reason, message_id)
+            _record(recipient, subscription.list, Kind.UNSUBSCRIBE, source, Channel.EMAIL, reason, message_id, details)
+            changed.append(subscription.list)
+
+    logger.info(
+        "unsubscribe_for_report recipient=%s source=%s reason=%s lists=%s",
+        recipient.pk,
+        source,
+        reason,
+        [mailing_list.pk for mailing_list in changed],
+    )
+    return changed
+
+
 def _write_optout(subscription, reason, message_id):
     subscription.status = Status.UNSUBSCRIBED
     subscription.optout_at = timezone.now()

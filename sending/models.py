@@ -284,3 +284,85 @@ class Isp(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class SinkRule(models.Model):
+    """A behaviour of the simulated internet for the recipients that match a pattern.
+
+    The sink applies the active rule with the lowest `priority` whose
+    pattern matches the lower-cased recipient address. A pattern is a shell
+    glob on the whole address (`*@gmail.test`, `vip-*@example.com`) or a
+    bare domain (`gmail.test`). Without a matching rule the magic local
+    parts of `sending.isp.rules` apply, then plain acceptance.
+    """
+
+    class Behaviour(models.TextChoices):
+        ACCEPT = "accept", "accept"
+        DEFER = "defer", "answer 4xx at RCPT"
+        REJECT = "reject", "answer 5xx at RCPT"
+        DISCONNECT = "disconnect", "drop the connection at RCPT"
+        SLOW = "slow", "answer RCPT after a delay"
+        BOUNCE = "bounce", "accept, then send a DSN"
+        COMPLAINT = "complaint", "accept, then send an ARF complaint"
+        AUTO_REPLY = "auto_reply", "accept, then send an auto-reply"
+
+    pattern = models.CharField(max_length=254)
+    behaviour = models.CharField(max_length=10, choices=Behaviour.choices)
+    # SMTP reply of defer and reject, and the status that a DSN reports.
+    smtp_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    enhanced_status = models.CharField(max_length=12, blank=True)
+    message = models.CharField(max_length=300, blank=True)
+    # Seconds a slow answer waits; seconds before a report is sent (empty: SINK_REPORT_DELAY_SECONDS).
+    delay_seconds = models.PositiveIntegerField(null=True, blank=True)
+    priority = models.IntegerField(default=100)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["priority", "id"]
+
+    def __str__(self):
+        return f"{self.pattern}: {self.behaviour}"
+
+
+class InboundMessage(models.Model):
+    """A message that reached the inbound MX, stored before it is read, with the verdict and what it changed."""
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", "received"
+        PROCESSING = "processing", "processing"
+        PROCESSED = "processed", "processed"
+        FAILED = "failed", "failed"
+
+    class Verdict(models.TextChoices):
+        HARD_BOUNCE = "hard_bounce", "hard bounce"
+        SOFT_BOUNCE = "soft_bounce", "soft bounce"
+        COMPLAINT = "complaint", "complaint"
+        AUTO_REPLY = "auto_reply", "auto-reply"
+        DELIVERED = "delivered", "delivery report"
+        UNSUBSCRIBE = "unsubscribe", "List-Unsubscribe mailto"
+        UNKNOWN = "unknown", "not a report"
+
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    peer_ip = models.GenericIPAddressField()
+    mail_from = models.CharField(max_length=512, blank=True)
+    rcpt_to = models.JSONField(default=list)
+    subject = models.TextField(blank=True)
+    size = models.PositiveIntegerField()
+    raw = models.BinaryField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RECEIVED)
+    verdict = models.CharField(max_length=12, choices=Verdict.choices, blank=True)
+    # Failed recipients as parsed, the reason code applied and the lists changed.
+    details = models.JSONField(default=dict, blank=True)
+    account = models.ForeignKey(Account, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    recipient = models.ForeignKey(Recipient, on_delete=models.SET_NULL, null=True, blank=True, related_name="inbound_reports")
+    delivery = models.ForeignKey(Delivery, on_delete=models.SET_NULL, null=True, blank=True, related_name="reports")
+    processed_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["recipient", "verdict", "received_at"])]
+
+    def __str__(self):
+        return f"inbound {self.pk}: {self.verdict or self.status}"

@@ -8,6 +8,7 @@ and every attempt's outcome is written back to its Delivery.
 """
 
 import logging
+import re
 from datetime import timedelta
 
 import css_inline
@@ -20,7 +21,7 @@ from django.utils import timezone
 
 from lists.models import Channel, GroupMembership, Recipient, Subscription
 from sending.html_text import html_to_text
-from sending.models import Delivery, DeliveryAttempt, Message, Sending, SinkMessage, SystemMail
+from sending.models import Delivery, DeliveryAttempt, Message, Sending, SinkMessage, SinkRule, SystemMail
 
 logger = logging.getLogger(__name__)
 
@@ -559,3 +560,62 @@ def deliveries_by_source_ip(sending):
         .order_by("-total", "source_ip")
     )
     return [(row["source_ip"], row["total"]) for row in rows]
+
+
+# --- Sink rules ------------------------------------------------------------------
+
+
+class InvalidSinkRule(ValueError):
+    """A sink rule field with a bad value; `field` names it."""
+
+    def __init__(self, field, message):
+        super().__init__(message)
+        self.field = field
+
+
+SINK_RULE_FIELDS = ("pattern", "behaviour", "smtp_code", "enhanced_status", "message", "delay_seconds", "priority", "active")
+ENHANCED_STATUS = re.compile(r"^[245]\.\d{1,3}\.\d{1,3}$")
+
+
+def save_sink_rule(values, rule=None):
+    """Create a sink rule from `values`, or change `rule`; raise InvalidSinkRule naming the first bad field."""
+    rule = rule or SinkRule()
+    for name in SINK_RULE_FIELDS:
+        if name in values:
+            setattr(rule, name, values[name])
+    _check_sink_rule(rule)
+    rule.save()
+    logger.info("sink rule saved rule=%s pattern=%s behaviour=%s", rule.pk, rule.pattern, rule.behaviour)
+    return rule
+
+
+def _check_sink_rule(rule):
+    if not isinstance(rule.pattern, str) or not rule.pattern.strip() or len(rule.pattern) > 254:
+        raise InvalidSinkRule("pattern", "pattern must be an address glob such as *@gmail.test, or a domain, up to 254 characters.")
+    if rule.behaviour not in SinkRule.Behaviour.values:
+        raise InvalidSinkRule("behaviour", f"behaviour must be one of {', '.join(SinkRule.Behaviour.values)}.")
+    code = rule.smtp_code
+    if code is not None and (not isinstance(code, int) or not 400 <= code <= 599):
+        raise InvalidSinkRule("smtp_code", "smtp_code must be an SMTP reply code from 400 to 599.")
+    if code is not None and rule.behaviour == SinkRule.Behaviour.DEFER and code >= 500:
+        raise InvalidSinkRule("smtp_code", "a defer rule needs a 4xx smtp_code.")
+    if code is not None and rule.behaviour in (SinkRule.Behaviour.REJECT, SinkRule.Behaviour.BOUNCE) and code < 500:
+        raise InvalidSinkRule("smtp_code", "a reject or bounce rule needs a 5xx smtp_code.")
+    if rule.enhanced_status and not ENHANCED_STATUS.match(str(rule.enhanced_status)):
+        raise InvalidSinkRule("enhanced_status", "enhanced_status must look like 5.1.1.")
+    if not isinstance(rule.message, str) or len(rule.message) > 300 or "\n" in rule.message or "\r" in rule.message:
+        raise InvalidSinkRule("message", "message must be one line of at most 300 characters.")
+    delay = rule.delay_seconds
+    if delay is not None and (not isinstance(delay, int) or not 0 <= delay <= 86400):
+        raise InvalidSinkRule("delay_seconds", "delay_seconds must be an integer from 0 to 86400.")
+    if not isinstance(rule.priority, int) or not -(10**6) <= rule.priority <= 10**6:
+        raise InvalidSinkRule("priority", "priority must be an integer from -1000000 to 1000000.")
+    if not isinstance(rule.active, bool):
+        raise InvalidSinkRule("active", "active must be true or false.")
+
+
+def delete_sink_rule(rule_id):
+    """Delete one sink rule; return False when no rule has this id."""
+    deleted, _ = SinkRule.objects.filter(pk=rule_id).delete()
+    logger.info("sink rule deleted rule=%s found=%s", rule_id, bool(deleted))
+    return bool(deleted)

@@ -11,10 +11,15 @@ from email import policy
 from email.parser import BytesHeaderParser, BytesParser
 
 from aiosmtpd.controller import Controller
+from django.conf import settings
 from django.db import close_old_connections
 
 from sending import dkim_signing, dns_zone
-from sending.models import SinkMessage
+from sending.isp import reports as isp_reports
+from sending.isp import rules
+from sending.models import SinkMessage, SinkRule
+
+Behaviour = SinkRule.Behaviour
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +123,43 @@ def _safe_str(value):
 
 
 class SinkHandler:
+    """The SMTP side of every simulated ISP.
+
+    At RCPT the handler first asks each of `admission_checks` (callables
+    taking the session, the envelope and the address, returning an SMTP
+    reply line to send or None), which is where per-ISP limits belong. Then
+    `isp.rules.decide` picks the recipient's behaviour: accept, defer,
+    reject, disconnect or answer slowly at once, or accept and send a DSN,
+    a complaint or an auto-reply to the inbound MX after the message is
+    stored.
+    """
+
+    def __init__(self, admission_checks=()):
+        self.admission_checks = list(admission_checks)
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        for check in self.admission_checks:
+            reply = check(session, envelope, address)
+            if reply:
+                return reply
+
+        loop = asyncio.get_running_loop()
+        decision = await loop.run_in_executor(None, _decide_in_thread, address)
+        if decision.behaviour in (Behaviour.DEFER, Behaviour.REJECT):
+            logger.info("sink %s rcpt=%s reply=%s", decision.behaviour, address, decision.reply)
+            return decision.reply
+        if decision.behaviour == Behaviour.DISCONNECT:
+            logger.info("sink disconnect rcpt=%s peer=%s", address, session.peer)
+            server.transport.close()
+            return "421 4.4.2 Connection dropped"
+        if decision.behaviour == Behaviour.SLOW:
+            await asyncio.sleep(decision.delay_seconds)
+
+        envelope.rcpt_tos.append(address)
+        if decision.behaviour in rules.REPORTS:
+            envelope.reports = getattr(envelope, "reports", []) + [(address, decision)]
+        return "250 2.1.5 OK"
+
     async def handle_DATA(self, server, session, envelope):
         raw = envelope.original_content or envelope.content
         loop = asyncio.get_running_loop()
@@ -128,7 +170,40 @@ class SinkHandler:
         except Exception:
             logger.exception("sink could not store a message from %s", session.peer)
             return "451 4.3.0 Message could not be stored, try again later"
+
+        for address, decision in getattr(envelope, "reports", []):
+            delay = decision.delay_seconds if decision.rule_id else settings.SINK_REPORT_DELAY_SECONDS
+            report = (raw, envelope.mail_from, address, decision, session.peer[0])
+            loop.call_later(delay, lambda report=report: loop.run_in_executor(None, send_report, *report))
         return "250 2.0.0 Message accepted for delivery"
+
+
+def _decide_in_thread(address):
+    close_old_connections()
+    try:
+        return rules.decide(address)
+    finally:
+        close_old_connections()
+
+
+def send_report(original, mail_from, recipient, decision, source_ip):
+    """Send the report that `decision` asks for about one accepted recipient to the inbound MX.
+
+    A bounce or auto-reply goes to the envelope sender, from the null
+    sender; a message without an envelope sender gets none, as RFC 3464
+    and RFC 3834 require. A complaint goes to the feedback-loop address.
+    """
+    if decision.behaviour == Behaviour.COMPLAINT:
+        report = isp_reports.feedback_report(original, recipient, source_ip)
+        isp_reports.send_to_inbound_mx("", isp_reports.feedback_loop_address(), report)
+        return
+    if not mail_from:
+        return
+    if decision.behaviour == Behaviour.BOUNCE:
+        report = isp_reports.delivery_status_notification(original, mail_from, recipient, decision)
+    else:
+        report = isp_reports.auto_reply(original, mail_from, recipient, decision)
+    isp_reports.send_to_inbound_mx("", mail_from, report)
 
 
 def _store_in_thread(peer, helo, mail_from, rcpt_tos, raw):

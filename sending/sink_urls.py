@@ -1,11 +1,15 @@
 from django.urls import path
 
 from integrations import sink_api as webhook_sink_api
-from sending import sink_api
+from sending import isp_api, sink_api
 
 urlpatterns = [
     path("messages", sink_api.MessageListView.as_view()),
     path("messages/<int:message_id>", sink_api.MessageDetailView.as_view()),
     path("messages/<int:message_id>/raw", sink_api.raw_message),
     path("webhooks", webhook_sink_api.WebhookDeliveryListView.as_view()),
+    path("rules", isp_api.RuleListView.as_view()),
+    path("rules/<int:rule_id>", isp_api.RuleDetailView.as_view()),
+    path("inbound", isp_api.InboundListView.as_view()),
+    path("inbound/<int:inbound_id>", isp_api.InboundDetailView.as_view()),
 ]

@@ -65,3 +65,10 @@ def deliver_batch(delivery_ids):
 @shared_task(acks_late=True)
 def sweep_sendings():
     return services.sweep_sendings()
+
+
+@shared_task(acks_late=True)
+def process_inbound_message(inbound_id):
+    from sending.inbound import processing
+
+    processing.process_inbound_message(inbound_id)

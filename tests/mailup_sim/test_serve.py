@@ -38,6 +38,7 @@ def platform(tmp_path):
         PUBLIC_ORIGIN=f"http://localhost:{web_port}",
         SINK_SMTP_PORT=str(sink_port),
         FTP_PORT=str(free_port()),
+        INBOUND_MX_PORT=str(free_port()),
     )
     process = subprocess.Popen(
         [sys.executable, "manage.py", "serve"],

@@ -13,7 +13,7 @@ from django.core.management.base import BaseCommand, CommandError
 from lists.demo import describe, seed_demo
 from lists.models import Account
 
-PARTS = ("web", "worker", "beat", "sink", "ftp")
+PARTS = ("web", "worker", "beat", "sink", "inbound", "ftp")
 # Children get this long to stop after SIGTERM before they are killed.
 STOP_TIMEOUT_SECONDS = 15
 
@@ -36,12 +36,16 @@ def part_commands():
             "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME,
         ],
         "sink": [python, manage, "run_sink"],
+        "inbound": [python, manage, "run_inbound_mx"],
         "ftp": [python, manage, "run_ftp"],
     }  # fmt: skip
 
 
 class Command(BaseCommand):
-    help = "Start web, worker, beat, the SMTP sink and the batch FTP server; migrate and seed the demo console on an empty database."
+    help = (
+        "Start web, worker, beat, the SMTP sink, the inbound MX and the batch FTP server; "
+        "migrate and seed the demo console on an empty database."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -78,6 +82,8 @@ class Command(BaseCommand):
             lines.append(f"  public origin of links               {settings.PUBLIC_ORIGIN}")
         if "sink" in parts:
             lines.append(f"  SMTP sink                            {settings.SINK_SMTP_BIND}:{settings.SINK_SMTP_PORT}")
+        if "inbound" in parts:
+            lines.append(f"  inbound MX (bounces, complaints)     {settings.INBOUND_MX_BIND}:{settings.INBOUND_MX_PORT}")
         if "ftp" in parts:
             lines.append(f"  batch FTP                            {settings.FTP_BIND}:{settings.FTP_PORT}")
         if "worker" in parts or "beat" in parts:
