@@ -1,4 +1,4 @@
-"""What the platform does with a message that reaches its inbound MX.
+"""Processing of the messages that reach the platform's inbound MX.
 
 `receive_inbound_message` stores the message and, after the commit,
 enqueues `process_inbound_message`, which reads it, finds the delivery
@@ -80,8 +80,8 @@ def process_inbound_message(inbound_id):
 
     The conditional UPDATE claims the row, so a duplicate task does
     nothing. A message left in `processing` by a dead worker stays there
-    for an operator to look at, because the subscription changes it made
-    before dying cannot be told apart from those it did not make.
+    for an operator to look at, because nothing records which subscription
+    changes it made before it died.
     """
     claimed = InboundMessage.objects.filter(pk=inbound_id, status=InboundMessage.Status.RECEIVED).update(
         status=InboundMessage.Status.PROCESSING

@@ -1,4 +1,4 @@
-"""How the sink, playing every ISP, treats one recipient: stored rules first, then magic addresses.
+"""The sink's per-recipient behaviour as every ISP: stored rules first, then magic addresses.
 
 A magic address needs no configuration: its local part, or the part
 before `+` or `-`, names the behaviour, at any domain (`bounce@example.com`,
@@ -17,7 +17,7 @@ Behaviour = SinkRule.Behaviour
 
 @dataclass(frozen=True)
 class Decision:
-    """What the sink does for one recipient: the behaviour and the SMTP details it needs."""
+    """The sink's behaviour for one recipient, with the SMTP details it needs."""
 
     behaviour: str
     smtp_code: int = 250

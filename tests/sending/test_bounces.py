@@ -1,6 +1,6 @@
 """Bounces, complaints and auto-replies end to end: the sink plays the ISP, the inbound MX changes subscriptions.
 
-A newsletter goes over real SMTP to the live sink. The sink answers magic
+A newsletter goes over real SMTP to the live sink. The sink applies magic
 addresses and stored rules, sends DSNs, ARF complaints and auto-replies to
 the live inbound MX, and the tests read the outcome through
 xmlChkSubscriber.aspx and the sink API.
