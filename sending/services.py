@@ -387,6 +387,11 @@ def record_delivery_failure(delivery, error, permanent, source_ip=None, smtp_cod
     with transaction.atomic():
         if Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.SENDING).update(**values):
             _record_attempt(delivery, outcome, source_ip, smtp_code, error, duration_ms, isp)
+            if permanent and smtp_code and smtp_code >= 500:
+                # Imported here because the inbound package imports lists.services, which imports this module.
+                from sending.inbound import processing
+
+                processing.apply_smtp_rejection(delivery, smtp_code, error)
     logger.info(
         "delivery %s delivery=%s sending=%s attempts=%s error=%s",
         "failed" if final else "deferred",

@@ -12,6 +12,8 @@ it reports on and changes subscriptions through `lists.services`:
 - a mail to a List-Unsubscribe mailto address unsubscribes it from that
   list (64);
 - an auto-reply or a success report is only recorded.
+
+`apply_smtp_rejection` does the same for a hard 5xx reply at SMTP time.
 """
 
 import logging
@@ -26,7 +28,7 @@ from django.utils.crypto import constant_time_compare
 from lists import services as lists_services
 from lists.models import Source
 from sending import campaign_rendering
-from sending.inbound import parsing
+from sending.inbound import parsing, reasons
 from sending.models import Delivery, InboundMessage, SystemMail
 
 logger = logging.getLogger(__name__)
@@ -146,6 +148,26 @@ def _recipient_details(recipient):
         "hard": recipient.hard,
         "diagnostic": recipient.diagnostic[:500],
     }
+
+
+def apply_smtp_rejection(delivery, smtp_code, reply):
+    """Treat a 5xx reply to a delivery as the bounce it reports; return the reason code applied or None.
+
+    A reply that names a hard cause (unknown mailbox or domain) unsubscribes
+    the address from every list, as a DSN would. Other 5xx replies (policy,
+    spam, full mailbox) leave subscriptions alone: the delivery has failed.
+    """
+    status = reasons.find_status(reply)
+    cause, hard = reasons.classify(reply, status, str(smtp_code))
+    if not hard:
+        return None
+
+    delivery, recipient, _, message_id = _delivery_target(_delivery(delivery.pk))
+    reason = HARD_BOUNCE_REASONS.get(cause, GENERIC_BOUNCE_REASON)
+    lists_services.unsubscribe_for_report(
+        recipient, None, Source.BOUNCE, reason, message_id, details={"delivery": delivery.pk, "smtp_reply": reply[:500]}
+    )
+    return reason
 
 
 # --- Finding what the report is about ---------------------------------------------

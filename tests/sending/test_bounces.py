@@ -278,3 +278,26 @@ def test_unknown_report_changes_nothing(demo, inbound_mx):
 
     assert report.verdict == InboundMessage.Verdict.UNKNOWN
     assert report.recipient is None
+
+
+def test_reject_at_rcpt_is_hard_bounce(demo, sink, inbound_mx, http):
+    recipient = subscribe("reject@example.com", list_id=1)
+    subscribe("reject@example.com", list_id=2)
+
+    sending = send_newsletter()
+    delivery = _wait_for_delivery(sending, Delivery.Status.FAILED)
+
+    assert delivery.smtp_code == 550
+    assert check_subscriber(http, "reject@example.com", 1) == UNSUBSCRIBED
+    assert check_subscriber(http, "reject@example.com", 2) == UNSUBSCRIBED
+    assert subscription_of(recipient, 2).optout_reason == "80"
+
+
+def test_policy_reject_keeps_subscription(demo, sink, inbound_mx):
+    services.save_sink_rule({"pattern": "libero.test", "behaviour": "reject", "smtp_code": 554, "enhanced_status": "5.7.1", "message": "Message refused by policy."})
+    recipient = subscribe("anna@libero.test")
+
+    sending = send_newsletter()
+    _wait_for_delivery(sending, Delivery.Status.FAILED)
+
+    assert subscription_of(recipient).status == Subscription.Status.SUBSCRIBED
