@@ -227,14 +227,29 @@ def _strip_type(value):
 
 def _report_from_text(message, original):
     recipients = text_reports.failed_recipients(message)
+    explanation = text_reports.human_readable_text(message)
     result = []
-    for address, diagnostic in recipients:
+    for address, lines in recipients:
+        diagnostic = _most_specific_text(lines, explanation)
         status = reasons.find_status(diagnostic)
         reply_code = reasons.find_reply_code(diagnostic)
         recipient = FailedRecipient(address, status, reply_code, diagnostic)
         recipient.reason, recipient.hard = reasons.classify(diagnostic, status, reply_code, "failed")
         result.append(recipient)
     return InboundReport(BOUNCE, result, original=original, subject=_header(message, "Subject"))
+
+
+def _most_specific_text(lines, explanation):
+    """Return the first of: the line naming the address, the lines about it, the whole explanation, that names a cause.
+
+    MTAs that list several addresses print each one's error on its own
+    line, and the lines after it may already concern the next address.
+    """
+    first_line = lines.strip().split("\n", 1)[0]
+    for text in (first_line, lines):
+        if reasons.text_reason(text):
+            return text
+    return explanation
 
 
 # --- Amazon SES notifications ------------------------------------------------------
@@ -246,13 +261,19 @@ def _amazon_notification(message):
         return None
     body = _part_text(message).strip()
     start = body.find("{")
-    if start < 0 or '"notificationType"' not in body[start : start + 200]:
+    if start < 0 or "notificationType" not in body[start : start + 1000]:
         return None
     try:
         data, _ = json.JSONDecoder().raw_decode(body[start:].replace("\n ", ""))
     except ValueError:
         return None
-    return _report_from_ses(data, message)
+    if isinstance(data.get("Message"), str):
+        # SNS wraps the SES notification as a JSON string in its own envelope.
+        try:
+            data = json.loads(data["Message"])
+        except ValueError:
+            return None
+    return _report_from_ses(data, message) if isinstance(data, dict) else None
 
 
 def _report_from_ses(data, message):

@@ -9,6 +9,7 @@ that shape without knowing which MTA wrote it.
 """
 
 import re
+from email import message_from_string
 from email.header import decode_header, make_header
 
 BOUNCE_SUBJECT = re.compile(
@@ -35,10 +36,16 @@ ORIGINAL_SEPARATOR = re.compile(
     r")",
     re.IGNORECASE | re.MULTILINE,
 )
+FAILURE_WORDING = re.compile(
+    r"could not be delivered|couldn't be delivered|undeliverable|delivery (has )?failed|permanent(ly)? fail|"
+    r"was not delivered|unable to deliver|not be delivered",
+    re.IGNORECASE,
+)
+SMTP_ERROR_REPLY = re.compile(r"(?<![\d.])[45]\d\d(?: |-|$)[^\n]*", re.MULTILINE)
 ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 # "SMTP error from remote mail server after MAIL FROM:<sender>" names the
 # sender, not a failed recipient.
-SENDER_MENTION = re.compile(r"(mail from:?|envelope-from|from:|sender:?|return-path:)\s*<?([^\s<>]+@[^\s<>]+?)>?[\s.,;]", re.IGNORECASE)
+SENDER_MENTION = re.compile(r"(mail from:?|envelope-from|from:|sender:?|return-path:)\s*<?([^\s<>]+@[^\s<>,;]+)", re.IGNORECASE)
 EXIM_LIST_START = re.compile(r"following (address\(es\)|addresses|recipients?)[^\n]*(failed|deferred|delayed)", re.IGNORECASE)
 SERVICE_LOCAL_PARTS = {"mailer-daemon", "postmaster", "root", "abuse", "noreply", "no-reply", "nobody"}
 
@@ -51,10 +58,15 @@ def looks_like_bounce(message):
     sender = str(message.get("From") or "") + " " + str(message.get("Return-Path") or "")
     if BOUNCE_SUBJECT.search(subject):
         return True
-    if not BOUNCE_SENDER.search(sender):
-        return False
     returned_copy = any(part.get_content_type() == "message/rfc822" for part in message.walk())
-    return returned_copy or bool(ORIGINAL_SEPARATOR.search(_all_text(message)))
+    if not BOUNCE_SENDER.search(sender):
+        # Some providers send from an ordinary address with a subject in
+        # another language: a returned copy plus failure wording is enough.
+        return returned_copy and bool(FAILURE_WORDING.search(human_readable_text(message)))
+    if returned_copy or ORIGINAL_SEPARATOR.search(_all_text(message)):
+        return True
+    text = human_readable_text(message)
+    return bool(FAILURE_WORDING.search(text) or SMTP_ERROR_REPLY.search(text))
 
 
 def decoded_header(message, name):
@@ -94,8 +106,20 @@ def _parts_outside_original(message):
             continue
         if part.is_multipart():
             yield from _parts_outside_original(part)
+        elif part.get_content_maintype() == "multipart":
+            yield from _parts_outside_original(_reparse_multipart(part))
         else:
             yield part
+
+
+def _reparse_multipart(part):
+    """Parse a multipart part again whose boundary parameter was folded onto a line of its own.
+
+    Some MTAs put a blank line between `Content-Type: multipart/…;` and its
+    `boundary=` line, so the parameter lands in the body.
+    """
+    payload = str(part.get_payload())
+    return message_from_string(f"Content-Type: {part.get_content_type()};\n {payload.lstrip()}")
 
 
 def _unquote(text):
@@ -155,7 +179,7 @@ def _listed_addresses(message, text):
 
 def _mentioned_addresses(message, text, keep_service=False):
     """Addresses named in the explanation, less the sender, the report's own parties and service mailboxes."""
-    excluded = {match.group(2).strip("<>.").lower() for match in SENDER_MENTION.finditer(text + " ")}
+    excluded = {match.group(2).strip("<>.:").lower() for match in SENDER_MENTION.finditer(text)}
     for name in ("To", "From", "Reply-To", "Return-Path"):
         excluded.update(address.lower() for address in ADDRESS.findall(str(message.get(name) or "")))
     found = []

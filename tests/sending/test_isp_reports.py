@@ -1,0 +1,60 @@
+"""The sink's reports read back by the inbound MX's parser: each says what the sink meant."""
+
+from sending.inbound.parsing import parse_report
+from sending.isp import reports, rules
+
+ORIGINAL = (
+    b"From: Demo <newsletter@demo.example>\r\n"
+    b"To: anna@example.com\r\n"
+    b"Subject: =?utf-8?q?Novit=C3=A0?=\r\n"
+    b"Message-ID: <d7.s3@c1234.localhost>\r\n"
+    b"X-MailupSim-Delivery: 7\r\n"
+    b"\r\n"
+    b"Ciao\r\n"
+)
+
+
+def test_dsn_reads_as_hard_bounce():
+    decision = rules.MAGIC_ADDRESSES["bounce"]
+    raw = reports.delivery_status_notification(ORIGINAL, "d-7@bounces.example", "anna@example.com", decision)
+
+    report = parse_report(raw)
+
+    assert report.outcome == "hard_bounce"
+    assert [recipient.address for recipient in report.recipients] == ["anna@example.com"]
+    assert report.recipients[0].status == "5.1.1"
+    assert report.original["x-mailupsim-delivery"] == "7"
+
+
+def test_mailbox_full_dsn_reads_as_soft_bounce():
+    decision = rules.MAGIC_ADDRESSES["softbounce"]
+    raw = reports.delivery_status_notification(ORIGINAL, "d-7@bounces.example", "anna@example.com", decision)
+
+    assert parse_report(raw).outcome == "soft_bounce"
+
+
+def test_nodomain_dsn_reads_as_host_unknown():
+    decision = rules.MAGIC_ADDRESSES["nodomain"]
+    raw = reports.delivery_status_notification(ORIGINAL, "d-7@bounces.example", "anna@example.com", decision)
+
+    assert parse_report(raw).recipients[0].reason == "host_unknown"
+
+
+def test_arf_reads_as_complaint():
+    raw = reports.feedback_report(ORIGINAL, "anna@example.com", "127.0.0.10")
+
+    report = parse_report(raw)
+
+    assert report.outcome == "complaint"
+    assert report.feedback_type == "abuse"
+    assert report.original["message-id"] == "<d7.s3@c1234.localhost>"
+
+
+def test_auto_reply_reads_as_auto_reply():
+    decision = rules.MAGIC_ADDRESSES["ooto"]
+    raw = reports.auto_reply(ORIGINAL, "d-7@bounces.example", "anna@example.com", decision)
+
+    report = parse_report(raw)
+
+    assert report.outcome == "auto_reply"
+    assert report.recipients == []
