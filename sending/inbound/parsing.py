@@ -279,28 +279,42 @@ def _amazon_notification(message):
 def _report_from_ses(data, message):
     kind = str(data.get("notificationType") or data.get("eventType") or "")
     subject = _header(message, "Subject")
-    original = {"message-id": str(data.get("mail", {}).get("messageId", ""))}
+    original = {"message-id": str(_object(data, "mail").get("messageId", ""))}
     if kind == "Delivery":
         return InboundReport(DELIVERED, [], original=original, subject=subject)
     if kind == "Complaint":
-        complaint = data.get("complaint", {})
-        addresses = [item.get("emailAddress", "") for item in complaint.get("complainedRecipients", [])]
+        complaint = _object(data, "complaint")
+        addresses = [str(item.get("emailAddress", "")) for item in _objects(complaint, "complainedRecipients")]
         recipients = [FailedRecipient(address, reason="feedback") for address in addresses]
-        return InboundReport(COMPLAINT, recipients, complaint.get("complaintFeedbackType", "abuse"), original, subject)
+        feedback_type = str(complaint.get("complaintFeedbackType", "abuse"))
+        return InboundReport(COMPLAINT, recipients, feedback_type, original, subject)
     if kind == "Bounce":
-        return InboundReport(BOUNCE, _ses_bounce_recipients(data.get("bounce", {})), original=original, subject=subject)
+        recipients = _ses_bounce_recipients(_object(data, "bounce"))
+        return InboundReport(BOUNCE, recipients, original=original, subject=subject)
     return None
+
+
+def _object(data, key):
+    """Return `data[key]` when it is a JSON object, else an empty dict; the JSON comes from outside."""
+    value = data.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def _objects(data, key):
+    value = data.get(key)
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
 
 
 def _ses_bounce_recipients(bounce):
     permanent = bounce.get("bounceType") == "Permanent"
     recipients = []
-    for item in bounce.get("bouncedRecipients", []):
+    for item in _objects(bounce, "bouncedRecipients"):
         diagnostic = str(item.get("diagnosticCode", ""))
         status = reasons.find_status(str(item.get("status", ""))) or reasons.find_status(diagnostic)
         reply_code = reasons.find_reply_code(diagnostic)
         recipient = FailedRecipient(str(item.get("emailAddress", "")), status, reply_code, diagnostic)
-        recipient.reason, recipient.hard = reasons.classify(diagnostic, status, reply_code, "failed" if permanent else "delayed")
+        action = "failed" if permanent else "delayed"
+        recipient.reason, recipient.hard = reasons.classify(diagnostic, status, reply_code, action)
         recipients.append(recipient)
     return recipients
 

@@ -301,3 +301,26 @@ def test_policy_reject_keeps_subscription(demo, sink, inbound_mx):
     _wait_for_delivery(sending, Delivery.Status.FAILED)
 
     assert subscription_of(recipient).status == Subscription.Status.SUBSCRIBED
+
+
+def test_bounce_and_complaint_fire_webhooks(demo, sink, inbound_mx):
+    from integrations.models import Webhook, WebhookDelivery
+
+    webhook = Webhook.objects.create(
+        account=demo_list().account,
+        event=Webhook.Event.UNSUBSCRIBE,
+        sources=["Bounce", "FBL"],
+        url=f"http://127.0.0.1:{free_port()}/hook",
+        parameters=[["reason", "[Reason]"], ["source", "[EventSource]"], ["email", "[email]"]],
+    )
+    subscribe("bounce@example.com")
+    subscribe("complaint@example.com")
+
+    send_newsletter()
+    wait_for_inbound(2)
+
+    calls = sorted(delivery.parameters for delivery in WebhookDelivery.objects.filter(webhook=webhook))
+    assert calls == [
+        "reason=16&source=FBL&email=complaint%40example.com",
+        "reason=80&source=Bounce&email=bounce%40example.com",
+    ]

@@ -58,3 +58,25 @@ def test_auto_reply_reads_as_auto_reply():
 
     assert report.outcome == "auto_reply"
     assert report.recipients == []
+
+
+HOSTILE_REPORTS = [
+    b"",
+    b"\x00\xff\xfe",
+    b"Content-Type: multipart/report; report-type=delivery-status; boundary=b\r\n\r\n--b\r\n"
+    b"Content-Type: message/delivery-status\r\n\r\nFinal-Recipient: \r\nAction: \r\nStatus: 9.9\r\n\r\n--b--",
+    b"Content-Type: message/feedback-report\r\n\r\n\x00\x00",
+    b"From: MAILER-DAEMON\r\nSubject: Undeliverable\r\nX-Failed-Recipients: ,,,\r\n\r\n",
+    b"Content-Type: text/plain; charset=bogus\r\nFrom: postmaster@x\r\nSubject: failure notice\r\n\r\n\xff a@b.c 550 user unknown",
+    b'From: x\r\n\r\n{"notificationType": 5}',
+    b'From: x\r\n\r\n{"Type": "Notification", "Message": "[1, 2]"}',
+    b'From: x\r\n\r\n{"notificationType": "Bounce", "bounce": {"bouncedRecipients": [5, "a"]}}',
+    b'From: x\r\n\r\n{"notificationType": "Complaint", "complaint": [], "mail": 3}',
+    b"Content-Type: multipart/mixed; boundary=a\r\n\r\n--a\r\nContent-Type: multipart/alternative\r\n\r\nboundary=zz\r\n--a--",
+]
+
+
+def test_hostile_reports_parse_without_error():
+    for raw in HOSTILE_REPORTS:
+        report = parse_report(raw)
+        assert report.kind in {"bounce", "complaint", "auto_reply", "delivered", "unknown"}
