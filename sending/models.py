@@ -293,7 +293,7 @@ class SinkRule(models.Model):
     pattern matches the lower-cased recipient address. A pattern is a shell
     glob on the whole address (`*@gmail.test`, `vip-*@example.com`) or a
     bare domain (`gmail.test`). Without a matching rule the magic local
-    parts of `sending.isp.rules` apply, then plain acceptance.
+    parts of `sending.sink_rules` apply, then plain acceptance.
     """
 
     class Behaviour(models.TextChoices):

@@ -14,9 +14,7 @@ from aiosmtpd.controller import Controller
 from django.conf import settings
 from django.db import close_old_connections
 
-from sending import dkim_signing, dns_zone
-from sending.isp import reports as isp_reports
-from sending.isp import rules
+from sending import dkim_signing, dns_zone, sink_reports, sink_rules
 from sending.models import SinkMessage, SinkRule
 
 Behaviour = SinkRule.Behaviour
@@ -128,7 +126,7 @@ class SinkHandler:
     At RCPT the handler first asks each of `admission_checks` (callables
     taking the session, the envelope and the address, returning an SMTP
     reply line to send or None), which is where per-ISP limits belong. Then
-    `isp.rules.decide` picks the recipient's behaviour: accept, defer,
+    `sink_rules.decide` picks the recipient's behaviour: accept, defer,
     reject, disconnect or answer slowly at once, or accept and send a DSN,
     a complaint or an auto-reply to the inbound MX after the message is
     stored.
@@ -156,7 +154,7 @@ class SinkHandler:
             await asyncio.sleep(decision.delay_seconds)
 
         envelope.rcpt_tos.append(address)
-        if decision.behaviour in rules.REPORTS:
+        if decision.behaviour in sink_rules.REPORTS:
             envelope.reports = getattr(envelope, "reports", []) + [(address, decision)]
         return "250 2.1.5 OK"
 
@@ -181,7 +179,7 @@ class SinkHandler:
 def _decide_in_thread(address):
     close_old_connections()
     try:
-        return rules.decide(address)
+        return sink_rules.decide(address)
     finally:
         close_old_connections()
 
@@ -194,16 +192,16 @@ def send_report(original, mail_from, recipient, decision, source_ip):
     and RFC 3834 require. A complaint goes to the feedback-loop address.
     """
     if decision.behaviour == Behaviour.COMPLAINT:
-        report = isp_reports.feedback_report(original, recipient, source_ip)
-        isp_reports.send_to_inbound_mx("", isp_reports.feedback_loop_address(), report)
+        report = sink_reports.feedback_report(original, recipient, source_ip)
+        sink_reports.send_to_inbound_mx("", sink_reports.feedback_loop_address(), report)
         return
     if not mail_from:
         return
     if decision.behaviour == Behaviour.BOUNCE:
-        report = isp_reports.delivery_status_notification(original, mail_from, recipient, decision)
+        report = sink_reports.delivery_status_notification(original, mail_from, recipient, decision)
     else:
-        report = isp_reports.auto_reply(original, mail_from, recipient, decision)
-    isp_reports.send_to_inbound_mx("", mail_from, report)
+        report = sink_reports.auto_reply(original, mail_from, recipient, decision)
+    sink_reports.send_to_inbound_mx("", mail_from, report)
 
 
 def _store_in_thread(peer, helo, mail_from, rcpt_tos, raw):

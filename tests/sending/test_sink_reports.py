@@ -1,7 +1,8 @@
 """The sink's reports read back by the inbound MX's parser: each says what the sink meant."""
 
 from sending.inbound.parsing import parse_report
-from sending.isp import reports, rules
+from sending import sink_reports as reports
+from sending import sink_rules as rules
 
 ORIGINAL = (
     b"From: Demo <newsletter@demo.example>\r\n"

@@ -3,7 +3,7 @@
 import pytest
 
 from sending import services
-from sending.isp import rules
+from sending import sink_rules as rules
 from sending.models import SinkRule
 
 Behaviour = SinkRule.Behaviour
