@@ -193,6 +193,7 @@ INBOUND_MX_PORT = env_int("INBOUND_MX_PORT", 2525, minimum=1, maximum=65535)
 INBOUND_MX_BIND = env_str("INBOUND_MX_BIND", "127.0.0.1")
 # Seconds the sink waits before it sends a DSN, complaint or auto-reply that a rule asks for.
 SINK_REPORT_DELAY_SECONDS = env_int("SINK_REPORT_DELAY_SECONDS", 2, minimum=0, maximum=86400)
+CELERY_BEAT_SCHEDULE["requeue-inbound-messages"] = {"task": "sending.tasks.requeue_inbound_messages", "schedule": 60.0}
 # Source addresses of campaign mail, used in turn. Each is in 127.0.0.0/8,
 # which Linux routes to the loopback interface as a whole, or is 0.0.0.0 so
 # the operating system chooses (a sink in another container needs that).

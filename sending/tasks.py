@@ -72,3 +72,11 @@ def process_inbound_message(inbound_id):
     from sending.inbound import processing
 
     processing.process_inbound_message(inbound_id)
+
+
+@shared_task(acks_late=True)
+def requeue_inbound_messages():
+    from sending.inbound import processing
+
+    for inbound_id in processing.unprocessed_inbound_ids():
+        process_inbound_message.delay(inbound_id)

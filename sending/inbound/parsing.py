@@ -28,7 +28,6 @@ ORIGINAL_TYPES = {"message/rfc822", "message/global", "text/rfc822-headers", "me
 # Headers of the original message that lead back to the delivery.
 ORIGINAL_HEADERS = ("message-id", "x-mailupsim-delivery", "x-mailupsim-sending", "x-mailupsim-list", "to", "from")
 
-FAILED_ACTIONS = {"failed", "delayed"}
 SUCCESS_ACTIONS = {"delivered", "relayed", "expanded"}
 AUTO_REPLY_SUBJECT = re.compile(
     r"^\s*(auto(matic)?[ -]?(reply|response|antwort)|out of (the )?office|away from|away until|"
@@ -100,7 +99,7 @@ def _parse_message(message):
         if report is not None:
             return report
     if _is_apple_unsubscribe(message):
-        return InboundReport(COMPLAINT, [FailedRecipient(_first_address(message.get("From", "")), reason="feedback")], "opt-out", original)
+        return InboundReport(COMPLAINT, [FailedRecipient(_bare_address(message.get("From", "")), reason="feedback")], "opt-out", original)
     notification = _amazon_notification(message)
     if notification is not None:
         return notification
@@ -142,7 +141,7 @@ def _complaint_from_arf(message, parts, original):
 
 def _feedback_fields(part):
     """Return the report's fields, lower-cased; extra Original-Rcpt-To values go to `_more_rcpt`."""
-    text = _part_text(part)
+    text = text_reports.part_text(part)
     fields = {}
     more = []
     for name, value in HeaderParser().parsestr(text.lstrip(), headersonly=True).items():
@@ -183,7 +182,7 @@ def _report_from_dsn(message, parts, original):
 
 def _recipient_blocks(part):
     """Split a delivery-status part into field groups and return those after the per-message group."""
-    text = _part_text(part).replace("\r\n", "\n")
+    text = text_reports.part_text(part).replace("\r\n", "\n")
     groups = [group for group in re.split(r"\n\s*\n", text.strip()) if group.strip()]
     blocks = []
     for group in groups:
@@ -259,7 +258,7 @@ def _amazon_notification(message):
     """Read an Amazon SES notification forwarded by SNS e-mail, whose body is JSON."""
     if message.is_multipart():
         return None
-    body = _part_text(message).strip()
+    body = text_reports.part_text(message).strip()
     start = body.find("{")
     if start < 0 or "notificationType" not in body[start : start + 1000]:
         return None
@@ -341,7 +340,7 @@ def _original_headers(message, parts):
         headers = _embedded_headers(part)
         if headers:
             return headers
-    return text_reports.headers_in_text(_all_text(message), ORIGINAL_HEADERS)
+    return text_reports.headers_in_text(text_reports.all_text(message), ORIGINAL_HEADERS)
 
 
 def _embedded_headers(part):
@@ -349,28 +348,9 @@ def _embedded_headers(part):
     if isinstance(payload, list) and payload:
         inner = payload[0]
         return {name: str(inner.get(name, "")).strip() for name in ORIGINAL_HEADERS if inner.get(name)}
-    text = _part_text(part)
+    text = text_reports.part_text(part)
     parsed = HeaderParser().parsestr(text.lstrip(), headersonly=True)
     return {name: str(parsed.get(name, "")).strip() for name in ORIGINAL_HEADERS if parsed.get(name)}
-
-
-def _all_text(message):
-    return "\n".join(_part_text(part) for part in message.walk() if part.get_content_maintype() == "text")
-
-
-def _part_text(part):
-    """Decode a part's payload to text, whatever its declared charset and transfer encoding."""
-    payload = part.get_payload(decode=True)
-    if payload is None:
-        inner = part.get_payload()
-        if isinstance(inner, list):
-            return "\n".join(str(item) for item in inner)
-        return str(inner or "")
-    charset = part.get_content_charset() or "utf-8"
-    try:
-        return payload.decode(charset, "replace")
-    except LookupError:
-        return payload.decode("utf-8", "replace")
 
 
 def _header(message, name):
@@ -384,7 +364,3 @@ ADDRESS = re.compile(r"[^\s<>\"'(),;:\[\]]+@[^\s<>\"'(),;:\[\]]+")
 def _bare_address(value):
     match = ADDRESS.search(value or "")
     return match.group(0).strip(".").lower() if match else (value or "").strip().strip("<>").lower()
-
-
-def _first_address(value):
-    return _bare_address(value)

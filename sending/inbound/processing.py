@@ -46,6 +46,9 @@ DELIVERY_ADDRESS = re.compile(r"^d-(\d{1,12})@", re.IGNORECASE)
 SYSTEM_MAIL_ADDRESS = re.compile(r"^sys-(\d{1,12})@", re.IGNORECASE)
 MAILTO_ADDRESS = re.compile(r"^u-(\d{1,12})-([0-9a-f]{16})@", re.IGNORECASE)
 DELIVERY_MESSAGE_ID = re.compile(r"<d(\d{1,12})\.s\d{1,12}@")
+INBOUND_REQUEUE_AFTER = timedelta(minutes=1)
+# How many waiting messages one sweep enqueues at most; the next sweep takes the rest.
+INBOUND_SWEEP_BATCH = 500
 # Stored subjects are cut here; the raw message keeps the whole one.
 MAX_SUBJECT_CHARS = 500
 
@@ -75,6 +78,17 @@ def _subject(raw):
     if match is None:
         return ""
     return " ".join(match.group(1).decode("utf-8", "replace").split())[:MAX_SUBJECT_CHARS]
+
+
+def unprocessed_inbound_ids():
+    """Return ids of messages stored more than INBOUND_REQUEUE_AFTER ago whose task never ran, oldest first.
+
+    The task is enqueued after the commit, so a broker that was down at
+    that moment leaves the row waiting; the beat sweep enqueues it again.
+    """
+    cutoff = timezone.now() - INBOUND_REQUEUE_AFTER
+    waiting = InboundMessage.objects.filter(status=InboundMessage.Status.RECEIVED, received_at__lt=cutoff)
+    return list(waiting.order_by("id").values_list("pk", flat=True)[:INBOUND_SWEEP_BATCH])
 
 
 def process_inbound_message(inbound_id):

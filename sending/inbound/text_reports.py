@@ -63,7 +63,7 @@ def looks_like_bounce(message):
         # Some providers send from an ordinary address with a subject in
         # another language: a returned copy plus failure wording is enough.
         return returned_copy and bool(FAILURE_WORDING.search(human_readable_text(message)))
-    if returned_copy or ORIGINAL_SEPARATOR.search(_all_text(message)):
+    if returned_copy or ORIGINAL_SEPARATOR.search(all_text(message)):
         return True
     text = human_readable_text(message)
     return bool(FAILURE_WORDING.search(text) or SMTP_ERROR_REPLY.search(text))
@@ -85,7 +85,7 @@ def human_readable_text(message):
     texts = []
     for part in _parts_outside_original(message):
         if part.get_content_type() in ("text/plain", "text/html") and not part.is_multipart():
-            texts.append(_decode(part))
+            texts.append(part_text(part))
         if texts and part.get_content_type() == "text/plain":
             break
     text = _unquote("\n".join(texts))
@@ -131,8 +131,8 @@ def _unquote(text):
     return text
 
 
-def _all_text(message):
-    return "\n".join(_decode(part) for part in message.walk() if part.get_content_maintype() == "text")
+def all_text(message):
+    return "\n".join(part_text(part) for part in message.walk() if part.get_content_maintype() == "text")
 
 
 def _cut_at_embedded_headers(text):
@@ -224,10 +224,14 @@ def headers_in_text(text, names):
     return values
 
 
-def _decode(part):
+def part_text(part):
+    """Decode a part's payload to text, whatever its declared charset and transfer encoding."""
     payload = part.get_payload(decode=True)
     if payload is None:
-        return str(part.get_payload() or "")
+        inner = part.get_payload()
+        if isinstance(inner, list):
+            return "\n".join(str(item) for item in inner)
+        return str(inner or "")
     charset = part.get_content_charset() or "utf-8"
     try:
         return payload.decode(charset, "replace")

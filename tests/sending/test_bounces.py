@@ -324,3 +324,20 @@ def test_bounce_and_complaint_fire_webhooks(demo, sink, inbound_mx):
         "reason=16&source=FBL&email=complaint%40example.com",
         "reason=80&source=Bounce&email=bounce%40example.com",
     ]
+
+
+def test_sweep_processes_message_left_waiting(demo):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from sending import tasks
+
+    waiting = InboundMessage.objects.create(peer_ip="127.0.0.1", rcpt_to=["fbl@example.com"], size=4, raw=b"x\r\n\r\n")
+    InboundMessage.objects.filter(pk=waiting.pk).update(received_at=timezone.now() - timedelta(minutes=5))
+    fresh = InboundMessage.objects.create(peer_ip="127.0.0.1", rcpt_to=["fbl@example.com"], size=4, raw=b"x\r\n\r\n")
+
+    tasks.requeue_inbound_messages()
+
+    assert InboundMessage.objects.get(pk=waiting.pk).status == InboundMessage.Status.PROCESSED
+    assert InboundMessage.objects.get(pk=fresh.pk).status == InboundMessage.Status.RECEIVED
