@@ -172,7 +172,7 @@ class SinkHandler:
         for address, decision in getattr(envelope, "reports", []):
             delay = decision.delay_seconds if decision.rule_id else settings.SINK_REPORT_DELAY_SECONDS
             report = (raw, envelope.mail_from, address, decision, session.peer[0])
-            loop.call_later(delay, lambda report=report: loop.run_in_executor(None, send_report, *report))
+            loop.call_later(delay, lambda report=report: loop.run_in_executor(None, _send_report_logged, *report))
         return "250 2.0.0 Message accepted for delivery"
 
 
@@ -184,18 +184,26 @@ def _decide_in_thread(address):
         close_old_connections()
 
 
+def _send_report_logged(*report):
+    """Run send_report in an executor thread, where nobody awaits the result, so log what it raises."""
+    try:
+        send_report(*report)
+    except Exception:
+        logger.exception("sink could not send a report rcpt=%s", report[2])
+
+
 def send_report(original, mail_from, recipient, decision, source_ip):
     """Send the report that `decision` asks for about one accepted recipient to the inbound MX.
 
     A bounce or auto-reply goes to the envelope sender, from the null
-    sender; a message without an envelope sender gets none, as RFC 3464
-    and RFC 3834 require. A complaint goes to the feedback-loop address.
+    sender; a message with the null sender gets none, as RFC 5321 and
+    RFC 3834 require. A complaint goes to the feedback-loop address.
     """
     if decision.behaviour == Behaviour.COMPLAINT:
         report = sink_reports.feedback_report(original, recipient, source_ip)
         sink_reports.send_to_inbound_mx("", sink_reports.feedback_loop_address(), report)
         return
-    if not mail_from:
+    if not mail_from or mail_from == "<>":
         return
     if decision.behaviour == Behaviour.BOUNCE:
         report = sink_reports.delivery_status_notification(original, mail_from, recipient, decision)

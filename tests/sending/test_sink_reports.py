@@ -81,3 +81,16 @@ def test_hostile_reports_parse_without_error():
     for raw in HOSTILE_REPORTS:
         report = parse_report(raw)
         assert report.kind in {"bounce", "complaint", "auto_reply", "delivered", "unknown"}
+
+
+def test_null_sender_gets_no_bounce(monkeypatch):
+    from sending import sink
+
+    sent = []
+    monkeypatch.setattr(reports, "send_to_inbound_mx", lambda *args: sent.append(args))
+
+    sink.send_report(ORIGINAL, "<>", "anna@example.com", rules.MAGIC_ADDRESSES["bounce"], "127.0.0.10")
+    sink.send_report(ORIGINAL, "", "anna@example.com", rules.MAGIC_ADDRESSES["ooto"], "127.0.0.10")
+    sink.send_report(ORIGINAL, "<>", "anna@example.com", rules.MAGIC_ADDRESSES["complaint"], "127.0.0.10")
+
+    assert [envelope_to for _, envelope_to, _ in sent] == [reports.feedback_loop_address()]
