@@ -34,6 +34,9 @@ class Decision:
 
 
 ACCEPT = Decision(Behaviour.ACCEPT)
+# Wait of a slow answer when no rule sets one; below the 30-second default
+# SMTP_TIMEOUT_SECONDS, so the relay still gets its reply.
+SLOW_ANSWER_SECONDS = 5
 # Local part (or its part before "+" or "-") of each magic address.
 MAGIC_ADDRESSES = {
     "bounce": Decision(Behaviour.BOUNCE, 550, "5.1.1", "The email account that you tried to reach does not exist."),
@@ -46,7 +49,7 @@ MAGIC_ADDRESSES = {
     "defer": Decision(Behaviour.DEFER, 451, "4.7.1", "Greylisted, please try again later."),
     "reject": Decision(Behaviour.REJECT, 550, "5.1.1", "User unknown."),
     "disconnect": Decision(Behaviour.DISCONNECT),
-    "slow": Decision(Behaviour.SLOW, delay_seconds=5),
+    "slow": Decision(Behaviour.SLOW, delay_seconds=SLOW_ANSWER_SECONDS),
 }
 DEFAULT_REPLIES = {
     Behaviour.DEFER: (451, "4.7.1", "Try again later."),
@@ -82,7 +85,9 @@ def _magic(address):
 def _from_rule(rule):
     code, status, message = DEFAULT_REPLIES.get(rule.behaviour, (250, "2.0.0", ""))
     delay = rule.delay_seconds
-    if delay is None:
+    if delay is None and rule.behaviour == Behaviour.SLOW:
+        delay = SLOW_ANSWER_SECONDS
+    elif delay is None:
         delay = settings.SINK_REPORT_DELAY_SECONDS if rule.behaviour in REPORTS else 0
     return Decision(
         rule.behaviour,

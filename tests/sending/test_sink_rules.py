@@ -73,3 +73,9 @@ def test_rule_defaults_fill_reply(db):
     decision = rules.decide("anna@example.com")
 
     assert decision.reply == "451 4.7.1 Try again later."
+
+
+def test_slow_rule_waits_by_default(db):
+    services.save_sink_rule({"pattern": "example.com", "behaviour": "slow"})
+
+    assert rules.decide("anna@example.com").delay_seconds == rules.SLOW_ANSWER_SECONDS
