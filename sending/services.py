@@ -20,8 +20,21 @@ from django.db.models.functions import Coalesce, TruncHour
 from django.utils import timezone
 
 from lists.models import Channel, GroupMembership, Recipient, Subscription
+from sending import clock, relay_routes
 from sending.html_text import html_to_text
-from sending.models import Delivery, DeliveryAttempt, Message, Sending, SinkMessage, SinkRule, SystemMail
+from sending.models import (
+    Delivery,
+    DeliveryAttempt,
+    IpPool,
+    IspRule,
+    Message,
+    Sending,
+    SinkMessage,
+    SinkRule,
+    SourceIp,
+    SystemMail,
+    WarmupSchedule,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -132,11 +145,6 @@ def requeue_stalled_mail():
 
 # --- Campaigns: messages, sendings and deliveries ----------------------------
 
-# Temporary delivery failures are retried after 1, 2, 4, 8, 16, 32, 60, 60
-# and 60 minutes: ten attempts over about four hours (243 minutes), then
-# the delivery is marked failed.
-DELIVERY_RETRY_MINUTES = [1, 2, 4, 8, 16, 32, 60, 60, 60]
-MAX_DELIVERY_ATTEMPTS = len(DELIVERY_RETRY_MINUTES) + 1
 # How many due deliveries one sweep enqueues at most; the next sweep, a
 # minute later, takes the rest.
 SWEEP_LIMIT = 20_000
@@ -319,7 +327,7 @@ def claim_deliveries(delivery_ids):
     Rows that another worker holds, that are final, or whose retry time has
     not come are left alone, so running a batch twice sends nothing twice.
     """
-    now = timezone.now()
+    now = clock.now()
     due = Q(status=DeliveryStatus.QUEUED) | Q(status=DeliveryStatus.DEFERRED, next_attempt_at__lte=now)
     with transaction.atomic():
         ids = list(
@@ -375,13 +383,16 @@ def record_delivered(delivery, message_id, source_ip, duration_ms=None, isp=""):
 
 def record_delivery_failure(delivery, error, permanent, source_ip=None, smtp_code=None, duration_ms=None, isp=""):
     """Defer the delivery for another attempt, or mark it failed when the failure is permanent or attempts ran out."""
-    final = permanent or delivery.attempts >= MAX_DELIVERY_ATTEMPTS
+    # Temporary failures are retried after each of SENDING_RETRY_DELAYS in
+    # turn (about four hours in all by default), then the delivery fails.
+    retry_delays = settings.SENDING_RETRY_DELAYS
+    final = permanent or delivery.attempts > len(retry_delays)
     values = {"last_error": error[:2000], "source_ip": source_ip, "smtp_code": smtp_code, "isp": isp}
     if final:
         values["status"] = DeliveryStatus.FAILED
     else:
-        delay = timedelta(minutes=DELIVERY_RETRY_MINUTES[delivery.attempts - 1])
-        values.update(status=DeliveryStatus.DEFERRED, next_attempt_at=timezone.now() + delay)
+        delay = timedelta(seconds=retry_delays[delivery.attempts - 1])
+        values.update(status=DeliveryStatus.DEFERRED, next_attempt_at=clock.now() + delay)
 
     outcome = DeliveryAttempt.Outcome.FAILED if final else DeliveryAttempt.Outcome.DEFERRED
     with transaction.atomic():
@@ -400,6 +411,18 @@ def record_delivery_failure(delivery, error, permanent, source_ip=None, smtp_cod
         delivery.attempts,
         error,
     )
+
+
+def postpone_deliveries(deliveries, until, reason):
+    """Put claimed deliveries back until `until` without spending a retry, because the relay's limits held them.
+
+    Nothing was sent, so no attempt is logged and the claim's attempt count is taken back.
+    """
+    ids = [delivery.pk for delivery in deliveries]
+    Delivery.objects.filter(pk__in=ids, status=DeliveryStatus.SENDING).update(
+        status=DeliveryStatus.DEFERRED, next_attempt_at=until, attempts=F("attempts") - 1, last_error=reason[:2000]
+    )
+    logger.info("deliveries postponed count=%s until=%s reason=%s", len(ids), until, reason)
 
 
 def _record_attempt(delivery, outcome, source_ip, smtp_code, response, duration_ms, isp):
@@ -446,13 +469,16 @@ def sweep_sendings():
     for sending_id in fan_outs:
         _enqueue_fan_out(sending_id)
 
-    Delivery.objects.filter(status=DeliveryStatus.SENDING, claimed_at__lt=now - CLAIM_TIMEOUT).update(
-        status=DeliveryStatus.DEFERRED, next_attempt_at=now
+    # Deliveries are claimed and retried on the relay's clock.
+    relay_now = clock.now()
+    claim_timeout = timedelta(seconds=settings.SENDING_CLAIM_TIMEOUT_SECONDS)
+    Delivery.objects.filter(status=DeliveryStatus.SENDING, claimed_at__lt=relay_now - claim_timeout).update(
+        status=DeliveryStatus.DEFERRED, next_attempt_at=relay_now
     )
     due = list(
         Delivery.objects.filter(
             Q(status=DeliveryStatus.QUEUED, created_at__lt=now - QUEUE_GRACE)
-            | Q(status=DeliveryStatus.DEFERRED, next_attempt_at__lte=now)
+            | Q(status=DeliveryStatus.DEFERRED, next_attempt_at__lte=relay_now)
         )
         .exclude(sending__status__in=HALTED)
         .order_by("pk")
@@ -624,3 +650,66 @@ def delete_sink_rule(rule_id):
     deleted, _ = SinkRule.objects.filter(pk=rule_id).delete()
     logger.info("sink rule deleted rule=%s found=%s", rule_id, bool(deleted))
     return bool(deleted)
+
+
+# --- Relay configuration: pools, warm-up schedules and ISP rules --------------
+
+RULE_LIMIT_FIELDS = ("max_per_hour", "max_connections", "max_per_connection")
+
+
+@transaction.atomic
+def create_ip_pool(name, addresses, description=""):
+    """Create a pool of source addresses; raise ValueError naming the field when a value is invalid."""
+    if IpPool.objects.filter(name=name).exists():
+        raise ValueError(f"name: a pool named {name!r} already exists.")
+    pool = IpPool.objects.create(name=name, description=description)
+    for address in addresses:
+        add_source_ip(pool, address)
+    logger.info("ip pool created pool=%s addresses=%s", pool.name, list(addresses))
+    return pool
+
+
+def add_source_ip(pool, address):
+    """Add `address` (in 127.0.0.0/8) to `pool`; raise ValueError when it is invalid or in another pool."""
+    if not relay_routes.is_allowed_source(address):
+        raise ValueError(f"address: {address!r} is not an IPv4 address in 127.0.0.0/8.")
+    if SourceIp.objects.filter(address=address).exists():
+        raise ValueError(f"address: {address} already belongs to a pool.")
+    return SourceIp.objects.create(pool=pool, address=address)
+
+
+def create_warmup_schedule(name, hourly_limits):
+    """Store a warm-up schedule: messages per hour per source IP for day 1, 2, ... of the warm-up."""
+    limits = list(hourly_limits)
+    if not limits or not all(isinstance(limit, int) and limit > 0 for limit in limits):
+        raise ValueError("hourly_limits: give one positive whole number of messages per hour for each day.")
+    return WarmupSchedule.objects.create(name=name, hourly_limits=limits)
+
+
+def create_isp_rule(name, pool, isp=None, **options):
+    """Store a rule for `isp` (an Isp, or None for every ISP); `options` are IspRule's other fields.
+
+    Raises ValueError naming the field when a limit, hour, weekday or the
+    warm-up is invalid.
+    """
+    rule = IspRule(name=name, pool=pool, isp=isp, **options)
+    _check_rule(rule)
+    rule.save()
+    logger.info("isp rule created rule=%s isp=%s pool=%s", rule.pk, isp.key if isp else "*", pool.name)
+    return rule
+
+
+def _check_rule(rule):
+    for field in RULE_LIMIT_FIELDS:
+        value = getattr(rule, field)
+        if value is not None and value < 1:
+            raise ValueError(f"{field}: give a positive number, or leave it empty for no limit.")
+    for field, value in (("hour_from", rule.hour_from), ("hour_until", rule.hour_until)):
+        if value is not None and not 0 <= value <= 24:
+            raise ValueError(f"{field}: give an hour from 0 to 24.")
+    if any(day not in range(1, 8) for day in rule.weekdays):
+        raise ValueError("weekdays: use ISO weekdays, 1 for Monday to 7 for Sunday.")
+    if rule.valid_from and rule.valid_until and rule.valid_until < rule.valid_from:
+        raise ValueError("valid_until: the rule would end before it starts.")
+    if (rule.warmup is None) != (rule.warmup_started_on is None):
+        raise ValueError("warmup_started_on: a warm-up needs both a schedule and a start date.")
