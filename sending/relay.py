@@ -9,7 +9,10 @@ source address and ISP carries all of the batch's messages for that pair.
 """
 
 import logging
+import queue
 import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sending import campaign_rendering, clock, relay_limits, relay_routes, services, smtp
@@ -21,6 +24,11 @@ logger = logging.getLogger(__name__)
 REASON_NOT_SUBSCRIBED = "The recipient left the list before the message was sent."
 # A delivery that finds every allowed connection in use tries again after this long.
 CONNECTION_WAIT = timedelta(minutes=1)
+# SMTP sessions one batch runs at once, one thread each, so rendering
+# and signing go on while other sessions wait for the next hop's reply.
+MAX_PARALLEL_SESSIONS = 8
+# Results written to the database per transaction.
+RECORD_BATCH = 50
 
 
 def deliver_batch(delivery_ids):
@@ -33,17 +41,17 @@ def deliver_batch(delivery_ids):
 
     now = clock.now()
     table = relay_routes.RouteTable(now)
-    campaigns = {}
-    delivered = 0
+    sessions = []
     for isp, group in _by_isp(_drop_unsubscribed(deliveries)).items():
         route = table.route(isp)
         plan, waiting = allocate(route, group, clock.hour_start(now))
         if waiting:
             _wait_for_next_hour(route, waiting, now)
-        for source_ip, items in plan.items():
-            delivered += _send_from(route, source_ip, items, campaigns)
+        sessions += [Session(route, source_ip, items) for source_ip, items in plan.items()]
 
-    for sending_id in {delivery.sending_id for delivery in deliveries}:
+    campaigns = _load_campaigns({delivery.sending_id for delivery in deliveries})
+    delivered = _run_sessions(_open_leases(sessions), campaigns)
+    for sending_id in campaigns:
         services.finish_sending_if_done(sending_id)
     return delivered
 
@@ -97,59 +105,109 @@ def _wait_for_next_hour(route, deliveries, now):
     logger.info("relay limit reached isp=%s rule=%s waiting=%s until=%s", route.isp, route.rule_id, len(deliveries), until)
 
 
-def _send_from(route, source_ip, deliveries, campaigns):
-    """Send `deliveries` over one session from `source_ip`; return how many the next hop accepted."""
-    counters = relay_limits.counters() if route.max_connections else None
-    lease = counters.open_connection(route.isp, source_ip, route.max_connections) if counters else None
-    if counters and lease is None:
-        until = clock.now() + CONNECTION_WAIT
-        reason = f"All {route.max_connections} connections from {source_ip} to {route.isp} are in use."
-        services.postpone_deliveries(deliveries, until, reason)
-        return 0
+@dataclass
+class Session:
+    """The deliveries that one SMTP session from `source_ip` carries to one ISP."""
 
-    connection = smtp.Connection(source_ip, max_messages=route.max_per_connection)
+    route: relay_routes.Route
+    source_ip: str
+    deliveries: list
+    lease: str | None = None
+
+
+def _open_leases(sessions):
+    """Take a connection slot for each session whose route limits connections; postpone the sessions without one."""
+    ready = []
+    for session in sessions:
+        route = session.route
+        if route.max_connections:
+            session.lease = relay_limits.counters().open_connection(route.isp, session.source_ip, route.max_connections)
+            if session.lease is None:
+                reason = f"All {route.max_connections} connections from {session.source_ip} to {route.isp} are in use."
+                services.postpone_deliveries(session.deliveries, clock.now() + CONNECTION_WAIT, reason)
+                continue
+        ready.append(session)
+    return ready
+
+
+def _load_campaigns(sending_ids):
+    sendings = Sending.objects.select_related("message", "list__account").filter(pk__in=sending_ids)
+    return {sending.pk: campaign_rendering.load_campaign(sending) for sending in sendings}
+
+
+def _run_sessions(sessions, campaigns):
+    """Run the sessions in parallel threads and record their results in batches; return how many were delivered.
+
+    The threads render, sign and send; only this thread touches the
+    database, so the threads need no connection of their own. Results are
+    written every RECORD_BATCH messages, so a killed worker leaves at most
+    its claimed deliveries unrecorded.
+    """
+    if not sessions:
+        return 0
+    results = queue.Queue()
     delivered = 0
+    pending = []
     try:
-        for delivery in deliveries:
-            campaign = campaigns.get(delivery.sending_id) or _load(campaigns, delivery.sending_id)
-            delivered += _deliver_one(campaign, delivery, connection, route.isp)
+        with ThreadPoolExecutor(max_workers=min(len(sessions), MAX_PARALLEL_SESSIONS)) as executor:
+            for session in sessions:
+                executor.submit(_send_session, session, campaigns, results.put)
+            for _ in range(sum(len(session.deliveries) for session in sessions)):
+                result = results.get()
+                pending.append(result)
+                delivered += not result.error
+                if len(pending) >= RECORD_BATCH:
+                    services.record_attempts(pending)
+                    pending = []
+        services.record_attempts(pending)
     finally:
-        connection.close()
-        if lease is not None:
-            counters.close_connection(lease)
+        _close_leases(sessions)
     return delivered
 
 
-def _load(campaigns, sending_id):
-    sending = Sending.objects.select_related("message", "list__account").get(pk=sending_id)
-    campaigns[sending_id] = campaign_rendering.load_campaign(sending)
-    return campaigns[sending_id]
+def _close_leases(sessions):
+    for session in sessions:
+        if session.lease is not None:
+            relay_limits.counters().close_connection(session.lease)
+
+
+def _send_session(session, campaigns, report):
+    """Send a session's deliveries over one connection, calling `report` with each AttemptResult."""
+    connection = smtp.Connection(session.source_ip, max_messages=session.route.max_per_connection)
+    sent = 0
+    try:
+        for delivery in session.deliveries:
+            report(_deliver_one(campaigns[delivery.sending_id], delivery, connection, session.route.isp))
+            sent += 1
+    except Exception as error:
+        # Report every delivery left as deferred, so the recording loop
+        # gets one result per delivery and never waits for ever.
+        logger.exception("relay session failed source_ip=%s isp=%s", session.source_ip, session.route.isp)
+        for delivery in session.deliveries[sent:]:
+            report(services.AttemptResult(delivery, session.source_ip, session.route.isp, error=f"Relay error: {error}"))
+    finally:
+        connection.close()
 
 
 def _deliver_one(campaign, delivery, connection, isp):
-    """Send one delivery and record its outcome; return 1 when the next hop accepted it, else 0."""
+    """Send one delivery and return its AttemptResult."""
+    source_ip = connection.source_ip
     try:
         raw = campaign_rendering.render_delivery(campaign, delivery)
     except Exception as error:
         # A template or data error fails the same way on every retry.
         logger.exception("delivery rendering failed delivery=%s sending=%s", delivery.pk, delivery.sending_id)
-        services.record_delivery_failure(delivery, f"Rendering failed: {error}", permanent=True, isp=isp)
-        return 0
+        return services.AttemptResult(delivery, source_ip, isp, error=f"Rendering failed: {error}", permanent=True)
 
-    source_ip = connection.source_ip
     started = time.monotonic()
     try:
         connection.send(raw, campaign_rendering.return_path(delivery), delivery.to_email)
     except smtp.DeliveryError as error:
-        duration_ms = _elapsed_ms(started)
-        services.record_delivery_failure(
-            delivery, str(error), error.permanent, source_ip, error.smtp_code, duration_ms, isp
+        return services.AttemptResult(
+            delivery, source_ip, isp, "", str(error), error.permanent, error.smtp_code, _elapsed_ms(started)
         )
-        return 0
-
     message_id = campaign_rendering.message_id(campaign, delivery)
-    services.record_delivered(delivery, message_id, source_ip, _elapsed_ms(started), isp)
-    return 1
+    return services.AttemptResult(delivery, source_ip, isp, message_id=message_id, duration_ms=_elapsed_ms(started))
 
 
 def _elapsed_ms(started):

@@ -9,6 +9,7 @@ and every attempt's outcome is written back to its Delivery.
 
 import logging
 import re
+from dataclasses import dataclass
 from datetime import timedelta
 
 import css_inline
@@ -365,52 +366,92 @@ def still_subscribed(deliveries):
     return allowed
 
 
+@dataclass
+class AttemptResult:
+    """The outcome of one try at a delivery: delivered when `error` is empty."""
+
+    delivery: Delivery
+    source_ip: str | None = None
+    isp: str = ""
+    message_id: str = ""
+    error: str = ""
+    permanent: bool = False
+    smtp_code: int | None = None
+    duration_ms: int | None = None
+
+
 def record_delivered(delivery, message_id, source_ip, duration_ms=None, isp=""):
     """Mark a delivery delivered from `source_ip`, routed as `isp`, and log the attempt."""
-    with transaction.atomic():
-        updated = Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.SENDING).update(
-            status=DeliveryStatus.DELIVERED,
-            delivered_at=timezone.now(),
-            message_id=message_id,
-            source_ip=source_ip,
-            isp=isp,
-            smtp_code=250,
-            last_error="",
-        )
-        if updated:
-            _record_attempt(delivery, DeliveryAttempt.Outcome.DELIVERED, source_ip, 250, "", duration_ms, isp)
+    record_attempts([AttemptResult(delivery, source_ip, isp, message_id=message_id, duration_ms=duration_ms)])
 
 
 def record_delivery_failure(delivery, error, permanent, source_ip=None, smtp_code=None, duration_ms=None, isp=""):
     """Defer the delivery for another attempt, or mark it failed when the failure is permanent or attempts ran out."""
+    record_attempts(
+        [AttemptResult(delivery, source_ip, isp, "", error, permanent, smtp_code, duration_ms)]
+    )
+
+
+def record_attempts(results):
+    """Write the outcomes of several attempts to their deliveries and the attempt log in one transaction.
+
+    A delivery that is no longer being sent (the sweep took it back from
+    a worker it thought dead) keeps its state, and no attempt is logged.
+    """
+    attempts = []
+    with transaction.atomic():
+        for result in results:
+            attempt = _apply_delivered(result) if not result.error else _apply_failure(result)
+            if attempt is not None:
+                attempts.append(attempt)
+        DeliveryAttempt.objects.bulk_create(attempts)
+
+
+def _apply_delivered(result):
+    updated = Delivery.objects.filter(pk=result.delivery.pk, status=DeliveryStatus.SENDING).update(
+        status=DeliveryStatus.DELIVERED,
+        delivered_at=timezone.now(),
+        message_id=result.message_id,
+        source_ip=result.source_ip,
+        isp=result.isp,
+        smtp_code=250,
+        last_error="",
+    )
+    if not updated:
+        return None
+    return _attempt_row(result, DeliveryAttempt.Outcome.DELIVERED, 250)
+
+
+def _apply_failure(result):
+    delivery = result.delivery
     # Temporary failures are retried after each of SENDING_RETRY_DELAYS in
     # turn (about four hours in all by default), then the delivery fails.
     retry_delays = settings.SENDING_RETRY_DELAYS
-    final = permanent or delivery.attempts > len(retry_delays)
-    values = {"last_error": error[:2000], "source_ip": source_ip, "smtp_code": smtp_code, "isp": isp}
+    final = result.permanent or delivery.attempts > len(retry_delays)
+    values = {"last_error": result.error[:2000], "source_ip": result.source_ip, "smtp_code": result.smtp_code, "isp": result.isp}
     if final:
         values["status"] = DeliveryStatus.FAILED
     else:
         delay = timedelta(seconds=retry_delays[delivery.attempts - 1])
         values.update(status=DeliveryStatus.DEFERRED, next_attempt_at=clock.now() + delay)
 
-    outcome = DeliveryAttempt.Outcome.FAILED if final else DeliveryAttempt.Outcome.DEFERRED
-    with transaction.atomic():
-        if Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.SENDING).update(**values):
-            _record_attempt(delivery, outcome, source_ip, smtp_code, error, duration_ms, isp)
-            if permanent and smtp_code and smtp_code >= 500:
-                # Imported here because the inbound package imports lists.services, which imports this module.
-                from sending.inbound import processing
-
-                processing.apply_smtp_rejection(delivery, smtp_code, error)
     logger.info(
         "delivery %s delivery=%s sending=%s attempts=%s error=%s",
         "failed" if final else "deferred",
         delivery.pk,
         delivery.sending_id,
         delivery.attempts,
-        error,
+        result.error,
     )
+    if not Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.SENDING).update(**values):
+        return None
+    if result.permanent and result.smtp_code and result.smtp_code >= 500:
+        # Imported here because the inbound package imports lists.services, which imports this module.
+        from sending.inbound import processing
+
+        processing.apply_smtp_rejection(delivery, result.smtp_code, result.error)
+    outcome = DeliveryAttempt.Outcome.FAILED if final else DeliveryAttempt.Outcome.DEFERRED
+    return _attempt_row(result, outcome, result.smtp_code)
 
 
 def postpone_deliveries(deliveries, until, reason):
@@ -425,16 +466,16 @@ def postpone_deliveries(deliveries, until, reason):
     logger.info("deliveries postponed count=%s until=%s reason=%s", len(ids), until, reason)
 
 
-def _record_attempt(delivery, outcome, source_ip, smtp_code, response, duration_ms, isp):
-    DeliveryAttempt.objects.create(
-        delivery=delivery,
-        number=delivery.attempts,
+def _attempt_row(result, outcome, smtp_code):
+    return DeliveryAttempt(
+        delivery=result.delivery,
+        number=result.delivery.attempts,
         outcome=outcome,
-        source_ip=source_ip,
-        isp=isp,
+        source_ip=result.source_ip,
+        isp=result.isp,
         smtp_code=smtp_code,
-        response=response[:500],
-        duration_ms=duration_ms,
+        response=result.error[:500],
+        duration_ms=result.duration_ms,
     )
 
 
