@@ -96,9 +96,7 @@ def main():
         pipeline, memory = run_pipeline(mailing_list, worker)
     finally:
         for child in (worker, sink):
-            child.send_signal(signal.SIGTERM)
-        for child in (worker, sink):
-            child.wait(timeout=60)
+            stop_child(child)
 
     report(baseline, pipeline, memory)
 
@@ -124,7 +122,20 @@ def create_recipients(mailing_list, count):
 
 def start_child(arguments, name):
     log = open(Path(settings.VAR_DIR) / f"{name}.log", "w")
-    return subprocess.Popen([sys.executable, *arguments], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [sys.executable, *arguments], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+
+
+def stop_child(child):
+    """Stop a child process group with SIGTERM, or SIGKILL when it is still running after a minute."""
+    os.killpg(child.pid, signal.SIGTERM)
+    try:
+        child.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        # A worker finishing a long backlog of batches may not stop in time.
+        os.killpg(child.pid, signal.SIGKILL)
+        child.wait(timeout=60)
 
 
 def wait_for_port(port, timeout=60):
