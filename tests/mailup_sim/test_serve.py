@@ -61,9 +61,11 @@ def platform(tmp_path):
 
 
 def get(url):
+    # A busy machine may accept the connection long before gunicorn's
+    # workers answer, so a slow read counts as "not up yet" too.
     try:
-        return requests.get(url, timeout=5)
-    except requests.ConnectionError:
+        return requests.get(url, timeout=30)
+    except requests.RequestException:
         return None
 
 
