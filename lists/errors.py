@@ -34,6 +34,10 @@ class ListNotFound(ListsError):
     code = "list_not_found"
 
 
+class GroupNotFound(ListsError):
+    code = "group_not_found"
+
+
 class RecipientNotFound(ListsError):
     code = "recipient_not_found"
 
@@ -64,3 +68,21 @@ class ActivationError(ListsError):
     def __init__(self, return_code, message):
         super().__init__(message)
         self.return_code = return_code
+
+
+class LoginFailed(ListsError):
+    """A web-service login failed: unknown user, wrong password, console id or console URL."""
+
+    code = "login_failed"
+
+
+class AccountNotActive(ListsError):
+    """The account is suspended, inactive or expired, so its users cannot log in."""
+
+    code = "account_not_active"
+
+
+class AccessKeyInvalid(ListsError):
+    """An accessKey is unknown, expired or logged out."""
+
+    code = "access_key_invalid"

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 LANGUAGE_CHOICES = [("it", _("Italian")), ("en", _("English"))]
@@ -335,3 +336,25 @@ class SubscriptionEvent(models.Model):
 
     def __str__(self):
         return f"{self.kind} {self.recipient_id} on {self.list_id} ({self.source})"
+
+
+class AccessKey(models.Model):
+    """A session key of the MailupSend, MailupManage and MailupReport SOAP services.
+
+    Only the SHA-256 digest of the key is stored. A key is valid from issue
+    until `expires_at`, use does not extend it, and Logout ends it early.
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="access_keys")
+    digest = models.CharField(max_length=64, unique=True)
+    # The user that logged in: m<console id> or a<console id>.
+    username = models.CharField(max_length=150)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(db_index=True)
+    logged_out_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return f"access key {self.pk} of {self.username}"

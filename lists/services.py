@@ -6,11 +6,14 @@ Frontend views, SOAP and REST handlers, imports and tasks call these
 functions and translate their results and errors into their own protocol.
 """
 
+import hashlib
 import ipaddress
 import logging
+import secrets
 import re
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -22,14 +25,20 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 
 from integrations import post_operations, rules, webhooks
 from lists.errors import (
+    AccessKeyInvalid,
+    AccountNotActive,
     ActivationError,
     InvalidLink,
+    GroupNotFound,
     InvalidParameter,
+    ListNotFound,
+    LoginFailed,
     NotSubscribed,
     RecipientNotFound,
     SubscriptionBlocked,
 )
 from lists.models import (
+    AccessKey,
     Account,
     Channel,
     ConsoleHost,
@@ -42,6 +51,7 @@ from lists.models import (
     SubscriptionEvent,
     WebService,
 )
+from lists.validation import normalize_email
 from sending import services as sending_services
 
 logger = logging.getLogger(__name__)
@@ -711,6 +721,235 @@ def _account_for_ws_user(username):
     return Account.objects.filter(console_id=int(name[1:])).first()
 
 
+# --- Lists and groups --------------------------------------------------------
+
+# List settings that callers may set when they create or update a list.
+LIST_SETTINGS = ("name", "description", "sender_name", "sender_email", "reply_to", "language")
+# Settings a new list copies from a model list, besides LIST_SETTINGS.
+LIST_COPIED_SETTINGS = (
+    "default_prefix",
+    "confirmation_link_hours",
+    "send_welcome",
+    "send_unsubscribe_confirmation",
+)
+LIST_COPIED_TEXTS = (
+    "confirmation_subject",
+    "confirmation_html",
+    "welcome_subject",
+    "welcome_html",
+    "unsubscribe_subject",
+    "unsubscribe_html",
+)
+LIST_NAME_MAX_LENGTH = 200
+
+
+def find_list(account, list_id):
+    """Return the list `list_id` of the account; raises ListNotFound."""
+    found = account.lists.filter(list_id=list_id).first() if 0 < list_id <= 2_147_483_647 else None
+    if found is None:
+        raise ListNotFound(f"List {list_id} does not exist in console {account.console_id}.")
+    return found
+
+
+def find_group(account, group_id, mailing_list=None):
+    """Return group `group_id` of the account, and of `mailing_list` when given; raises GroupNotFound."""
+    groups = Group.objects.filter(pk=group_id, list__account=account).select_related("list")
+    if mailing_list is not None:
+        groups = groups.filter(list=mailing_list)
+    found = groups.first() if 0 < group_id <= 2**63 - 1 else None
+    if found is None:
+        where = f"list {mailing_list.list_id}" if mailing_list is not None else f"console {account.console_id}"
+        raise GroupNotFound(f"Group {group_id} does not exist in {where}.")
+    return found
+
+
+def _clean_list_settings(values):
+    """Validate the LIST_SETTINGS in `values` and return them; raises InvalidParameter naming the setting."""
+    unknown = set(values) - set(LIST_SETTINGS)
+    if unknown:
+        raise InvalidParameter(sorted(unknown)[0], f"Unknown list setting {sorted(unknown)[0]!r}.")
+
+    cleaned = {}
+    for name, raw in values.items():
+        value = str(raw).strip()
+        if name == "name" and not value:
+            raise InvalidParameter(name, "The list name is missing.")
+        if name in ("sender_email", "reply_to") and (value or name == "sender_email"):
+            value = normalize_email(value)
+        if name == "language" and value.lower() not in ("it", "en"):
+            raise InvalidParameter(name, f"Unknown list language {value[:20]!r}; use it or en.")
+        if name in ("name", "sender_name"):
+            value = value[:LIST_NAME_MAX_LENGTH]
+        cleaned[name] = value.lower() if name == "language" else value
+    return cleaned
+
+
+def create_list_like(account, name, settings_from=None, copy_texts=False, values=None):
+    """Create a list in the account and return it.
+
+    The new list takes its sender, language and opt-in settings from
+    `settings_from` (a List), or else from the account's first list, and
+    `values` (LIST_SETTINGS names) override them. `copy_texts` also copies
+    the custom confirmation, welcome and unsubscribe texts. Its list id is
+    one more than the highest in the account. Raises InvalidParameter for a
+    missing name or a bad setting.
+    """
+    cleaned = _clean_list_settings({**(values or {}), "name": name})
+    with transaction.atomic():
+        Account.objects.select_for_update().filter(pk=account.pk).first()
+        model = settings_from or account.lists.order_by("list_id").first()
+        fields = _list_defaults(account, model, copy_texts)
+        fields.update(cleaned)
+        if "sender_email" not in fields:
+            raise InvalidParameter("sender_email", "The new list needs a sender address; the console has no list to copy it from.")
+        highest = account.lists.aggregate(highest=Max("list_id"))["highest"] or 0
+        created = List.objects.create(account=account, list_id=highest + 1, **fields)
+
+    logger.info("create_list account=%s list=%s", account.console_id, created.list_id)
+    return created
+
+
+def _list_defaults(account, model, copy_texts):
+    if model is None:
+        return {"language": account.language, "sender_name": account.name}
+    names = ("description", "sender_name", "sender_email", "reply_to", "language", *LIST_COPIED_SETTINGS)
+    if copy_texts:
+        names = (*names, *LIST_COPIED_TEXTS)
+    return {name: getattr(model, name) for name in names}
+
+
+def update_list_settings(mailing_list, values):
+    """Change LIST_SETTINGS of a list and return the names changed; raises InvalidParameter."""
+    cleaned = _clean_list_settings(values)
+    changed = [name for name, value in cleaned.items() if getattr(mailing_list, name) != value]
+    for name in changed:
+        setattr(mailing_list, name, cleaned[name])
+    if changed:
+        mailing_list.save(update_fields=changed)
+    logger.info("update_list list=%s changed=%s", mailing_list.pk, changed)
+    return changed
+
+
+def update_group(group, name=None, notes=None):
+    """Rename a group or change its notes; None leaves a value as it is. Raises InvalidParameter for an empty name."""
+    if name is not None:
+        if not name.strip():
+            raise InvalidParameter("groupName", "The group name is missing.")
+        group.name = name.strip()[:200]
+    if notes is not None:
+        group.notes = notes
+    group.save(update_fields=["name", "notes"])
+    logger.info("update_group group=%s", group.pk)
+    return group
+
+
+def delete_group(group, delete_members=False):
+    """Delete a group; with `delete_members`, also remove its members from the group's list.
+
+    Removing a member deletes its subscriptions to the list and its other
+    groups there, and records a delete event. Returns how many members
+    were removed.
+    """
+    mailing_list = group.list
+    with transaction.atomic():
+        members = list(Recipient.objects.filter(group_memberships__group=group).order_by("pk"))
+        if delete_members:
+            Subscription.objects.filter(list=mailing_list, recipient__in=members).delete()
+            GroupMembership.objects.filter(group__list=mailing_list, recipient__in=members).delete()
+            for recipient in members:
+                _record(recipient, mailing_list, Kind.DELETE, Source.API, details={"group_deleted": group.pk})
+        group_id = group.pk
+        group.delete()
+
+    removed = len(members) if delete_members else 0
+    logger.info("delete_group list=%s group=%s members_removed=%s", mailing_list.pk, group_id, removed)
+    return removed
+
+
+# --- SOAP access keys (MailupSend, MailupManage, MailupReport) ---------------
+
+# MailUp's accessKey lasts 60 minutes from issue, and use does not extend it.
+ACCESS_KEY_LIFETIME = timedelta(minutes=60)
+# Expired keys are deleted this long after expiry, when the next key is issued.
+ACCESS_KEY_RETENTION = timedelta(days=1)
+API_USER_NAME = re.compile(r"^([am])([0-9]{1,10})$", re.IGNORECASE)
+
+
+def authenticate_api_user(username, password, console_id=None):
+    """Return the account of a web-service user (`a1234`) or console user (`m1234`) whose password matches.
+
+    `console_id`, when given, must be the account's console id. Raises
+    LoginFailed for an unknown user, a wrong password or another console
+    id, and AccountNotActive for a suspended, inactive or expired account.
+    """
+    name = username.strip()
+    match = API_USER_NAME.match(name)
+    account = Account.objects.filter(console_id=int(match.group(2))).first() if match else None
+    if account is None:
+        raise LoginFailed(f"Unknown user {name[:40]!r}; use a<console id> or m<console id>.")
+
+    if match.group(1).lower() == "a":
+        valid = account.check_ws_password(password)
+    else:
+        member = account.members.select_related("user").filter(user__username=account.console_username).first()
+        valid = member is not None and member.user.is_active and member.user.check_password(password)
+    if not valid:
+        raise LoginFailed(f"Wrong password for user {name}.")
+
+    if console_id is not None and console_id != account.console_id:
+        raise LoginFailed(f"User {name} does not belong to console {console_id}.")
+    if account.status != Account.Status.ACTIVE:
+        raise AccountNotActive(f"Account {account.console_id} is {account.status}.")
+    return account
+
+
+def _access_key_digest(key):
+    return hashlib.sha256(key.encode("utf-8", "replace")).hexdigest()
+
+
+def open_access_key(account, username):
+    """Issue a new accessKey for `account` and return it; only its digest is stored."""
+    key = secrets.token_urlsafe(32)
+    now = timezone.now()
+    AccessKey.objects.filter(expires_at__lt=now - ACCESS_KEY_RETENTION).delete()
+    AccessKey.objects.create(
+        account=account,
+        digest=_access_key_digest(key),
+        username=username.strip()[:150],
+        created_at=now,
+        expires_at=now + ACCESS_KEY_LIFETIME,
+    )
+    logger.info("access key issued account=%s user=%s", account.console_id, username.strip()[:40])
+    return key
+
+
+def account_for_access_key(key):
+    """Return the account of a valid accessKey.
+
+    Raises AccessKeyInvalid when the key is unknown, expired or logged out,
+    and AccountNotActive when its account was suspended since the login.
+    """
+    found = (
+        AccessKey.objects.select_related("account")
+        .filter(digest=_access_key_digest(key or ""), logged_out_at__isnull=True, expires_at__gt=timezone.now())
+        .first()
+    )
+    if found is None:
+        raise AccessKeyInvalid("The accessKey is unknown, expired or logged out; call Login or LoginFromId again.")
+    if found.account.status != Account.Status.ACTIVE:
+        raise AccountNotActive(f"Account {found.account.console_id} is {found.account.status}.")
+    return found.account
+
+
+def close_access_key(key):
+    """End an accessKey at once (Logout); raises AccessKeyInvalid when it was not valid."""
+    closed = AccessKey.objects.filter(
+        digest=_access_key_digest(key or ""), logged_out_at__isnull=True, expires_at__gt=timezone.now()
+    ).update(logged_out_at=timezone.now())
+    if not closed:
+        raise AccessKeyInvalid("The accessKey is unknown, expired or already logged out.")
+
+
 # --- REST API v1.1 -----------------------------------------------------------
 #
 # MailUp's REST calls fire no webhooks. They record source API like the
@@ -1204,24 +1443,6 @@ def delete_list(mailing_list):
     with transaction.atomic():
         mailing_list.delete()
     logger.info("delete_list list=%s list_id=%s", list_pk, list_id)
-
-
-def update_group(group, name, notes=""):
-    """Rename a group; raises InvalidParameter for an empty name."""
-    name = name.strip()
-    if not name:
-        raise InvalidParameter("Name", "The group name is missing.")
-    group.name = name[:200]
-    group.notes = notes
-    group.save(update_fields=["name", "notes"])
-    logger.info("update_group group=%s", group.pk)
-
-
-def delete_group(group):
-    """Delete a group and its memberships; the recipients stay on the list."""
-    group_pk = group.pk
-    group.delete()
-    logger.info("delete_group group=%s", group_pk)
 
 
 def move_to_group(recipient_id, from_group, to_group, source=Source.CONSOLE):

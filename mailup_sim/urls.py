@@ -5,10 +5,17 @@ from integrations import ftpzip_views, soap_import, sso_views
 from lists import frontend
 from mailup_sim import oauth, rest
 from mailup_sim.rest import endpoint
+from sending.soap_manage import MANAGE
+from sending.soap_report import REPORT
+from sending.soap_send import SEND
 
 # Paths under /frontend/, /api/v1.1/rest/ and /authorization/oauth/ arrive
-# lower-cased (mailup_sim.middleware.canonical_path).
+# lower-cased (mailup_sim.middleware.canonical_path), and so do paths ending
+# in .asmx.
 urlpatterns = [
+    *SEND.urls(),
+    *MANAGE.urls(),
+    *REPORT.urls(),
     path("frontend/<str:page>", frontend.dispatch),
     path("authorization/oauth/token", oauth.token),
     path("api/v1.1/rest/consoleservice.svc/console/sso", endpoint(post=sso_views.issue_login_link)),

@@ -69,10 +69,16 @@ def _build_template(campaign):
     )
 
 
+def sender_header(campaign):
+    """Return the From header: the sending's own sender when it has one, else the list's."""
+    sending, mailing_list = campaign.sending, campaign.list
+    return formataddr((sending.from_name or mailing_list.sender_name, sending.from_email or mailing_list.sender_email))
+
+
 def _shared_headers(campaign):
     """Return the (name, value) headers that every delivery of the campaign carries."""
     mailing_list = campaign.list
-    headers = [("From", formataddr((mailing_list.sender_name, mailing_list.sender_email)))]
+    headers = [("From", sender_header(campaign))]
     if mailing_list.reply_to:
         headers.append(("Reply-To", mailing_list.reply_to))
     headers += [
@@ -165,7 +171,7 @@ def _insert_preheader(html, preheader):
 def _set_headers(message, campaign, delivery, subject, values):
     mailing_list = campaign.list
     account = campaign.account
-    message["From"] = formataddr((mailing_list.sender_name, mailing_list.sender_email))
+    message["From"] = sender_header(campaign)
     message["To"] = delivery.to_email
     message["Subject"] = subject
     message["Date"] = format_datetime(timezone.now())

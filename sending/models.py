@@ -137,6 +137,8 @@ class Message(models.Model):
     tags = models.JSONField(default=list, blank=True)
     # Track opens and clicks.
     tracking = models.BooleanField(default=True)
+    # Free text for the account's own use (the `note` option of the SOAP services).
+    note = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -173,6 +175,9 @@ class Sending(models.Model):
     recipients = models.ManyToManyField(Recipient, blank=True, related_name="+")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     scheduled_at = models.DateTimeField(null=True, blank=True)
+    # Sender of this sending; empty values mean the list's sender.
+    from_email = models.CharField(max_length=254, blank=True)
+    from_name = models.CharField(max_length=200, blank=True)
     # Set when a worker starts creating the deliveries; a stale value means
     # that worker died and another may take the fan-out over.
     claimed_at = models.DateTimeField(null=True, blank=True)

@@ -20,8 +20,9 @@ from django.db.models import Count, F, Q, Value
 from django.db.models.functions import Coalesce, TruncHour
 from django.utils import timezone
 
-from lists.models import Channel, GroupMembership, Recipient, Subscription
+from lists.models import Channel, GroupMembership, Recipient, Source, Subscription
 from sending import clock, relay_routes
+from sending.errors import MessageNotFound, SendingNotFound
 from sending.html_text import html_to_text
 from sending.models import (
     Delivery,
@@ -158,7 +159,7 @@ HALTED = [SendingStatus.PAUSED, SendingStatus.CANCELLED]
 STOPPED_ERROR = "The sending was stopped before this delivery was attempted."
 
 
-def create_message(mailing_list, subject, html="", text="", preheader="", tags=(), tracking=True):
+def create_message(mailing_list, subject, html="", text="", preheader="", tags=(), tracking=True, note=""):
     """Store a newsletter of a list; a missing text part is generated from the HTML."""
     message = Message.objects.create(
         list=mailing_list,
@@ -168,6 +169,7 @@ def create_message(mailing_list, subject, html="", text="", preheader="", tags=(
         preheader=preheader,
         tags=list(tags),
         tracking=tracking,
+        note=note,
     )
     logger.info("message created message=%s list=%s", message.pk, mailing_list.list_id)
     return message
@@ -186,24 +188,60 @@ def inline_css(html):
     return inliner.inline(html)
 
 
-def update_message(message, subject, html, text="", preheader=""):
-    """Change a newsletter's content; a missing text part is generated from the HTML again."""
-    message.subject = subject
-    message.html = html
-    message.text = text or html_to_text(html)
-    message.preheader = preheader
-    message.save(update_fields=["subject", "html", "text", "preheader", "updated_at"])
-    logger.info("message updated message=%s", message.pk)
+MESSAGE_FIELDS = ("subject", "html", "text", "preheader", "tracking", "note")
+
+
+def update_message(message, **changes):
+    """Change MESSAGE_FIELDS of a message and return it.
+
+    New HTML without a new text part regenerates the text part, because
+    the old one would no longer match.
+    """
+    unknown = set(changes) - set(MESSAGE_FIELDS)
+    if unknown:
+        raise ValueError(f"Unknown message fields: {sorted(unknown)}.")
+    if "html" in changes and not changes.get("text"):
+        changes["text"] = html_to_text(changes["html"])
+    for name, value in changes.items():
+        setattr(message, name, value)
+    message.save(update_fields=[*changes, "updated_at"])
+    logger.info("message updated message=%s fields=%s", message.pk, sorted(changes))
     return message
 
 
-def queue_sending(message, groups=(), excluded_groups=(), recipients=(), scheduled_at=None):
+def find_message(mailing_list, message_id):
+    """Return message `message_id` of a list; raises MessageNotFound."""
+    found = mailing_list.messages.filter(pk=message_id).first() if 0 < message_id <= 2**63 - 1 else None
+    if found is None:
+        raise MessageNotFound(f"Message {message_id} does not exist in list {mailing_list.list_id}.")
+    return found
+
+
+def find_sending(account, sending_id):
+    """Return sending `sending_id` of one of the account's lists; raises SendingNotFound."""
+    found = None
+    if 0 < sending_id <= 2**63 - 1:
+        found = Sending.objects.filter(pk=sending_id, list__account=account).select_related("message").first()
+    if found is None:
+        raise SendingNotFound(f"Delivery {sending_id} does not exist in console {account.console_id}.")
+    return found
+
+
+def subscribed_recipients_by_email(mailing_list, emails):
+    """Return the recipients of the list's account with these lower-case addresses; unknown ones are left out."""
+    return list(Recipient.objects.filter(account_id=mailing_list.account_id, email__in=list(emails)))
+
+
+def queue_sending(
+    message, groups=(), excluded_groups=(), recipients=(), scheduled_at=None, from_email="", from_name=""
+):
     """Create a sending of `message` and start it now, or at `scheduled_at` when that is in the future.
 
     `groups` narrows the list to their members, `excluded_groups` removes
     theirs, and `recipients` (Recipient rows) replaces the target with
     those people. Recipients without a subscribed e-mail subscription to
-    the list are skipped in every case. Raises ValueError for a group of another list.
+    the list are skipped in every case. `from_email` and `from_name`
+    replace the list's sender. Raises ValueError for a group of another list.
     """
     for group in [*groups, *excluded_groups]:
         if group.list_id != message.list_id:
@@ -216,6 +254,8 @@ def queue_sending(message, groups=(), excluded_groups=(), recipients=(), schedul
             list_id=message.list_id,
             status=SendingStatus.SCHEDULED if later else SendingStatus.QUEUED,
             scheduled_at=scheduled_at,
+            from_email=from_email,
+            from_name=from_name,
         )
         sending.groups.set(groups)
         sending.excluded_groups.set(excluded_groups)
@@ -754,3 +794,93 @@ def _check_rule(rule):
         raise ValueError("valid_until: the rule would end before it starts.")
     if (rule.warmup is None) != (rule.warmup_started_on is None):
         raise ValueError("warmup_started_on: a warm-up needs both a schedule and a start date.")
+
+
+def send_to_address(message, email, from_email="", from_name=""):
+    """Send `message` to one address of its list, subscribing the address first when it is not subscribed.
+
+    Returns the sending. Raises InvalidContact for a bad address and
+    SubscriptionBlocked when a bounce or complaint unsubscribed it.
+    """
+    from lists import services as lists_services
+    from lists.validation import normalize_email
+
+    mailing_list = message.list
+    contact = lists_services.Contact(email=normalize_email(email))
+    status = lists_services.subscription_status(mailing_list.account, mailing_list, contact)
+    if status != Subscription.Status.SUBSCRIBED:
+        request = lists_services.SubscribeRequest(
+            account=mailing_list.account, lists=[mailing_list], contact=contact, source=Source.API, confirm=False
+        )
+        lists_services.subscribe(request)
+
+    recipient = lists_services.find_recipient(mailing_list.account, contact)
+    return queue_sending(message, recipients=[recipient], from_email=from_email, from_name=from_name)
+
+
+# --- Reports of the SOAP MailupReport service --------------------------------
+
+
+@dataclass
+class RecipientReport:
+    """The data of MailupReport's ReportByUser for one address on one list.
+
+    `email_status` and `sms_status` are Subscription statuses, or None when
+    the channel is not on the list. `clicks` maps each URL to its click
+    events and `opens` lists open events; each event is a dict with `at`,
+    `ip`, `message_id` and `subject`.
+    """
+
+    email_status: str | None
+    sms_status: str | None
+    last_bounce: object
+    clicks: dict
+    opens: list
+    fields: dict
+
+
+@dataclass
+class MessageReport:
+    """Clicks per URL and opens per address for one message, or for every message of a list."""
+
+    clicks: dict
+    opens: dict
+
+
+def recipient_report(mailing_list, email, message_id=0):
+    """Collect ReportByUser's data for `email` on a list; `message_id` 0 means every message.
+
+    An unknown or invalid address gives an empty report with both statuses None.
+    """
+    recipient = Recipient.objects.filter(account_id=mailing_list.account_id, email=email.strip().lower()).first()
+    if recipient is None:
+        return RecipientReport(None, None, None, {}, [], {})
+
+    statuses = dict(
+        Subscription.objects.filter(recipient=recipient, list=mailing_list).values_list("channel", "status")
+    )
+    bounce = (
+        recipient.events.filter(source=Source.BOUNCE).order_by("-created_at").values_list("created_at", flat=True).first()
+    )
+    # TODO: fill clicks and opens from the tracking events once open and
+    # click tracking records them; until then no message has any.
+    return RecipientReport(
+        email_status=statuses.get(Channel.EMAIL),
+        sms_status=statuses.get(Channel.SMS),
+        last_bounce=bounce,
+        clicks={},
+        opens=[],
+        fields=dict(recipient.fields),
+    )
+
+
+def message_report(mailing_list, message_id=0):
+    """Collect ReportByMessage's data for one message of a list, or every message when `message_id` is 0.
+
+    Raises MessageNotFound for a message of another list.
+    """
+    if message_id:
+        find_message(mailing_list, message_id)
+    # TODO: as in recipient_report, count clicks and opens from the tracking
+    # events once they exist.
+    return MessageReport(clicks={}, opens={})

@@ -73,7 +73,9 @@ def message_edit(request, message_id):
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         html = sending_services.inline_css(data["html"]) if data["inline_css"] else data["html"]
-        sending_services.update_message(message, data["subject"], html, data["text"], data["preheader"])
+        sending_services.update_message(
+            message, subject=data["subject"], html=html, text=data["text"], preheader=data["preheader"]
+        )
         messages.success(request, _("Message saved."))
         return redirect("panel:message_detail", message_id=message.pk)
     context = {"form": form, "message": message, "merge_tags": merge_tags(request.account)}
