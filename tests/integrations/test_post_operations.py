@@ -209,3 +209,24 @@ def test_webhook_list_filter(demo, http, receiver):
     http.get(UNSUBSCRIBE_ANNA)
 
     assert [value["customerList"] for value in crm_values(receiver)] == [["2"]]
+
+
+def test_confirmation_fires_subscribe_rules(demo, sink):
+    add_post_operation(Webhook.Event.SUBSCRIBE, on_lists=[1], subscribe_to=[2], sources=["Recipient"])
+    request = services.SubscribeRequest(
+        account=demo_account(),
+        lists=[demo_list(1)],
+        contact=services.Contact(email="anna@example.com"),
+        source=Source.API,
+        confirm=True,
+    )
+    services.subscribe(request)
+    pending = Subscription.objects.get(recipient__email="anna@example.com", list=demo_list(1))
+    assert PostOperationRun.objects.count() == 0
+
+    services.confirm_subscriptions(services.make_confirmation_token([pending], 48))
+
+    assert anna_status(2) == Subscription.Status.SUBSCRIBED
+    cascaded = demo_list(2).events.get(kind="subscribe")
+    assert cascaded.source == Source.RECIPIENT
+    assert PostOperationRun.objects.get().status == RunStatus.DONE
