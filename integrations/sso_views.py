@@ -2,20 +2,18 @@
 
 import logging
 
-from django.contrib.auth import login
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 
 from integrations import sso
 from mailup_sim.rest import RestError, json_response
+from panel.auth import log_in_account_user
 
 logger = logging.getLogger(__name__)
 
-# The control panel's home page, the target of a redeemed code.
+# The control panel, where the page for a rejected code links to.
 PANEL_HOME = "/console/"
-# The backend that login() records in the session. Django checks the user with it on every later request.
-SESSION_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 
 def issue_login_link(request):
@@ -35,6 +33,7 @@ def rejection_messages():
         "unknown": _("This sign-in link is not valid. Ask your CRM for a new one, or sign in with your password."),
         "used": _("This sign-in link has already been used. Ask your CRM for a new one, or sign in with your password."),
         "expired": _("This sign-in link has expired. Ask your CRM for a new one, or sign in with your password."),
+        "inactive": _("This user or its account is not active, so it cannot sign in to the control panel."),
     }
 
 
@@ -49,7 +48,10 @@ def redeem_login_link(request):
         context = {"message": rejection_messages()[rejection.reason], "login_url": PANEL_HOME}
         return render(request, "integrations/sso_rejected.html", context, status=403)
 
-    # TODO: call the control panel's own login function once it exists, so
-    # that the panel's session rules apply to SSO logins too.
-    login(request, user, backend=SESSION_BACKEND)
-    return redirect(PANEL_HOME)
+    try:
+        target = log_in_account_user(request, user.membership)
+    except PermissionError as refusal:
+        logger.info("sso login refused user=%s reason=%s", user.pk, refusal)
+        context = {"message": rejection_messages()["inactive"], "login_url": PANEL_HOME}
+        return render(request, "integrations/sso_rejected.html", context, status=403)
+    return redirect(target)

@@ -12,6 +12,7 @@ from oauth2_provider.models import get_application_model
 from integrations import sso, tasks
 from integrations.models import SsoCode
 from lists.demo import DEMO_OAUTH_CLIENT_ID
+from lists.models import Account
 
 SSO_PATH = "/API/v1.1/Rest/ConsoleService.svc/Console/Sso"
 
@@ -85,6 +86,17 @@ def test_link_logs_user_into_panel(http, token, sso_enabled):
     code = SsoCode.objects.get()
     assert code.used_at is not None
     assert code.user.username == "m1234"
+
+
+def test_suspended_account_cannot_log_in(http, token, sso_enabled):
+    href = request_link(http, token).json()["Link"]["href"]
+    Account.objects.filter(console_id=1234).update(status=Account.Status.SUSPENDED)
+
+    response = http.get(path_and_query(href), allow_redirects=False, headers={"Accept-Language": "en"})
+
+    assert response.status_code == 403
+    assert "is not active" in response.text
+    assert "sessionid" not in response.cookies
 
 
 def test_used_code_rejected_with_page(http, token, sso_enabled):
