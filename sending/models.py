@@ -1,5 +1,7 @@
 """Outgoing mail (system mail and campaigns), DKIM keys and the messages captured by the SMTP sink."""
 
+import builtins
+
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -134,7 +136,8 @@ class Message(models.Model):
     text = models.TextField(blank=True)
     # Preview text that mail clients show after the subject.
     preheader = models.CharField(max_length=300, blank=True)
-    tags = models.JSONField(default=list, blank=True)
+    # builtins.list, because the `list` field above hides the built-in name here.
+    tags = models.JSONField(default=builtins.list, blank=True)
     # Track opens and clicks.
     tracking = models.BooleanField(default=True)
     # Free text for the account's own use (the `note` option of the SOAP services).
@@ -317,7 +320,7 @@ class SinkRule(models.Model):
     smtp_code = models.PositiveSmallIntegerField(null=True, blank=True)
     enhanced_status = models.CharField(max_length=12, blank=True)
     message = models.CharField(max_length=300, blank=True)
-    # Seconds a slow answer waits; seconds before a report is sent (empty: SINK_REPORT_DELAY_SECONDS).
+    # Seconds a slow reply waits; seconds before a report is sent (empty: SINK_REPORT_DELAY_SECONDS).
     delay_seconds = models.PositiveIntegerField(null=True, blank=True)
     priority = models.IntegerField(default=100)
     active = models.BooleanField(default=True)
