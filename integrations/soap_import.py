@@ -4,7 +4,7 @@ Each operation takes the account that the `Authentication` header named
 and the request's parameters under MailUp's names, calls
 integrations.services or lists.services, and returns the result document
 as text. mailup_sim.soap reads the envelope, the header and the parameter
-types and writes the WSDL; this module only knows MailUp's ReturnCodes.
+types and writes the WSDL; this module maps results to MailUp's ReturnCodes.
 """
 
 import logging

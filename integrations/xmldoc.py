@@ -30,7 +30,7 @@ MERGED_MOBILE, SPLIT_MOBILE = 1, 2
 
 
 class XmlDocRejected(InputRejected):
-    """The xmlDoc cannot be converted (MailUp's ReturnCode -402); the message says why."""
+    """The xmlDoc cannot be converted (MailUp's ReturnCode -402). The message gives the reason."""
 
 
 def check(xml_doc):

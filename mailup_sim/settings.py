@@ -191,7 +191,7 @@ BOUNCE_DOMAIN = env_str("BOUNCE_DOMAIN", "bounces.mailup-sim.localhost")
 INBOUND_MX_HOST = env_str("INBOUND_MX_HOST", "127.0.0.1")
 INBOUND_MX_PORT = env_int("INBOUND_MX_PORT", 2525, minimum=1, maximum=65535)
 INBOUND_MX_BIND = env_str("INBOUND_MX_BIND", "127.0.0.1")
-# Seconds the sink waits before it sends a DSN, complaint or auto-reply that a rule asks for.
+# Seconds the sink waits before it sends a DSN, complaint or auto-reply that a rule requests.
 SINK_REPORT_DELAY_SECONDS = env_int("SINK_REPORT_DELAY_SECONDS", 2, minimum=0, maximum=86400)
 CELERY_BEAT_SCHEDULE["requeue-inbound-messages"] = {"task": "sending.tasks.requeue_inbound_messages", "schedule": 60.0}
 # Source addresses of campaign mail, used in turn. Each is in 127.0.0.0/8,

@@ -4,7 +4,7 @@
   from the null sender, with the original message's headers.
 - `feedback_report`: an ARF complaint (RFC 5965) to the feedback-loop
   address, with the original message.
-- `auto_reply`: an out-of-office answer (RFC 3834) to the envelope sender.
+- `auto_reply`: an out-of-office reply (RFC 3834) to the envelope sender.
 """
 
 import logging
@@ -103,7 +103,7 @@ def feedback_report(original, recipient, source_ip):
 
 
 def auto_reply(original, mail_from, recipient, decision):
-    """Return the bytes of an out-of-office answer from `recipient` to the envelope sender."""
+    """Return the bytes of an out-of-office reply from `recipient` to the envelope sender."""
     headers = BytesHeaderParser(policy=POLICY).parsebytes(original)
     reply = EmailMessage(policy=POLICY)
     reply["From"] = recipient

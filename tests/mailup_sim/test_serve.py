@@ -62,7 +62,7 @@ def platform(tmp_path):
 
 def get(url):
     # A busy machine may accept the connection long before gunicorn's
-    # workers answer, so a slow read counts as "not up yet" too.
+    # workers reply, so a read timeout also means "not up yet".
     try:
         return requests.get(url, timeout=30)
     except requests.RequestException:
