@@ -17,6 +17,9 @@ from tests.sending.campaigns import newsletter, subscribe
 
 @pytest.fixture
 def worker(transactional_db):
+    # Earlier tests that ran real workers can leave task messages behind on
+    # this run's queue, and a solo worker would work through them first.
+    app.control.purge()
     app.conf.task_always_eager = False
     try:
         with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
