@@ -76,7 +76,8 @@ def test_serve_runs_the_walkthrough(platform):
     answer = get(f"{base}/frontend/xmlSubscribe.aspx?List=1&Email=anna.rossi@example.com&retCode=1")
     assert answer.text == "0"
 
-    listing = wait_until(lambda: get(f"{base}/sink/api/messages").json()["messages"], timeout=60)
+    # The worker process may still be starting when the web part replies.
+    listing = wait_until(lambda: get(f"{base}/sink/api/messages").json()["messages"], timeout=180)
     assert listing, "the confirmation request never reached the sink"
     detail = get(f"{base}/sink/api/messages/{listing[0]['id']}").json()
     link = re.search(r"http://\S+confirm\.aspx\?code=\S+", detail["text"]).group(0)

@@ -57,14 +57,17 @@ def test_warmup_of_50_per_hour_holds(demo, sink, settings, relay_clock):
     warmup_rule("gmail", 50, ["127.0.0.30"])
     subscribe_many("gmail.test", 120)
 
+    started = clock.now()
     sending = services.queue_sending(newsletter())
 
     assert len(sink.wait_for(50, sending_id=sending.pk)) == 50
     waiting = Delivery.objects.filter(sending=sending, status=Status.DEFERRED)
     assert waiting.count() == 70
     assert {delivery.attempts for delivery in waiting} == {0}
-    next_hour = clock.hour_start(clock.now()) + timedelta(hours=1)
-    assert {delivery.next_attempt_at for delivery in waiting} == {next_hour}
+    # The real clock may pass the top of an hour while the test runs.
+    next_hours = {clock.hour_start(moment) + timedelta(hours=1) for moment in (started, clock.now())}
+    [next_attempt] = {delivery.next_attempt_at for delivery in waiting}
+    assert next_attempt in next_hours
 
     # Nothing more leaves within the hour.
     services.sweep_sendings()
