@@ -19,7 +19,7 @@ from mailup_sim.rest import RestError
 
 
 class BodyRejected(InputRejected):
-    """The body is not a JSON array of objects; the message says why."""
+    """The body is not a JSON array of objects; the message gives the reason."""
 
 
 def check(body):

@@ -340,7 +340,7 @@ class Import(models.Model):
 
     Its id is the SOAP process id and the REST import id. `rows_done` is the
     checkpoint: the input records before it were written in committed
-    batches, so a resumed import starts after it. `counts` holds created,
+    batches, so a resumed import starts after it. `counts` contains created,
     updated, unchanged and rejected rows, and per channel the new, existing
     and unsubscribed subscriptions.
     """

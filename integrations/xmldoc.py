@@ -1,6 +1,6 @@
 """Parsing of the `xmlDoc` of WSMailUpImport: `<subscribers><subscriber email="…" Prefix="…" Number="…" Name="…">`.
 
-Each `<subscriber>` holds `<campoN>` elements for fields 1 to 39 (other N,
+Each `<subscriber>` contains `<campoN>` elements for fields 1 to 39 (other N,
 such as the `campo0` of PyPI django-mailup, are ignored). The document is
 read with lxml's iterparse, one subscriber at a time. A document type
 declaration is rejected before parsing, and the parser neither resolves

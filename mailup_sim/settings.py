@@ -219,7 +219,7 @@ RELAY_REDIS_URL = env_str("RELAY_REDIS_URL") or (
 RELAY_REDIS_PREFIX = env_str("RELAY_REDIS_PREFIX", "mailup-sim:relay")
 # Limits the sink enforces per simulated ISP, as `isp=per_hour/connections/per_connection`
 # entries separated by commas; 0 means unlimited. Each counts per source IP,
-# and the sink answers 421 when the relay exceeds one.
+# and the sink replies 421 when the relay exceeds one.
 SINK_ISP_LIMITS = env_str(
     "SINK_ISP_LIMITS", "gmail=3600/10/100,outlook=2000/5/50,yahoo=1800/5/40,libero=1000/3/20"
 )

@@ -34,7 +34,7 @@ Contract of a handler:
   results. The string is sent as escaped text inside `<XResult>`, never as
   CDATA.
 - It may raise `SoapFault` to return a fault. Any other exception is
-  logged and answered with a `soap:Server` fault.
+  logged and returned as a `soap:Server` fault.
 
 A service may declare a SOAP header (`Header`), such as WSMailUpImport's
 `Authentication`. The header element is found by local name in any

@@ -1,6 +1,6 @@
 """Which addresses and limits the relay uses for an ISP at a given time, from the IspRule rows.
 
-A batch loads the rules once into a RouteTable and asks it per ISP.
+A batch loads the rules once into a RouteTable and queries it per ISP.
 Recipients that no rule covers leave from SENDING_SOURCE_IPS without
 limits.
 """

@@ -143,7 +143,7 @@ class SinkHandler:
         refusal = await loop.run_in_executor(None, _check_limits, self.limits, server, session.peer[0], address)
         if refusal:
             logger.info("sink refused recipient peer=%s rcpt=%s reply=%s", session.peer[0], address, refusal)
-            # 421 tells the client that the server closes the session (RFC 5321 section 4.2.2).
+            # 421 informs the client that the server closes the session (RFC 5321 section 4.2.2).
             loop.call_soon(server.transport.close)
             return refusal
         for check in self.admission_checks:
@@ -203,7 +203,7 @@ def _decide_in_thread(address):
 
 
 def _send_report_logged(*report):
-    """Run send_report in an executor thread, where nobody awaits the result, so log what it raises."""
+    """Run send_report in an executor thread, where no caller awaits the result, so log what it raises."""
     try:
         send_report(*report)
     except Exception:

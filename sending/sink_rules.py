@@ -34,7 +34,7 @@ class Decision:
 
 
 ACCEPT = Decision(Behaviour.ACCEPT)
-# Wait of a slow answer when no rule sets one; below the 30-second default
+# Wait of a slow reply when no rule sets one; below the 30-second default
 # SMTP_TIMEOUT_SECONDS, so the relay still gets its reply.
 SLOW_ANSWER_SECONDS = 5
 # Local part (or its part before "+" or "-") of each magic address.
