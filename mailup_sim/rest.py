@@ -19,6 +19,7 @@ from django.http import HttpResponse, QueryDict
 from django.views.decorators.csrf import csrf_exempt
 
 from lists.errors import ListsError
+from sending.errors import SendingError
 from mailup_sim.oauth import BearerError, authenticate_bearer
 from mailup_sim.params import CaseInsensitiveParams
 
@@ -75,6 +76,14 @@ def error_response(status, description):
     return response
 
 
+def get_or_404(queryset, description):
+    """Return the first row of `queryset`, or raise RestError(404) saying "No {description}."."""
+    found = queryset.first()
+    if found is None:
+        raise RestError(404, f"No {description}.")
+    return found
+
+
 def json_response(value):
     """Return HTTP 200 with `value` as JSON, which is a bare number for created ids."""
     return HttpResponse(json.dumps(value), content_type=JSON_CONTENT_TYPE)
@@ -111,6 +120,8 @@ def endpoint(**handlers):
             return error_response(error.status, error.description)
         except ListsError as error:
             return error_response(LISTS_ERROR_STATUSES.get(error.code, 400), error.message)
+        except SendingError as error:
+            return error_response(400, error.message)
         except Exception:
             logger.exception("REST %s %s failed", request.method, request.path)
             return error_response(500, "Internal server error; the server log has the details.")

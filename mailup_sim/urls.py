@@ -5,6 +5,7 @@ from integrations import ftpzip_views, soap_import, sso_views
 from lists import frontend
 from mailup_sim import oauth, rest
 from mailup_sim.rest import endpoint
+from sending import images
 
 # Paths under /frontend/, /api/v1.1/rest/ and /authorization/oauth/ arrive
 # lower-cased (mailup_sim.middleware.canonical_path).
@@ -13,6 +14,7 @@ urlpatterns = [
     path("authorization/oauth/token", oauth.token),
     path("api/v1.1/rest/consoleservice.svc/console/sso", endpoint(post=sso_views.issue_login_link)),
     path("api/v1.1/rest/consoleservice.svc/", include("lists.rest_urls")),
+    path("api/v1.1/rest/consoleservice.svc/", include("sending.rest_urls")),
     re_path(r"^api/v1\.1/rest/", rest.not_found),
     *soap_import.SERVICE.urls(),
     path("sink/api/", include("sending.sink_urls")),
@@ -21,6 +23,7 @@ urlpatterns = [
     # The link that POST /Console/Sso returns, and its lower-case spelling.
     path("Console/Login.aspx", sso_views.redeem_login_link),
     path("console/login.aspx", sso_views.redeem_login_link),
+    path("images/<int:image_id>/<str:name>", images.serve_image),
     path("console/", include("panel.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),

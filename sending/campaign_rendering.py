@@ -38,7 +38,9 @@ class Campaign:
 
     @property
     def signing_domain(self):
-        return self.list.sender_email.rpartition("@")[2].lower()
+        # The domain of the From address, so the signature aligns with it.
+        sender_email = self.sending.sender_email or self.list.sender_email
+        return sender_email.rpartition("@")[2].lower()
 
 
 def load_campaign(sending):
@@ -116,7 +118,9 @@ def _insert_preheader(html, preheader):
 def _set_headers(message, campaign, delivery, subject, values):
     mailing_list = campaign.list
     account = campaign.account
-    message["From"] = formataddr((mailing_list.sender_name, mailing_list.sender_email))
+    sending = campaign.sending
+    sender = (sending.sender_name or mailing_list.sender_name, sending.sender_email or mailing_list.sender_email)
+    message["From"] = formataddr(sender)
     message["To"] = delivery.to_email
     message["Subject"] = subject
     message["Date"] = format_datetime(timezone.now())
