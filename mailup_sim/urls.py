@@ -3,7 +3,7 @@ from django.urls import include, path, re_path
 
 from integrations import ftpzip_views, soap_import, sso_views
 from lists import frontend
-from mailup_sim import oauth, rest
+from mailup_sim import oauth, oauth_login, rest
 from mailup_sim.rest import endpoint
 from sending import images
 
@@ -12,6 +12,8 @@ from sending import images
 urlpatterns = [
     path("frontend/<str:page>", frontend.dispatch),
     path("authorization/oauth/token", oauth.token),
+    path("authorization/oauth/logon", oauth_login.logon),
+    path("authorization/oauth/authorization", oauth_login.logon),
     path("api/v1.1/rest/consoleservice.svc/console/sso", endpoint(post=sso_views.issue_login_link)),
     path("api/v1.1/rest/consoleservice.svc/", include("lists.rest_urls")),
     path("api/v1.1/rest/consoleservice.svc/", include("sending.rest_urls")),
