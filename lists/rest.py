@@ -497,6 +497,7 @@ def recipients_by_status(status):
         )
         return recipient_query(request, recipients)
 
+    view.__name__ = "recipients_by_status"
     return view
 
 

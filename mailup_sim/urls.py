@@ -3,7 +3,7 @@ from django.urls import include, path, re_path
 
 from integrations import ftpzip_views, soap_import, sso_views
 from lists import frontend
-from mailup_sim import oauth, oauth_login, rest
+from mailup_sim import oauth, oauth_login, openapi, rest
 from mailup_sim.rest import endpoint
 from sending import images
 
@@ -19,6 +19,8 @@ urlpatterns = [
     path("api/v1.1/rest/consoleservice.svc/", include("sending.rest_urls")),
     re_path(r"^api/v1\.1/rest/", rest.not_found),
     *soap_import.SERVICE.urls(),
+    path("API/v1.1/openapi.json", openapi.openapi_json),
+    path("api/v1.1/openapi.json", openapi.openapi_json),
     path("sink/api/", include("sending.sink_urls")),
     path("sim/api/v1/", include("integrations.admin_api_urls")),
     path("sim/media/ftpzip/<int:send_zip_id>/<path:name>", ftpzip_views.serve_image),

@@ -603,6 +603,7 @@ def sending_queue(queue):
         sendings = Sending.objects.filter(list__account=request.account, status__in=QUEUE_STATUSES[queue])
         return paged(request, sendings.select_related("message", "list"), SENDING_PROPERTIES, shape_sending)
 
+    view.__name__ = "sending_queue"
     return view
 
 
