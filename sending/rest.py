@@ -51,6 +51,9 @@ IMAGE_CONTENT_TYPES = {
     "svg": "image/svg+xml",
 }
 
+# Column sizes of Message, so an oversized value gets 400 instead of a database error.
+MESSAGE_TEXT_LIMITS = {"subject": 500, "preheader": 300}
+MESSAGE_TEXT_NAMES = {"subject": "Subject", "preheader": "PreHeader"}
 MESSAGE_PROPERTIES = {
     "idmessage": Property("pk", "int"),
     "id": Property("pk", "int"),
@@ -153,6 +156,9 @@ def read_message_body(document, partial=False):
 
     if "subject" in values and (not values["subject"].strip() or CONTROL_CHARACTERS.search(values["subject"])):
         raise RestError(400, "Subject is missing or contains control characters.")
+    for column, limit in MESSAGE_TEXT_LIMITS.items():
+        if len(values.get(column, "")) > limit:
+            raise RestError(400, f"{MESSAGE_TEXT_NAMES[column]} is longer than {limit} characters.")
     return values
 
 

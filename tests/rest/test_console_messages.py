@@ -203,3 +203,9 @@ def test_image_upload_list_and_delete(api, http):
 def test_image_with_bad_name_is_400(api):
     response = api.post("/List/1/Images", json={"Base64Data": "aGVsbG8=", "Name": "../x.exe"})
     assert_envelope(response, 400, "BadRequest")
+
+
+def test_too_long_preheader_is_400(api):
+    response = api.post("/List/1/Email", json={**MESSAGE_BODY, "PreHeader": "x" * 301})
+    assert_envelope(response, 400, "BadRequest")
+    assert Message.objects.count() == 0
