@@ -86,7 +86,7 @@ def test_ruby_updates_user_list(api):
 def test_ruby_void_calls_have_empty_body(api):
     # mailup-ruby reads an empty body as true, so void calls must send none.
     message = newsletter()
-    sending = Sending.objects.create(message=message, list=message.list, status=Sending.Status.CANCELLED)
+    sending = Sending.objects.create(message=message, list=message.list, status=Sending.Status.PAUSED)
     response = api.post(f"/Email/Sendings/{sending.pk}/Immediate", data=b"", headers=RUBY_HEADERS)
     assert response.status_code == 200
     assert response.content == b""
@@ -96,7 +96,7 @@ def test_ruby_void_calls_have_empty_body(api):
 def test_pymailup_deferred_with_paging_parameters(api):
     # thundersystems/pymailup adds PageNumber and PageSize to every call.
     message = newsletter()
-    sending = Sending.objects.create(message=message, list=message.list, status=Sending.Status.CANCELLED)
+    sending = Sending.objects.create(message=message, list=message.list, status=Sending.Status.PAUSED)
     when = (timezone.now() + timedelta(days=2)).strftime("%Y-%m-%d %H:%M:%S")
     response = api.post(f"/Email/Sendings/{sending.pk}/Deferred?PageNumber=0&PageSize=50", json={"Date": when})
     assert response.status_code == 200
