@@ -593,6 +593,24 @@ def stop_sending(sending):
 
 
 
+def deliveries_by_hour(sending):
+    """Return (hour, delivered count) pairs of a sending, oldest first."""
+    delivered = sending.deliveries.filter(status=DeliveryStatus.DELIVERED, delivered_at__isnull=False)
+    rows = delivered.annotate(hour=TruncHour("delivered_at")).values("hour").annotate(total=Count("pk")).order_by("hour")
+    return [(row["hour"], row["total"]) for row in rows]
+
+
+def deliveries_by_source_ip(sending):
+    """Return (source IP, delivery count) pairs of a sending's attempted deliveries, busiest first."""
+    rows = (
+        sending.deliveries.filter(source_ip__isnull=False)
+        .values("source_ip")
+        .annotate(total=Count("pk"))
+        .order_by("-total", "source_ip")
+    )
+    return [(row["source_ip"], row["total"]) for row in rows]
+
+
 # --- Message management: edit, copy, tags, images ----------------------------
 
 # Columns of Message that update_message may set.
