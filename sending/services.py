@@ -670,7 +670,8 @@ def copy_message(message, mailing_list=None):
         tracking_protocols=message.tracking_protocols,
         fields=message.fields,
     )
-    return [(row["source_ip"], row["total"]) for row in rows]
+    logger.info("message copied message=%s copy=%s", message.pk, copy.pk)
+    return copy
 
 
 # --- Sink rules ------------------------------------------------------------------
@@ -730,10 +731,6 @@ def delete_sink_rule(rule_id):
     deleted, _ = SinkRule.objects.filter(pk=rule_id).delete()
     logger.info("sink rule deleted rule=%s found=%s", rule_id, bool(deleted))
     return bool(deleted)
-
-
-    logger.info("message copied message=%s copy=%s", message.pk, copy.pk)
-    return copy
 
 
 def create_message_from_template(mailing_list, template):
