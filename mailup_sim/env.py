@@ -53,3 +53,17 @@ def env_list(name, default=()):
     if raw is None or not raw.strip():
         return list(default)
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_int_list(name, default=(), minimum=None):
+    """Read a comma-separated list of integers, each at least `minimum`; an empty value means `default`."""
+    values = []
+    for item in env_list(name, [str(value) for value in default]):
+        try:
+            value = int(item)
+        except ValueError:
+            raise ImproperlyConfigured(f"{name} contains {item!r}, which is not an integer.") from None
+        if minimum is not None and value < minimum:
+            raise ImproperlyConfigured(f"{name} contains {value}, below the minimum {minimum}.")
+        values.append(value)
+    return values

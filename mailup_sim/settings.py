@@ -14,7 +14,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
-from mailup_sim.env import env_bool, env_int, env_list, env_str
+from mailup_sim.env import env_bool, env_int, env_int_list, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("MAILUP_SIM_VAR_DIR", str(BASE_DIR / "var"))).resolve()
@@ -201,6 +201,28 @@ SENDING_SOURCE_IPS = env_list("SENDING_SOURCE_IPS", ["127.0.0.10", "127.0.0.11",
 # Deliveries created, and handed to one delivery task, per batch.
 SENDING_BATCH_SIZE = env_int("SENDING_BATCH_SIZE", 200, minimum=1, maximum=5000)
 CELERY_BEAT_SCHEDULE["sweep-sendings"] = {"task": "sending.tasks.sweep_sendings", "schedule": 60.0}
+# Seconds before each retry of a temporarily failed delivery; after the
+# last one the delivery fails. The default retries ten times over about
+# four hours (243 minutes).
+SENDING_RETRY_DELAYS = env_int_list(
+    "SENDING_RETRY_DELAYS", [60, 120, 240, 480, 960, 1920, 3600, 3600, 3600], minimum=1
+)
+# A delivery claimed this many seconds ago by a worker that never reported
+# back is taken to be lost with that worker, and the sweep retries it.
+SENDING_CLAIM_TIMEOUT_SECONDS = env_int("SENDING_CLAIM_TIMEOUT_SECONDS", 600, minimum=1)
+# Where the relay counts its limits per source IP and ISP, shared by every
+# worker: a Redis URL, by default the broker's when it is Redis. Without
+# one the database counts them.
+RELAY_REDIS_URL = env_str("RELAY_REDIS_URL") or (
+    CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else ""
+)
+RELAY_REDIS_PREFIX = env_str("RELAY_REDIS_PREFIX", "mailup-sim:relay")
+# Limits the sink enforces per simulated ISP, as `isp=per_hour/connections/per_connection`
+# entries separated by commas; 0 means unlimited. Each counts per source IP,
+# and the sink answers 421 when the relay exceeds one.
+SINK_ISP_LIMITS = env_str(
+    "SINK_ISP_LIMITS", "gmail=3600/10/100,outlook=2000/5/50,yahoo=1800/5/40,libero=1000/3/20"
+)
 
 # --- Accounts and frontend pages ----------------------------------------
 # A request whose Host no account claims is served by this console.

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from lists import services as lists_services
-from sending import dkim_signing
+from sending import dkim_signing, mime_template
 from sending.html_text import html_to_text
 from sending.merge_tags import field_values, merge
 from sending.rendering import MESSAGE_POLICY
@@ -35,6 +35,7 @@ class Campaign:
     account: object
     field_names: dict
     keys: list
+    template: object = None
 
     @property
     def signing_domain(self):
@@ -47,7 +48,7 @@ def load_campaign(sending):
     """Load what every delivery of `sending` needs, creating the account's DKIM keys on first use."""
     mailing_list = sending.list
     account = mailing_list.account
-    return Campaign(
+    campaign = Campaign(
         sending=sending,
         message=sending.message,
         list=mailing_list,
@@ -55,6 +56,47 @@ def load_campaign(sending):
         field_names=dict(account.field_definitions.values_list("field_id", "name")),
         keys=dkim_signing.account_keys(account),
     )
+    campaign.template = _build_template(campaign)
+    return campaign
+
+
+def _build_template(campaign):
+    source = campaign.message
+    return mime_template.build(
+        subject=source.subject,
+        text=source.text or html_to_text(source.html),
+        html=source.html,
+        preheader=source.preheader,
+        shared_headers=_shared_headers(campaign),
+    )
+
+
+def _shared_headers(campaign):
+    """Return the (name, value) headers that every delivery of the campaign carries."""
+    mailing_list = campaign.list
+    headers = [("From", formataddr((mailing_list.sender_name, mailing_list.sender_email)))]
+    if mailing_list.reply_to:
+        headers.append(("Reply-To", mailing_list.reply_to))
+    headers += [
+        ("X-MailUp-Ver", "6"),
+        ("X-Abuse", f"Please report abuse here: http://{campaign.account.console_host}/p"),
+        ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+        ("X-MailupSim-Account", str(campaign.account.console_id)),
+        ("X-MailupSim-List", str(mailing_list.list_id)),
+        ("X-MailupSim-Sending", str(campaign.sending.pk)),
+    ]
+    return headers
+
+
+def _own_headers(campaign, delivery, values):
+    """Return the (name, value) headers that differ for each delivery."""
+    return [
+        ("To", delivery.to_email),
+        ("Date", format_datetime(timezone.now())),
+        ("Message-ID", message_id(campaign, delivery)),
+        ("List-Unsubscribe", f"<{values['listunsubscribe']}>, <{values['mailto_uns']}>"),
+        ("X-MailupSim-Delivery", str(delivery.pk)),
+    ]
 
 
 def return_path(delivery):
@@ -75,6 +117,14 @@ def mailto_unsubscribe(delivery):
 def render_delivery(campaign, delivery):
     """Return the signed message for one delivery, as bytes with CRLF line ends."""
     values = merge_values(campaign, delivery)
+    raw = mime_template.fill(campaign.template, values, _own_headers(campaign, delivery, values), _insert_preheader)
+    if raw is None:
+        raw = _build_message(campaign, delivery, values)
+    return dkim_signing.sign(raw, campaign.signing_domain, campaign.keys)
+
+
+def _build_message(campaign, delivery, values):
+    """Return the message built by the email package, for what the template cannot fill."""
     source = campaign.message
     html = merge(source.html, values, escape_values=True)
     text = merge(source.text or html_to_text(source.html), values, escape_values=False)
@@ -87,8 +137,7 @@ def render_delivery(campaign, delivery):
     message.set_content(text)
     if html.strip():
         message.add_alternative(html, subtype="html")
-    raw = message.as_bytes()
-    return dkim_signing.sign(raw, campaign.signing_domain, campaign.keys)
+    return message.as_bytes()
 
 
 def merge_values(campaign, delivery):

@@ -37,14 +37,26 @@ def merge(text, values, escape_values):
     Tracked links lose their `[track]` prefix and point straight at their
     target. With `escape_values`, values are HTML-escaped.
     """
+    return fill_tags(compile_tags(text), values, escape_values)
+
+
+def compile_tags(text):
+    """Split `text` once into literal text at even indexes and tag names at odd ones, for fill_tags."""
     # TODO: rewrite tracked links into click redirects once click events exist.
     text = TRACK_PREFIX.sub("", text)
     text = UNSUBSCRIBE_LINK.sub("[unsubscribe]", text)
+    return MERGE_TAG.split(text)
 
-    def replace(match):
-        value = values.get(match.group(1).lower())
+
+def fill_tags(parts, values, escape_values):
+    """Join the parts from compile_tags with each tag replaced by its value, as `merge` describes."""
+    out = [parts[0]]
+    for index in range(1, len(parts), 2):
+        name = parts[index]
+        value = values.get(name.lower())
         if value is None:
-            return match.group(0)
-        return escape(value) if escape_values else value
-
-    return MERGE_TAG.sub(replace, text)
+            out.append(f"[{name}]")
+        else:
+            out.append(escape(value) if escape_values else value)
+        out.append(parts[index + 1])
+    return "".join(out)

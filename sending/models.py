@@ -490,3 +490,120 @@ class SinkSms(models.Model):
 
     def __str__(self):
         return f"sms to {self.number}"
+class IpPool(models.Model):
+    """A named set of source addresses that ISP rules send from."""
+
+    name = models.SlugField(max_length=50, unique=True)
+    description = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class SourceIp(models.Model):
+    """A source address of a pool, in 127.0.0.0/8 so the simulated internet stays on loopback."""
+
+    pool = models.ForeignKey(IpPool, on_delete=models.CASCADE, related_name="addresses")
+    address = models.GenericIPAddressField(protocol="IPv4", unique=True)
+    # An inactive address keeps its statistics but sends nothing.
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["pool", "address"]
+
+    def __str__(self):
+        return self.address
+
+
+class WarmupSchedule(models.Model):
+    """How many messages per hour one source IP may send to an ISP on each day of its warm-up."""
+
+    name = models.CharField(max_length=100, unique=True)
+    # Messages per hour per source IP on day 1, 2, ... of the warm-up. From
+    # the day after the last entry the schedule no longer limits.
+    hourly_limits = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    def hourly_limit_on(self, day_index):
+        """Return the limit for the day `day_index` (0 is the first day), or None once the schedule has ended."""
+        if day_index >= len(self.hourly_limits):
+            return None
+        return self.hourly_limits[max(day_index, 0)]
+
+
+class IspRule(models.Model):
+    """How the relay sends to one ISP (or to every ISP when `isp` is empty): pool, limits, warm-up and validity.
+
+    At send time the relay takes the active rule of the recipient's ISP
+    whose dates, weekdays and hours contain the current local time, the
+    highest priority first; a rule without an ISP applies when no rule of
+    the recipient's ISP does. Every limit counts per source IP.
+    """
+
+    name = models.CharField(max_length=100)
+    isp = models.ForeignKey(Isp, null=True, blank=True, on_delete=models.CASCADE, related_name="rules")
+    pool = models.ForeignKey(IpPool, on_delete=models.PROTECT, related_name="rules")
+    priority = models.IntegerField(default=0)
+    active = models.BooleanField(default=True)
+
+    # Validity: every empty field matches any time. Hours are local hours
+    # (TIME_ZONE) from hour_from up to but not including hour_until, and a
+    # window such as 22 to 6 passes midnight.
+    valid_from = models.DateField(null=True, blank=True)
+    valid_until = models.DateField(null=True, blank=True)
+    # ISO weekdays, 1 for Monday to 7 for Sunday.
+    weekdays = models.JSONField(default=list, blank=True)
+    hour_from = models.PositiveSmallIntegerField(null=True, blank=True)
+    hour_until = models.PositiveSmallIntegerField(null=True, blank=True)
+
+    # Limits per source IP; empty means unlimited.
+    max_per_hour = models.PositiveIntegerField(null=True, blank=True)
+    max_connections = models.PositiveSmallIntegerField(null=True, blank=True)
+    max_per_connection = models.PositiveIntegerField(null=True, blank=True)
+
+    # With both set, the schedule's limit for the day counted from
+    # warmup_started_on caps max_per_hour.
+    warmup = models.ForeignKey(WarmupSchedule, null=True, blank=True, on_delete=models.PROTECT, related_name="rules")
+    warmup_started_on = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-priority", "id"]
+
+    def __str__(self):
+        return self.name
+
+
+class RelayCounter(models.Model):
+    """Messages sent from one source IP to one ISP in one hour, when no Redis counts them."""
+
+    isp = models.CharField(max_length=32)
+    source_ip = models.GenericIPAddressField()
+    hour = models.DateTimeField()
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["isp", "source_ip", "hour"], name="unique_relay_counter")]
+
+
+class RelayConnectionLease(models.Model):
+    """One open SMTP connection from a source IP to an ISP, when no Redis counts them.
+
+    A worker deletes its lease when it closes the connection. A killed
+    worker's lease stops counting at `expires_at`.
+    """
+
+    isp = models.CharField(max_length=32)
+    source_ip = models.GenericIPAddressField()
+    token = models.CharField(max_length=32, unique=True)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["isp", "source_ip", "expires_at"])]

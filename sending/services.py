@@ -9,6 +9,7 @@ and every attempt's outcome is written back to its Delivery.
 
 import logging
 import re
+from dataclasses import dataclass
 from datetime import timedelta
 
 import css_inline
@@ -20,13 +21,16 @@ from django.db.models.functions import Coalesce, TruncHour
 from django.utils import timezone
 
 from lists.models import Channel, GroupMembership, Recipient, Subscription
-from sending.html_text import html_to_text
+from sending import clock, relay_routes
 from sending.errors import InvalidMessage, SendingStateError
+from sending.html_text import html_to_text
 from sending.merge_tags import field_values, merge
 from sending.models import (
     Delivery,
     DeliveryAttempt,
     Image,
+    IpPool,
+    IspRule,
     Message,
     Sending,
     SinkMessage,
@@ -34,8 +38,10 @@ from sending.models import (
     SinkSms,
     SmsMessage,
     SmsSending,
+    SourceIp,
     SystemMail,
     Tag,
+    WarmupSchedule,
 )
 
 logger = logging.getLogger(__name__)
@@ -147,11 +153,6 @@ def requeue_stalled_mail():
 
 # --- Campaigns: messages, sendings and deliveries ----------------------------
 
-# Temporary delivery failures are retried after 1, 2, 4, 8, 16, 32, 60, 60
-# and 60 minutes: ten attempts over about four hours (243 minutes), then
-# the delivery is marked failed.
-DELIVERY_RETRY_MINUTES = [1, 2, 4, 8, 16, 32, 60, 60, 60]
-MAX_DELIVERY_ATTEMPTS = len(DELIVERY_RETRY_MINUTES) + 1
 # How many due deliveries one sweep enqueues at most; the next sweep, a
 # minute later, takes the rest.
 SWEEP_LIMIT = 20_000
@@ -365,7 +366,7 @@ def claim_deliveries(delivery_ids):
     Rows that another worker holds, that are final, or whose retry time has
     not come are left alone, so running a batch twice sends nothing twice.
     """
-    now = timezone.now()
+    now = clock.now()
     due = Q(status=DeliveryStatus.QUEUED) | Q(status=DeliveryStatus.DEFERRED, next_attempt_at__lte=now)
     with transaction.atomic():
         ids = list(
@@ -403,61 +404,116 @@ def still_subscribed(deliveries):
     return allowed
 
 
+@dataclass
+class AttemptResult:
+    """The outcome of one try at a delivery: delivered when `error` is empty."""
+
+    delivery: Delivery
+    source_ip: str | None = None
+    isp: str = ""
+    message_id: str = ""
+    error: str = ""
+    permanent: bool = False
+    smtp_code: int | None = None
+    duration_ms: int | None = None
+
+
 def record_delivered(delivery, message_id, source_ip, duration_ms=None, isp=""):
     """Mark a delivery delivered from `source_ip`, routed as `isp`, and log the attempt."""
-    with transaction.atomic():
-        updated = Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.SENDING).update(
-            status=DeliveryStatus.DELIVERED,
-            delivered_at=timezone.now(),
-            message_id=message_id,
-            source_ip=source_ip,
-            isp=isp,
-            smtp_code=250,
-            last_error="",
-        )
-        if updated:
-            _record_attempt(delivery, DeliveryAttempt.Outcome.DELIVERED, source_ip, 250, "", duration_ms, isp)
+    record_attempts([AttemptResult(delivery, source_ip, isp, message_id=message_id, duration_ms=duration_ms)])
 
 
 def record_delivery_failure(delivery, error, permanent, source_ip=None, smtp_code=None, duration_ms=None, isp=""):
     """Defer the delivery for another attempt, or mark it failed when the failure is permanent or attempts ran out."""
-    final = permanent or delivery.attempts >= MAX_DELIVERY_ATTEMPTS
-    values = {"last_error": error[:2000], "source_ip": source_ip, "smtp_code": smtp_code, "isp": isp}
+    record_attempts(
+        [AttemptResult(delivery, source_ip, isp, "", error, permanent, smtp_code, duration_ms)]
+    )
+
+
+def record_attempts(results):
+    """Write the outcomes of several attempts to their deliveries and the attempt log in one transaction.
+
+    A delivery that is no longer being sent (the sweep took it back from
+    a worker it thought dead) keeps its state, and no attempt is logged.
+    """
+    attempts = []
+    with transaction.atomic():
+        for result in results:
+            attempt = _apply_delivered(result) if not result.error else _apply_failure(result)
+            if attempt is not None:
+                attempts.append(attempt)
+        DeliveryAttempt.objects.bulk_create(attempts)
+
+
+def _apply_delivered(result):
+    updated = Delivery.objects.filter(pk=result.delivery.pk, status=DeliveryStatus.SENDING).update(
+        status=DeliveryStatus.DELIVERED,
+        delivered_at=timezone.now(),
+        message_id=result.message_id,
+        source_ip=result.source_ip,
+        isp=result.isp,
+        smtp_code=250,
+        last_error="",
+    )
+    if not updated:
+        return None
+    return _attempt_row(result, DeliveryAttempt.Outcome.DELIVERED, 250)
+
+
+def _apply_failure(result):
+    delivery = result.delivery
+    # Temporary failures are retried after each of SENDING_RETRY_DELAYS in
+    # turn (about four hours in all by default), then the delivery fails.
+    retry_delays = settings.SENDING_RETRY_DELAYS
+    final = result.permanent or delivery.attempts > len(retry_delays)
+    values = {"last_error": result.error[:2000], "source_ip": result.source_ip, "smtp_code": result.smtp_code, "isp": result.isp}
     if final:
         values["status"] = DeliveryStatus.FAILED
     else:
-        delay = timedelta(minutes=DELIVERY_RETRY_MINUTES[delivery.attempts - 1])
-        values.update(status=DeliveryStatus.DEFERRED, next_attempt_at=timezone.now() + delay)
+        delay = timedelta(seconds=retry_delays[delivery.attempts - 1])
+        values.update(status=DeliveryStatus.DEFERRED, next_attempt_at=clock.now() + delay)
 
-    outcome = DeliveryAttempt.Outcome.FAILED if final else DeliveryAttempt.Outcome.DEFERRED
-    with transaction.atomic():
-        if Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.SENDING).update(**values):
-            _record_attempt(delivery, outcome, source_ip, smtp_code, error, duration_ms, isp)
-            if permanent and smtp_code and smtp_code >= 500:
-                # Imported here because the inbound package imports lists.services, which imports this module.
-                from sending.inbound import processing
-
-                processing.apply_smtp_rejection(delivery, smtp_code, error)
     logger.info(
         "delivery %s delivery=%s sending=%s attempts=%s error=%s",
         "failed" if final else "deferred",
         delivery.pk,
         delivery.sending_id,
         delivery.attempts,
-        error,
+        result.error,
     )
+    if not Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.SENDING).update(**values):
+        return None
+    if result.permanent and result.smtp_code and result.smtp_code >= 500:
+        # Imported here because the inbound package imports lists.services, which imports this module.
+        from sending.inbound import processing
+
+        processing.apply_smtp_rejection(delivery, result.smtp_code, result.error)
+    outcome = DeliveryAttempt.Outcome.FAILED if final else DeliveryAttempt.Outcome.DEFERRED
+    return _attempt_row(result, outcome, result.smtp_code)
 
 
-def _record_attempt(delivery, outcome, source_ip, smtp_code, response, duration_ms, isp):
-    DeliveryAttempt.objects.create(
-        delivery=delivery,
-        number=delivery.attempts,
+def postpone_deliveries(deliveries, until, reason):
+    """Put claimed deliveries back until `until` without spending a retry, because the relay's limits held them.
+
+    Nothing was sent, so no attempt is logged and the claim's attempt count is taken back.
+    """
+    ids = [delivery.pk for delivery in deliveries]
+    Delivery.objects.filter(pk__in=ids, status=DeliveryStatus.SENDING).update(
+        status=DeliveryStatus.DEFERRED, next_attempt_at=until, attempts=F("attempts") - 1, last_error=reason[:2000]
+    )
+    logger.info("deliveries postponed count=%s until=%s reason=%s", len(ids), until, reason)
+
+
+def _attempt_row(result, outcome, smtp_code):
+    return DeliveryAttempt(
+        delivery=result.delivery,
+        number=result.delivery.attempts,
         outcome=outcome,
-        source_ip=source_ip,
-        isp=isp,
+        source_ip=result.source_ip,
+        isp=result.isp,
         smtp_code=smtp_code,
-        response=response[:500],
-        duration_ms=duration_ms,
+        response=result.error[:500],
+        duration_ms=result.duration_ms,
     )
 
 
@@ -492,13 +548,16 @@ def sweep_sendings():
     for sending_id in fan_outs:
         _enqueue_fan_out(sending_id)
 
-    Delivery.objects.filter(status=DeliveryStatus.SENDING, claimed_at__lt=now - CLAIM_TIMEOUT).update(
-        status=DeliveryStatus.DEFERRED, next_attempt_at=now
+    # Deliveries are claimed and retried on the relay's clock.
+    relay_now = clock.now()
+    claim_timeout = timedelta(seconds=settings.SENDING_CLAIM_TIMEOUT_SECONDS)
+    Delivery.objects.filter(status=DeliveryStatus.SENDING, claimed_at__lt=relay_now - claim_timeout).update(
+        status=DeliveryStatus.DEFERRED, next_attempt_at=relay_now
     )
     due = list(
         Delivery.objects.filter(
             Q(status=DeliveryStatus.QUEUED, created_at__lt=now - QUEUE_GRACE)
-            | Q(status=DeliveryStatus.DEFERRED, next_attempt_at__lte=now)
+            | Q(status=DeliveryStatus.DEFERRED, next_attempt_at__lte=relay_now)
         )
         .exclude(sending__status__in=HALTED)
         .order_by("pk")
@@ -937,3 +996,64 @@ def _deliver_sms(message, recipients, group):
         sending.save(update_fields=["sent"])
     logger.info("sms sent sending=%s message=%s count=%s", sending.pk, message.pk, sending.sent)
     return sending
+# --- Relay configuration: pools, warm-up schedules and ISP rules --------------
+
+RULE_LIMIT_FIELDS = ("max_per_hour", "max_connections", "max_per_connection")
+
+
+@transaction.atomic
+def create_ip_pool(name, addresses, description=""):
+    """Create a pool of source addresses; raise ValueError naming the field when a value is invalid."""
+    if IpPool.objects.filter(name=name).exists():
+        raise ValueError(f"name: a pool named {name!r} already exists.")
+    pool = IpPool.objects.create(name=name, description=description)
+    for address in addresses:
+        add_source_ip(pool, address)
+    logger.info("ip pool created pool=%s addresses=%s", pool.name, list(addresses))
+    return pool
+
+
+def add_source_ip(pool, address):
+    """Add `address` (in 127.0.0.0/8) to `pool`; raise ValueError when it is invalid or in another pool."""
+    if not relay_routes.is_allowed_source(address):
+        raise ValueError(f"address: {address!r} is not an IPv4 address in 127.0.0.0/8.")
+    if SourceIp.objects.filter(address=address).exists():
+        raise ValueError(f"address: {address} already belongs to a pool.")
+    return SourceIp.objects.create(pool=pool, address=address)
+
+
+def create_warmup_schedule(name, hourly_limits):
+    """Store a warm-up schedule: messages per hour per source IP for day 1, 2, ... of the warm-up."""
+    limits = list(hourly_limits)
+    if not limits or not all(isinstance(limit, int) and limit > 0 for limit in limits):
+        raise ValueError("hourly_limits: give one positive whole number of messages per hour for each day.")
+    return WarmupSchedule.objects.create(name=name, hourly_limits=limits)
+
+
+def create_isp_rule(name, pool, isp=None, **options):
+    """Store a rule for `isp` (an Isp, or None for every ISP); `options` are IspRule's other fields.
+
+    Raises ValueError naming the field when a limit, hour, weekday or the
+    warm-up is invalid.
+    """
+    rule = IspRule(name=name, pool=pool, isp=isp, **options)
+    _check_rule(rule)
+    rule.save()
+    logger.info("isp rule created rule=%s isp=%s pool=%s", rule.pk, isp.key if isp else "*", pool.name)
+    return rule
+
+
+def _check_rule(rule):
+    for field in RULE_LIMIT_FIELDS:
+        value = getattr(rule, field)
+        if value is not None and value < 1:
+            raise ValueError(f"{field}: give a positive number, or leave it empty for no limit.")
+    for field, value in (("hour_from", rule.hour_from), ("hour_until", rule.hour_until)):
+        if value is not None and not 0 <= value <= 24:
+            raise ValueError(f"{field}: give an hour from 0 to 24.")
+    if any(day not in range(1, 8) for day in rule.weekdays):
+        raise ValueError("weekdays: use ISO weekdays, 1 for Monday to 7 for Sunday.")
+    if rule.valid_from and rule.valid_until and rule.valid_until < rule.valid_from:
+        raise ValueError("valid_until: the rule would end before it starts.")
+    if (rule.warmup is None) != (rule.warmup_started_on is None):
+        raise ValueError("warmup_started_on: a warm-up needs both a schedule and a start date.")

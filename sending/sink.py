@@ -16,6 +16,7 @@ from django.db import close_old_connections
 
 from sending import dkim_signing, dns_zone, sink_reports, sink_rules
 from sending.models import SinkMessage, SinkRule
+from sending.sink_limits import SinkLimiter
 
 Behaviour = SinkRule.Behaviour
 
@@ -134,14 +135,22 @@ class SinkHandler:
 
     def __init__(self, admission_checks=()):
         self.admission_checks = list(admission_checks)
+        self.limits = SinkLimiter()
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        loop = asyncio.get_running_loop()
+        # The ISP limits read Isp rows, and the ORM must not run on the event loop.
+        refusal = await loop.run_in_executor(None, _check_limits, self.limits, server, session.peer[0], address)
+        if refusal:
+            logger.info("sink refused recipient peer=%s rcpt=%s reply=%s", session.peer[0], address, refusal)
+            # 421 tells the client that the server closes the session (RFC 5321 section 4.2.2).
+            loop.call_soon(server.transport.close)
+            return refusal
         for check in self.admission_checks:
             reply = check(session, envelope, address)
             if reply:
                 return reply
 
-        loop = asyncio.get_running_loop()
         decision = await loop.run_in_executor(None, _decide_in_thread, address)
         if decision.behaviour in (Behaviour.DEFER, Behaviour.REJECT):
             logger.info("sink %s rcpt=%s reply=%s", decision.behaviour, address, decision.reply)
@@ -173,7 +182,16 @@ class SinkHandler:
             delay = decision.delay_seconds if decision.rule_id else settings.SINK_REPORT_DELAY_SECONDS
             report = (raw, envelope.mail_from, address, decision, session.peer[0])
             loop.call_later(delay, lambda report=report: loop.run_in_executor(None, _send_report_logged, *report))
+        self.limits.message_accepted(server)
         return "250 2.0.0 Message accepted for delivery"
+
+
+def _check_limits(limits, server, peer_ip, address):
+    close_old_connections()
+    try:
+        return limits.check_recipient(server, peer_ip, address)
+    finally:
+        close_old_connections()
 
 
 def _decide_in_thread(address):

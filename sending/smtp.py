@@ -51,31 +51,42 @@ class Connection:
 
     It connects on the first `send`. After a failed connect, every later
     `send` raises the same temporary error at once, so a batch aimed at a
-    dead next hop does not wait for one time-out per message.
+    dead next hop does not wait for one time-out per message. With
+    `max_messages`, the session ends after that many messages and the next
+    `send` opens a new one.
     """
 
-    def __init__(self, source_ip):
+    def __init__(self, source_ip, max_messages=None):
         self.source_ip = source_ip
+        self.max_messages = max_messages
         self.client = None
         self.connect_error = None
+        self.sent_in_session = 0
 
     def send(self, message_bytes, mail_from, recipient):
         """Send one message to one recipient; raise DeliveryError on any failure."""
+        if self.max_messages and self.sent_in_session >= self.max_messages:
+            self.close()
         client = self._client()
         try:
             client.sendmail(mail_from, [recipient], message_bytes)
         except smtplib.SMTPRecipientsRefused as error:
             code, reply = next(iter(error.recipients.values()))
+            self._drop_after(code)
             raise _from_reply(code, reply) from error
         except smtplib.SMTPResponseException as error:
-            if error.smtp_code == 421:
-                # 421 means the server is closing the session (RFC 5321 section 3.8).
-                self._drop()
+            self._drop_after(error.smtp_code)
             raise _from_reply(error.smtp_code, error.smtp_error) from error
         except (smtplib.SMTPException, OSError) as error:
             # The session is broken; the next message opens a new one.
             self._drop()
             raise DeliveryError(f"SMTP session from {self.source_ip} broke: {error}", permanent=False) from error
+        self.sent_in_session += 1
+
+    def _drop_after(self, code):
+        # 421 means the server is closing the session (RFC 5321 section 3.8).
+        if code == 421:
+            self._drop()
 
     def _client(self):
         if self.connect_error is not None:
@@ -97,6 +108,7 @@ class Connection:
         return self.client
 
     def _drop(self):
+        self.sent_in_session = 0
         if self.client is not None:
             try:
                 self.client.close()

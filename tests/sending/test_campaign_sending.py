@@ -13,7 +13,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
 from lists.models import Group
-from sending import dns_zone, relay, services, tasks
+from sending import dns_zone, relay_routes, services, tasks
 from sending.models import Delivery, DeliveryAttempt, Sending
 from sending.sink import SinkHandler, parse_message
 from tests.personas import demo_list
@@ -268,7 +268,7 @@ def test_delivery_fails_after_last_attempt(demo, sink, settings):
     settings.SINK_SMTP_PORT = free_port()
     services.queue_sending(newsletter())
 
-    Delivery.objects.update(attempts=services.MAX_DELIVERY_ATTEMPTS - 1, next_attempt_at=timezone.now())
+    Delivery.objects.update(attempts=len(settings.SENDING_RETRY_DELAYS), next_attempt_at=timezone.now())
     services.sweep_sendings()
 
     assert Delivery.objects.get().status == Status.FAILED
@@ -391,7 +391,7 @@ def test_source_pool_outside_loopback_is_rejected(settings, pool):
     settings.SENDING_SOURCE_IPS = pool
 
     with pytest.raises(ImproperlyConfigured):
-        relay.source_ip_for(Delivery(pk=1))
+        relay_routes.default_pool()
 
 
 def test_every_attempt_is_recorded(demo, sink, settings):

@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('lists', '0003_list_extra_settings'),
-        ('sending', '0007_sink_rules_and_inbound'),
+        ('sending', '0008_relay_rules'),
     ]
 
     operations = [
