@@ -163,6 +163,9 @@ class List(models.Model):
     unsubscribe_subject = models.CharField(max_length=300, blank=True)
     unsubscribe_html = models.TextField(blank=True)
 
+    # MailUp list settings that the platform stores and returns but does
+    # not act on (Charset, TimeZoneCode, WebSiteUrl …), by their MailUp names.
+    extra_settings = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -184,6 +184,101 @@ def user_lists(request):
     )
 
 
+# MailUp's list settings that the platform keeps as given (List.extra_settings).
+EXTRA_LIST_SETTINGS = (
+    "Business",
+    "Customer",
+    "CompanyName",
+    "ContactName",
+    "Address",
+    "City",
+    "CountryCode",
+    "PermissionReminder",
+    "WebSiteUrl",
+    "UseDefaultSettings",
+    "IdSettings",
+    "Charset",
+    "Format",
+    "OptoutType",
+    "HeaderListUnsubscriber",
+    "HeaderXAbuse",
+    "TimeZoneCode",
+)
+LIST_SETTING_DEFAULTS = {
+    "HeaderListUnsubscriber": "<[listunsubscribe]>,<[mailto_uns]>",
+    "HeaderXAbuse": "Please report abuse here: http://[host]/p",
+}
+
+
+def read_list_settings(request):
+    """Read MailUp's list settings body into List field values for services.create_list and update_list."""
+    document = read_json_object(request)
+    texts = {}
+    for name in ("Name", "OwnerEmail", "ReplyTo", "NLSenderName", "Description", "DefaultPrefix"):
+        value = document.get(name)
+        if value is not None and not isinstance(value, str):
+            raise RestError(400, f"The list setting {name} must be a string.")
+        if value and CONTROL_CHARACTERS.search(value):
+            raise RestError(400, f"The list setting {name} must not contain control characters.")
+        texts[name] = (value or "").strip()
+
+    if not texts["Name"]:
+        raise RestError(400, "The list setting Name is missing.")
+    if not texts["OwnerEmail"]:
+        raise RestError(400, "The list setting OwnerEmail (the sender address) is missing.")
+    prefix = texts["DefaultPrefix"].replace("+", "00") or DEFAULT_MOBILE_PREFIX
+    if not prefix.isascii() or not prefix.isdigit() or not prefix.startswith("00") or len(prefix) > 6:
+        raise RestError(400, f"DefaultPrefix must be 00 and a country code, such as 0039, not {prefix[:20]!r}.")
+
+    return {
+        "name": texts["Name"][:200],
+        "sender_email": normalize_email(texts["OwnerEmail"]),
+        "sender_name": texts["NLSenderName"][:200] or texts["Name"][:200],
+        "reply_to": normalize_email(texts["ReplyTo"]) if texts["ReplyTo"] else "",
+        "description": texts["Description"],
+        "default_prefix": prefix,
+        "extra_settings": {name: document[name] for name in EXTRA_LIST_SETTINGS if name in document},
+    }
+
+
+def shape_list_settings(mailing_list):
+    settings_shape = {name: None for name in EXTRA_LIST_SETTINGS}
+    settings_shape.update(LIST_SETTING_DEFAULTS)
+    settings_shape.update(mailing_list.extra_settings)
+    settings_shape.update(
+        {
+            "IdList": mailing_list.list_id,
+            "Name": mailing_list.name,
+            "Description": mailing_list.description,
+            "OwnerEmail": mailing_list.sender_email,
+            "ReplyTo": mailing_list.reply_to,
+            "NLSenderName": mailing_list.sender_name,
+            "DefaultPrefix": mailing_list.default_prefix,
+            "ListGuid": str(mailing_list.guid),
+        }
+    )
+    return settings_shape
+
+
+def create_list(request):
+    """POST /Console/List or /Console/User/Lists: the new list id as a bare number."""
+    values = {**read_list_settings(request), "language": request.account.language}
+    mailing_list = services.create_list(request.account, values)
+    return json_response(mailing_list.list_id)
+
+
+def update_list(request, list_id):
+    """PUT /Console/List/{id} or /Console/User/List/{id}: the stored settings."""
+    mailing_list = get_list(request.account, list_id)
+    services.update_list(mailing_list, read_list_settings(request))
+    return json_response(shape_list_settings(mailing_list))
+
+
+def delete_list(request, list_id):
+    services.delete_list(get_list(request.account, list_id))
+    return empty_response()
+
+
 def shape_group(group, list_id):
     # Every group of mailup-sim can be deleted; Count is null as in MailUp's lists of groups.
     return {
@@ -206,8 +301,8 @@ def list_groups(request, list_id):
     )
 
 
-def create_group(request, list_id):
-    mailing_list = get_list(request.account, list_id)
+def read_group(request):
+    """Read the Name and Notes of a group body; Deletable is ignored because every group can be deleted."""
     document = read_json_object(request)
     name = document.get("Name")
     notes = document.get("Notes") or ""
@@ -215,8 +310,34 @@ def create_group(request, list_id):
         raise RestError(400, "Name and Notes of a group must be strings.")
     if CONTROL_CHARACTERS.search(name) or CONTROL_CHARACTERS.search(notes):
         raise RestError(400, "Name and Notes of a group must not contain control characters.")
+    return name, notes
+
+
+def create_group(request, list_id):
+    mailing_list = get_list(request.account, list_id)
+    name, notes = read_group(request)
     group = services.create_group(mailing_list, name, notes)
     return json_response(shape_group(group, mailing_list.list_id))
+
+
+def get_list_group(account, list_id, group_id):
+    mailing_list = get_list(account, list_id)
+    group = Group.objects.filter(pk=group_id, list=mailing_list).first()
+    if group is None:
+        raise RestError(404, f"No group {group_id} in list {list_id}.")
+    return group
+
+
+def update_group(request, list_id, group_id):
+    group = get_list_group(request.account, list_id, group_id)
+    name, notes = read_group(request)
+    services.update_group(group, name, notes)
+    return json_response(shape_group(group, list_id))
+
+
+def delete_group(request, list_id, group_id):
+    services.delete_group(get_list_group(request.account, list_id, group_id))
+    return empty_response()
 
 
 # --- Recipients -------------------------------------------------------------------
@@ -376,6 +497,7 @@ def recipients_by_status(status):
         )
         return recipient_query(request, recipients)
 
+    view.__name__ = "recipients_by_status"
     return view
 
 

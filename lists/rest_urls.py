@@ -31,10 +31,16 @@ Status = Subscription.Status
 urlpatterns = [
     path("console/authentication/info", endpoint(get=rest.authentication_info)),
     path("console/authentication/details", endpoint(get=rest.authentication_details)),
-    path("console/list", endpoint(get=rest.console_lists)),
-    path("console/user/lists", endpoint(get=rest.user_lists)),
+    path("console/list", endpoint(get=rest.console_lists, post=rest.create_list)),
+    path("console/user/lists", endpoint(get=rest.user_lists, post=rest.create_list)),
+    path("console/list/<id:list_id>", endpoint(put=rest.update_list, delete=rest.delete_list)),
+    path("console/user/list/<id:list_id>", endpoint(put=rest.update_list)),
     path("console/list/<id:list_id>/groups", endpoint(get=rest.list_groups)),
     path("console/list/<id:list_id>/group", endpoint(post=rest.create_group)),
+    path(
+        "console/list/<id:list_id>/group/<id:group_id>",
+        endpoint(put=rest.update_group, delete=rest.delete_group),
+    ),
     path("console/recipient/dynamicfields", endpoint(get=rest.dynamic_fields)),
     path("console/list/<id:list_id>/recipient", endpoint(post=rest.add_list_recipient)),
     path("console/group/<id:group_id>/recipient", endpoint(post=rest.add_group_recipient)),

@@ -25,7 +25,7 @@ from urllib.parse import parse_qsl, urlencode
 from django.conf import settings
 from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
-from oauth2_provider.models import get_access_token_model
+from oauth2_provider.models import get_access_token_model, get_grant_model
 from oauth2_provider.oauth2_backends import get_oauthlib_core
 from oauth2_provider.oauth2_validators import GRANT_TYPE_MAPPING, OAuth2Validator
 from oauthlib.oauth2 import OAuth2Error
@@ -45,6 +45,8 @@ TOKEN_PARAMETERS = (
     "client_secret",
 )
 JSON_CONTENT_TYPE = "application/json"
+# The grants MailUp supports; the refresh grant follows either.
+MAILUP_GRANTS = ("password", "authorization_code")
 # MailUp spells the token type in lower case, and no known client reads it.
 TOKEN_TYPE = "bearer"
 
@@ -70,9 +72,31 @@ class MailUpOAuth2Validator(OAuth2Validator):
         # MailUp's clients log in with the resource-owner password grant.
         # RFC 9700 discourages it, and django-oauth-toolkit 3.4.1 logs a
         # warning on every use, so the grant is checked here without it.
-        if grant_type == "password":
-            return client.allows_grant_type(*GRANT_TYPE_MAPPING[grant_type])
+        # Every MailUp client may use both the password and the code grant,
+        # so an application registered for either one accepts the other.
+        if grant_type in MAILUP_GRANTS:
+            return any(client.allows_grant_type(*GRANT_TYPE_MAPPING[name]) for name in MAILUP_GRANTS)
         return super().validate_grant_type(client_id, grant_type, client, request, *args, **kwargs)
+
+    def client_authentication_required(self, request, *args, **kwargs):
+        # MailUp exchanges a code without client credentials (the official
+        # samples send only code and grant_type). The code is single-use and
+        # bound to its client, which token() found from the code.
+        if request.grant_type == "authorization_code" and not request.client_secret:
+            if not self._extract_basic_auth(request):
+                return False
+        return super().client_authentication_required(request, *args, **kwargs)
+
+    def authenticate_client_id(self, client_id, request, *args, **kwargs):
+        # django-oauth-toolkit lets only public clients skip authentication,
+        # but MailUp's confidential clients exchange codes without it too.
+        if request.grant_type == "authorization_code":
+            return self._load_application(client_id, request) is not None
+        return super().authenticate_client_id(client_id, request, *args, **kwargs)
+
+    def is_pkce_required(self, client_id, request):
+        # No MailUp client sends a PKCE code_verifier.
+        return False
 
     def validate_user(self, username, password, client, request, *args, **kwargs):
         if not super().validate_user(username, password, client, request, *args, **kwargs):
@@ -96,6 +120,7 @@ def token(request):
     try:
         parameters = read_token_parameters(request)
         parameters.update(read_client_credentials(request, parameters))
+        parameters.update(read_code_defaults(parameters))
     except OAuthRequestError as error:
         return oauth_error_response(error.error, error.description)
 
@@ -206,6 +231,30 @@ def _read_basic_credentials(request):
         return None
     client_id, _, client_secret = decoded.partition(":")
     return client_id, client_secret
+
+
+def read_code_defaults(parameters):
+    """Return the client_id and redirect_uri that a code exchange omits, taken from the code's grant.
+
+    MailUp makes both optional when exchanging a code. The values come
+    from the grant that the LogOn page stored, so oauthlib's checks of
+    client and redirect URI pass only for the client the code belongs to.
+    """
+    if parameters.get("grant_type") != "authorization_code" or not parameters.get("code"):
+        return {}
+    grant = get_grant_model().objects.filter(code=parameters["code"]).select_related("application").first()
+    if grant is None:
+        # Without a client id oauthlib would report invalid_client, but the
+        # fault is the code: unknown, or used already.
+        if not parameters.get("client_id"):
+            raise OAuthRequestError("invalid_grant", "The authorization code is unknown, expired or already used.")
+        return {}
+    defaults = {}
+    if not parameters.get("client_id"):
+        defaults["client_id"] = grant.application.client_id
+    if not parameters.get("redirect_uri"):
+        defaults["redirect_uri"] = grant.redirect_uri
+    return defaults
 
 
 def reshape_token_response(body, status):

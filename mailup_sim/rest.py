@@ -43,6 +43,8 @@ LISTS_ERROR_STATUSES = {
     "not_subscribed": 400,
     "list_not_found": 404,
     "recipient_not_found": 404,
+    "message_not_found": 404,
+    "sending_not_found": 404,
 }
 DEFAULT_PAGE_SIZE = 20
 # Bigger numbers could not name a row and would overflow the OFFSET of SQLite.
@@ -73,6 +75,14 @@ def error_response(status, description):
     if status == 429:
         response["Retry-After"] = "1"
     return response
+
+
+def get_or_404(queryset, description):
+    """Return the first row of `queryset`, or raise RestError(404) saying "No {description}."."""
+    found = queryset.first()
+    if found is None:
+        raise RestError(404, f"No {description}.")
+    return found
 
 
 def json_response(value):

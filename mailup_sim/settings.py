@@ -263,6 +263,8 @@ OAUTH2_PROVIDER = {
     "ACCESS_TOKEN_EXPIRE_SECONDS": env_int("OAUTH_ACCESS_TOKEN_SECONDS", 3600, minimum=1),
     "REFRESH_TOKEN_EXPIRE_SECONDS": env_int("OAUTH_REFRESH_TOKEN_SECONDS", 30 * 24 * 3600, minimum=1),
     "ROTATE_REFRESH_TOKEN": True,
+    # Codes of the LogOn page are single-use and expire after this many seconds.
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": env_int("OAUTH_AUTHORIZATION_CODE_SECONDS", 600, minimum=1, maximum=3600),
     "REFRESH_TOKEN_GRACE_PERIOD_SECONDS": 0,
     # MailUp clients send no scope; every token may use the whole API.
     "SCOPES": {"console": "MailUp console"},

@@ -3,8 +3,9 @@ from django.urls import include, path, re_path
 
 from integrations import ftpzip_views, soap_import, sso_views
 from lists import frontend
-from mailup_sim import oauth, rest
+from mailup_sim import oauth, oauth_login, openapi, rest
 from mailup_sim.rest import endpoint
+from sending import images
 from sending.soap_manage import MANAGE
 from sending.soap_report import REPORT
 from sending.soap_send import SEND
@@ -18,16 +19,22 @@ urlpatterns = [
     *REPORT.urls(),
     path("frontend/<str:page>", frontend.dispatch),
     path("authorization/oauth/token", oauth.token),
+    path("authorization/oauth/logon", oauth_login.logon),
+    path("authorization/oauth/authorization", oauth_login.logon),
     path("api/v1.1/rest/consoleservice.svc/console/sso", endpoint(post=sso_views.issue_login_link)),
     path("api/v1.1/rest/consoleservice.svc/", include("lists.rest_urls")),
+    path("api/v1.1/rest/consoleservice.svc/", include("sending.rest_urls")),
     re_path(r"^api/v1\.1/rest/", rest.not_found),
     *soap_import.SERVICE.urls(),
+    path("API/v1.1/openapi.json", openapi.openapi_json),
+    path("api/v1.1/openapi.json", openapi.openapi_json),
     path("sink/api/", include("sending.sink_urls")),
     path("sim/api/v1/", include("integrations.admin_api_urls")),
     path("sim/media/ftpzip/<int:send_zip_id>/<path:name>", ftpzip_views.serve_image),
     # The link that POST /Console/Sso returns, and its lower-case spelling.
     path("Console/Login.aspx", sso_views.redeem_login_link),
     path("console/login.aspx", sso_views.redeem_login_link),
+    path("images/<int:image_id>/<str:name>", images.serve_image),
     path("console/", include("panel.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),

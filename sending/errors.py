@@ -17,3 +17,15 @@ class MessageNotFound(SendingError):
 
 class SendingNotFound(SendingError):
     code = "sending_not_found"
+
+
+class InvalidMessage(SendingError):
+    """A message, tag, image or schedule value is missing or malformed."""
+
+    code = "invalid_parameter"
+
+
+class SendingStateError(SendingError):
+    """The sending or message is in a state that forbids the change, such as deleting a running sending."""
+
+    code = "invalid_state"

@@ -137,11 +137,25 @@ class Message(models.Model):
     # Preview text that mail clients show after the subject.
     preheader = models.CharField(max_length=300, blank=True)
     # builtins.list, because the `list` field above hides the built-in name here.
+    # The names of the list's Tag rows that label this message.
     tags = models.JSONField(default=builtins.list, blank=True)
     # Track opens and clicks.
     tracking = models.BooleanField(default=True)
-    # Free text for the account's own use (the `note` option of the SOAP services).
+    # Query string appended to tracked links (TrackingInfo.CustomParams) and
+    # the link schemes that are tracked (TrackingInfo.Protocols).
+    tracking_params = models.CharField(max_length=500, blank=True)
+    tracking_protocols = models.JSONField(default=builtins.list, blank=True)
+    # Free text for the account's own use (the `note` option of the SOAP
+    # services, the Notes of REST).
     note = models.TextField(blank=True)
+    # Embed images in the message instead of linking them.
+    embed = models.BooleanField(default=False)
+    is_confirmation = models.BooleanField(default=False)
+    use_dynamic_fields = models.BooleanField(default=False)
+    # Field values the message sets for merge tags ([{"Id","Value"}, …]), as the client sent them.
+    fields = models.JSONField(default=builtins.list, blank=True)
+    # Published in the list's online archive (Online/Visibility).
+    visible_online = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -150,6 +164,55 @@ class Message(models.Model):
 
     def __str__(self):
         return f"{self.pk} {self.subject[:60]}"
+
+
+class Tag(models.Model):
+    """A label of a list that messages carry by name."""
+
+    list = models.ForeignKey(List, on_delete=models.CASCADE, related_name="tags")
+    name = models.CharField(max_length=100)
+    enabled = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["list", "name"], name="unique_tag_name_per_list")]
+
+    def __str__(self):
+        return self.name
+
+
+class Template(models.Model):
+    """A message template of an account, offered to every list of it."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="templates")
+    title = models.CharField(max_length=200)
+    html = models.TextField()
+    text = models.TextField(blank=True)
+    # URL of a preview image, or empty.
+    thumbnail = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return self.title
+
+
+class Image(models.Model):
+    """An image uploaded to the account's library, or to one list's library when `list` is set."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="images")
+    list = models.ForeignKey(List, on_delete=models.CASCADE, null=True, blank=True, related_name="images")
+    name = models.CharField(max_length=200)
+    content_type = models.CharField(max_length=100)
+    data = models.BinaryField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return self.name
 
 
 class Sending(models.Model):
@@ -178,7 +241,8 @@ class Sending(models.Model):
     recipients = models.ManyToManyField(Recipient, blank=True, related_name="+")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     scheduled_at = models.DateTimeField(null=True, blank=True)
-    # Sender of this sending; empty values mean the list's sender.
+    # Sender of this sending only (SOAP's sender options, the SenderName and
+    # SenderAddress of a REST send); empty values mean the list's sender.
     from_email = models.CharField(max_length=254, blank=True)
     from_name = models.CharField(max_length=200, blank=True)
     # Set when a worker starts creating the deliveries; a stale value means
@@ -376,6 +440,56 @@ class InboundMessage(models.Model):
         return f"inbound {self.pk}: {self.verdict or self.status}"
 
 
+class SmsMessage(models.Model):
+    """A text message of a list; its primary key is the idMessage of the SMS calls."""
+
+    list = models.ForeignKey(List, on_delete=models.CASCADE, related_name="sms_messages")
+    subject = models.CharField(max_length=200, blank=True)
+    text = models.TextField()
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return f"sms {self.pk} {self.subject[:60]}"
+
+
+class SmsSending(models.Model):
+    """One send of an SMS message to a list, a group or one number."""
+
+    message = models.ForeignKey(SmsMessage, on_delete=models.CASCADE, related_name="sendings")
+    list = models.ForeignKey(List, on_delete=models.CASCADE, related_name="sms_sendings")
+    group = models.ForeignKey(Group, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    sent = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return f"sms sending {self.pk} of message {self.message_id}"
+
+
+class SinkSms(models.Model):
+    """A text message the platform handed to its SMS sink instead of a carrier; no SMS leaves the machine."""
+
+    sending = models.ForeignKey(SmsSending, on_delete=models.CASCADE, related_name="sink_messages")
+    recipient = models.ForeignKey(Recipient, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    account_console_id = models.PositiveIntegerField()
+    list_id = models.PositiveIntegerField()
+    # International number as 00 + country code + number, such as 00393331234567.
+    number = models.CharField(max_length=30)
+    text = models.TextField()
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self):
+        return f"sms to {self.number}"
 class IpPool(models.Model):
     """A named set of source addresses that ISP rules send from."""
 

@@ -22,19 +22,25 @@ from django.utils import timezone
 
 from lists.models import Channel, GroupMembership, Recipient, Source, Subscription
 from sending import clock, relay_routes
-from sending.errors import MessageNotFound, SendingNotFound
+from sending.errors import InvalidMessage, MessageNotFound, SendingNotFound, SendingStateError
 from sending.html_text import html_to_text
+from sending.merge_tags import field_values, merge
 from sending.models import (
     Delivery,
     DeliveryAttempt,
+    Image,
     IpPool,
     IspRule,
     Message,
     Sending,
     SinkMessage,
     SinkRule,
+    SinkSms,
+    SmsMessage,
+    SmsSending,
     SourceIp,
     SystemMail,
+    Tag,
     WarmupSchedule,
 )
 
@@ -159,18 +165,24 @@ HALTED = [SendingStatus.PAUSED, SendingStatus.CANCELLED]
 STOPPED_ERROR = "The sending was stopped before this delivery was attempted."
 
 
-def create_message(mailing_list, subject, html="", text="", preheader="", tags=(), tracking=True, note=""):
-    """Store a newsletter of a list; a missing text part is generated from the HTML."""
-    message = Message.objects.create(
-        list=mailing_list,
-        subject=subject,
-        html=html,
-        text=text or html_to_text(html),
-        preheader=preheader,
-        tags=list(tags),
-        tracking=tracking,
-        note=note,
-    )
+def create_message(mailing_list, subject, html="", text="", preheader="", tags=(), tracking=True, **options):
+    """Store a newsletter of a list; a missing text part is generated from the HTML.
+
+    `options` sets the other Message columns by name (note, embed,
+    is_confirmation, use_dynamic_fields, tracking_params,
+    tracking_protocols, fields). Tag names that the list lacks are added to it.
+    """
+    with transaction.atomic():
+        message = Message.objects.create(
+            list=mailing_list,
+            subject=subject,
+            html=html,
+            text=text or html_to_text(html),
+            preheader=preheader,
+            tags=_ensure_tags(mailing_list, tags),
+            tracking=tracking,
+            **options,
+        )
     logger.info("message created message=%s list=%s", message.pk, mailing_list.list_id)
     return message
 
@@ -188,23 +200,28 @@ def inline_css(html):
     return inliner.inline(html)
 
 
-MESSAGE_FIELDS = ("subject", "html", "text", "preheader", "tracking", "note")
-
-
-def update_message(message, **changes):
-    """Change MESSAGE_FIELDS of a message and return it.
+def update_message(message, tags=None, **changes):
+    """Change MESSAGE_COLUMNS of a message and return it.
 
     New HTML without a new text part regenerates the text part, because
-    the old one would no longer match.
+    the old one would no longer match. `tags`, when given, replaces the
+    message's tag names. Raises InvalidMessage for an unknown column or an
+    empty subject.
     """
-    unknown = set(changes) - set(MESSAGE_FIELDS)
+    unknown = set(changes) - MESSAGE_COLUMNS
     if unknown:
-        raise ValueError(f"Unknown message fields: {sorted(unknown)}.")
+        raise InvalidMessage(f"Unknown message properties: {', '.join(sorted(unknown))}.")
+    if "subject" in changes and not str(changes["subject"]).strip():
+        raise InvalidMessage("The message subject is missing.")
     if "html" in changes and not changes.get("text"):
         changes["text"] = html_to_text(changes["html"])
-    for name, value in changes.items():
-        setattr(message, name, value)
-    message.save(update_fields=[*changes, "updated_at"])
+
+    with transaction.atomic():
+        for name, value in changes.items():
+            setattr(message, name, value)
+        if tags is not None:
+            changes["tags"] = message.tags = _ensure_tags(message.list, tags)
+        message.save(update_fields=[*changes, "updated_at"])
     logger.info("message updated message=%s fields=%s", message.pk, sorted(changes))
     return message
 
@@ -241,7 +258,8 @@ def queue_sending(
     theirs, and `recipients` (Recipient rows) replaces the target with
     those people. Recipients without a subscribed e-mail subscription to
     the list are skipped in every case. `from_email` and `from_name`
-    replace the list's sender. Raises ValueError for a group of another list.
+    replace the list's sender for this sending only. Raises ValueError for
+    a group of another list.
     """
     for group in [*groups, *excluded_groups]:
         if group.list_id != message.list_id:
@@ -652,8 +670,6 @@ def stop_sending(sending):
                 status=DeliveryStatus.FAILED, last_error=STOPPED_ERROR
             )
 
-    logger.info("sending stopped sending=%s changed=%s", sending.pk, bool(stopped))
-    return bool(stopped)
 
 
 def deliveries_by_hour(sending):
@@ -672,6 +688,69 @@ def deliveries_by_source_ip(sending):
         .order_by("-total", "source_ip")
     )
     return [(row["source_ip"], row["total"]) for row in rows]
+
+
+# --- Message management: edit, copy, tags, images ----------------------------
+
+# Columns of Message that update_message may set.
+MESSAGE_COLUMNS = {
+    "subject",
+    "html",
+    "text",
+    "preheader",
+    "tracking",
+    "tracking_params",
+    "tracking_protocols",
+    "note",
+    "embed",
+    "is_confirmation",
+    "use_dynamic_fields",
+    "fields",
+    "visible_online",
+}
+# Sendings that still hold deliveries to make, so their message cannot be deleted.
+ACTIVE_SENDING = [
+    SendingStatus.QUEUED,
+    SendingStatus.PREPARING,
+    SendingStatus.SENDING,
+    SendingStatus.SCHEDULED,
+    SendingStatus.PAUSED,
+]
+
+
+def _ensure_tags(mailing_list, names):
+    """Return the distinct tag names in order, adding the ones the list lacks as enabled tags."""
+    unique = []
+    for name in names:
+        name = str(name).strip()[:100]
+        if name and name not in unique:
+            unique.append(name)
+    for name in unique:
+        Tag.objects.get_or_create(list=mailing_list, name=name)
+    return unique
+
+
+def copy_message(message, mailing_list=None):
+    """Store a copy of a message in its list, or in `mailing_list`, and return the copy; sendings are not copied."""
+    target = mailing_list or message.list
+    copy = create_message(
+        target,
+        message.subject,
+        html=message.html,
+        text=message.text,
+        preheader=message.preheader,
+        tags=message.tags,
+        tracking=message.tracking,
+        note=message.note,
+        embed=message.embed,
+        is_confirmation=message.is_confirmation,
+        use_dynamic_fields=message.use_dynamic_fields,
+        tracking_params=message.tracking_params,
+        tracking_protocols=message.tracking_protocols,
+        fields=message.fields,
+    )
+    logger.info("message copied message=%s copy=%s", message.pk, copy.pk)
+    return copy
 
 
 # --- Sink rules ------------------------------------------------------------------
@@ -733,6 +812,210 @@ def delete_sink_rule(rule_id):
     return bool(deleted)
 
 
+def create_message_from_template(mailing_list, template):
+    """Store a new message of a list with a template's title as subject and its content as body."""
+    return create_message(mailing_list, template.title, html=template.html, text=template.text)
+
+
+def delete_message(message):
+    """Delete a message with its finished sendings.
+
+    Raises SendingStateError while one of its sendings is queued,
+    scheduled or running, because deleting it would lose those deliveries.
+    """
+    with transaction.atomic():
+        if message.sendings.filter(status__in=ACTIVE_SENDING).exists():
+            raise SendingStateError(f"Message {message.pk} has a sending in progress; stop it first.")
+        message_id = message.pk
+        message.delete()
+    logger.info("message deleted message=%s", message_id)
+
+
+def create_tag(mailing_list, name):
+    """Add an enabled tag to a list, or return the tag of that name that the list has already."""
+    name = name.strip()[:100]
+    if not name:
+        raise InvalidMessage("The tag name is missing.")
+    tag, created = Tag.objects.get_or_create(list=mailing_list, name=name)
+    logger.info("tag created=%s tag=%s list=%s", created, tag.pk, mailing_list.list_id)
+    return tag
+
+
+def update_tag(tag, name, enabled=True):
+    """Rename a tag and switch it on or off; the messages that carry it follow the new name."""
+    name = name.strip()[:100]
+    if not name:
+        raise InvalidMessage("The tag name is missing.")
+    with transaction.atomic():
+        if Tag.objects.filter(list=tag.list, name=name).exclude(pk=tag.pk).exists():
+            raise InvalidMessage(f"The list already has a tag named {name!r}.")
+        _rename_tag_on_messages(tag.list, tag.name, name)
+        tag.name = name
+        tag.enabled = enabled
+        tag.save()
+    logger.info("tag updated tag=%s list=%s", tag.pk, tag.list.list_id)
+    return tag
+
+
+def delete_tag(tag):
+    """Delete a tag and take it off every message of its list."""
+    with transaction.atomic():
+        _rename_tag_on_messages(tag.list, tag.name, None)
+        tag_id = tag.pk
+        tag.delete()
+    logger.info("tag deleted tag=%s", tag_id)
+
+
+def _rename_tag_on_messages(mailing_list, old_name, new_name):
+    # Tags are a JSON list per message, so each message that carries the
+    # tag is rewritten; lists have few messages compared with recipients.
+    for message in Message.objects.filter(list=mailing_list).only("pk", "tags"):
+        if old_name not in message.tags:
+            continue
+        tags = [new_name if name == old_name else name for name in message.tags]
+        message.tags = [name for name in tags if name is not None]
+        message.save(update_fields=["tags", "updated_at"])
+
+
+def add_image(account, name, data, content_type, mailing_list=None):
+    """Store an image in the account's library, or in one list's library; return the Image row."""
+    if not name.strip():
+        raise InvalidMessage("The image Name is missing.")
+    if not data:
+        raise InvalidMessage("The image data is empty.")
+    image = Image.objects.create(
+        account=account, list=mailing_list, name=name.strip()[:200], content_type=content_type, data=data
+    )
+    logger.info("image added image=%s account=%s", image.pk, account.console_id)
+    return image
+
+
+def delete_image(image):
+    image_id = image.pk
+    image.delete()
+    logger.info("image deleted image=%s", image_id)
+
+
+# --- Sending control: start, schedule, stop, delete ---------------------------
+
+
+def start_sending_now(sending):
+    """Start a scheduled or paused sending at once; raises SendingStateError for any other state.
+
+    A paused sending continues through resume_sending, which creates only
+    the deliveries still missing and enqueues the waiting ones.
+    """
+    if sending.status == SendingStatus.PAUSED and resume_sending(sending):
+        return
+    with transaction.atomic():
+        started = Sending.objects.filter(pk=sending.pk, status=SendingStatus.SCHEDULED).update(
+            status=SendingStatus.QUEUED, scheduled_at=None
+        )
+        if not started:
+            raise SendingStateError(f"Sending {sending.pk} is {sending.status}; only a deferred or paused one can start.")
+        transaction.on_commit(lambda: _enqueue_fan_out(sending.pk), robust=True)
+    logger.info("sending started sending=%s", sending.pk)
+
+
+def schedule_sending(sending, when):
+    """Move a scheduled or paused sending to `when` (an aware datetime in the future).
+
+    A paused sending whose deliveries were created already keeps them, and
+    its fan-out at `when` adds only the missing ones.
+    """
+    if when <= timezone.now():
+        raise InvalidMessage(f"The start date {when:%Y-%m-%d %H:%M:%S} is in the past.")
+    scheduled = Sending.objects.filter(
+        pk=sending.pk, status__in=[SendingStatus.SCHEDULED, SendingStatus.PAUSED]
+    ).update(status=SendingStatus.SCHEDULED, scheduled_at=when, claimed_at=None)
+    if not scheduled:
+        raise SendingStateError(
+            f"Sending {sending.pk} is {sending.status}; only a deferred or paused one can be deferred."
+        )
+    logger.info("sending scheduled sending=%s at=%s", sending.pk, when.isoformat())
+
+
+def delete_sending(sending):
+    """Delete a paused or stopped sending with its deliveries; raises SendingStateError for any other state."""
+    with transaction.atomic():
+        deleted, _ = Sending.objects.filter(pk=sending.pk, status__in=HALTED).delete()
+        if not deleted:
+            raise SendingStateError(f"Sending {sending.pk} is {sending.status}; stop it before deleting it.")
+    logger.info("sending deleted sending=%s", sending.pk)
+
+
+# --- SMS: messages and sends into the SMS sink ---------------------------------
+#
+# No carrier is connected: every SMS goes into the SMS sink (SinkSms rows),
+# which the inspection API lists, and nothing leaves the machine.
+
+
+def create_sms_message(mailing_list, text, subject="", notes=""):
+    if not text.strip():
+        raise InvalidMessage("The SMS text (Content) is missing.")
+    message = SmsMessage.objects.create(list=mailing_list, subject=subject[:200], text=text, notes=notes)
+    logger.info("sms message created message=%s list=%s", message.pk, mailing_list.list_id)
+    return message
+
+
+def update_sms_message(message, text, subject="", notes=""):
+    if not text.strip():
+        raise InvalidMessage("The SMS text (Content) is missing.")
+    message.text = text
+    message.subject = subject[:200]
+    message.notes = notes
+    message.save()
+    logger.info("sms message updated message=%s", message.pk)
+    return message
+
+
+def send_sms_to_list(message, group=None):
+    """Deliver an SMS message to every recipient subscribed to its list by SMS, or to one group of them.
+
+    Returns the SmsSending with its `sent` count.
+    """
+    subscribed = Subscription.objects.filter(
+        list_id=message.list_id, channel=Channel.SMS, status=Subscription.Status.SUBSCRIBED
+    ).values("recipient_id")
+    recipients = Recipient.objects.filter(pk__in=subscribed, mobile_number__isnull=False)
+    if group is not None:
+        recipients = recipients.filter(group_memberships__group=group)
+    return _deliver_sms(message, recipients.order_by("pk"), group)
+
+
+def send_sms_to_recipient(message, recipient):
+    """Deliver an SMS message to one recipient subscribed to its list by SMS; return the SmsSending, else None."""
+    subscribed = Subscription.objects.filter(
+        recipient=recipient, list_id=message.list_id, channel=Channel.SMS, status=Subscription.Status.SUBSCRIBED
+    ).exists()
+    if not subscribed or not recipient.mobile_number:
+        logger.info("sms not sent message=%s recipient=%s: not subscribed by SMS", message.pk, recipient.pk)
+        return None
+    return _deliver_sms(message, [recipient], None)
+
+
+def _deliver_sms(message, recipients, group):
+    mailing_list = message.list
+    account = mailing_list.account
+    field_names = dict(account.field_definitions.values_list("field_id", "name"))
+    with transaction.atomic():
+        sending = SmsSending.objects.create(message=message, list=mailing_list, group=group)
+        rows = [
+            SinkSms(
+                sending=sending,
+                recipient=recipient,
+                account_console_id=account.console_id,
+                list_id=mailing_list.list_id,
+                number=f"{recipient.mobile_prefix}{recipient.mobile_number}",
+                text=merge(message.text, field_values(recipient, field_names), escape_values=False),
+            )
+            for recipient in recipients
+        ]
+        SinkSms.objects.bulk_create(rows)
+        sending.sent = len(rows)
+        sending.save(update_fields=["sent"])
+    logger.info("sms sent sending=%s message=%s count=%s", sending.pk, message.pk, sending.sent)
+    return sending
 # --- Relay configuration: pools, warm-up schedules and ISP rules --------------
 
 RULE_LIMIT_FIELDS = ("max_per_hour", "max_connections", "max_per_connection")

@@ -6,7 +6,7 @@ from django.utils.dateparse import parse_datetime
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from sending.models import SinkMessage
+from sending.models import SinkMessage, SinkSms
 from sending.sink import parse_message
 
 MAX_PAGE_SIZE = 500
@@ -106,3 +106,42 @@ def _get_message(message_id):
     if message is None:
         raise Http404(f"No sink message {message_id}.")
     return message
+
+
+def summarize_sms(sms):
+    return {
+        "id": sms.pk,
+        "received_at": sms.received_at.isoformat(),
+        "number": sms.number,
+        "text": sms.text,
+        "account": sms.account_console_id,
+        "list": sms.list_id,
+        "sending": sms.sending_id,
+        "recipient": sms.recipient_id,
+    }
+
+
+class SmsListView(APIView):
+    """GET lists the text messages of the SMS sink, newest first; DELETE removes every one."""
+
+    def get(self, request):
+        queryset = SinkSms.objects.all()
+        params = request.query_params
+        try:
+            if params.get("number"):
+                queryset = queryset.filter(number__contains=params["number"])
+            for name, column in (("account", "account_console_id"), ("list", "list_id"), ("sending", "sending_id")):
+                if params.get(name):
+                    queryset = queryset.filter(**{column: _bounded_int(params[name], None, 0, 2**31 - 1, name)})
+            limit = _bounded_int(params.get("limit"), DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE, "limit")
+            offset = _bounded_int(params.get("offset"), 0, 0, 10**9, "offset")
+        except ValueError as error:
+            return Response({"error": str(error)}, status=400)
+
+        total = queryset.count()
+        items = [summarize_sms(sms) for sms in queryset[offset : offset + limit]]
+        return Response({"total": total, "offset": offset, "limit": limit, "messages": items})
+
+    def delete(self, request):
+        deleted, _ = SinkSms.objects.all().delete()
+        return Response({"deleted": deleted})

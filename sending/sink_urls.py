@@ -7,6 +7,7 @@ urlpatterns = [
     path("messages", sink_api.MessageListView.as_view()),
     path("messages/<int:message_id>", sink_api.MessageDetailView.as_view()),
     path("messages/<int:message_id>/raw", sink_api.raw_message),
+    path("sms", sink_api.SmsListView.as_view()),
     path("webhooks", webhook_sink_api.WebhookDeliveryListView.as_view()),
     path("rules", isp_api.RuleListView.as_view()),
     path("rules/<int:rule_id>", isp_api.RuleDetailView.as_view()),

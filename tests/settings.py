@@ -33,3 +33,12 @@ else:
 
 # A queue of its own, so two runs on one Redis never take each other's tasks.
 CELERY_TASK_DEFAULT_QUEUE = f"mailup-sim-test-{os.getpid()}"
+
+# django-mailupy keeps its MailUp credentials in a model, so the real client
+# needs its app installed when the tests drive it (requirements-clients.txt).
+try:
+    import django_mailupy  # noqa: F401
+except ImportError:
+    pass
+else:
+    INSTALLED_APPS = [*INSTALLED_APPS, "django_mailupy"]  # noqa: F405

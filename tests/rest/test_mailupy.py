@@ -4,10 +4,14 @@ import pytest
 
 from lists.demo import DEMO_CONSOLE_PASSWORD, DEMO_OAUTH_CLIENT_ID, DEMO_OAUTH_CLIENT_SECRET
 from lists.models import Subscription
+from sending.models import SinkSms
+from tests.sending.campaigns import newsletter
 
 mailupy = pytest.importorskip(
     "mailupy", reason="install the clients with: pip install --no-deps -r requirements-clients.txt"
 )
+
+mailupy_utils = pytest.importorskip("mailupy.utils")
 
 Status = Subscription.Status
 
@@ -114,3 +118,56 @@ def test_garbage_token_refreshes_once(client):
     assert len(list(client.get_fields())) == 39
     assert client._token != "garbage"
     assert client._refresh_token != old_refresh_token
+
+
+def test_messages_by_tag(client):
+    tagged = newsletter(subject="Natale", tags=["natale"])
+    newsletter(subject="Senza tag")
+
+    assert [item["idMessage"] for item in client.get_messages_from_list(1, tags=["natale"])] == [tagged.pk]
+    assert len(list(client.get_messages_from_list(1))) == 2
+
+
+def test_single_send(client, sink):
+    client.subscribe_to_list(1, "Mario", "mario@example.com")
+    message = newsletter(html="<p>Ciao [nome]</p>")
+
+    assert client.send_message("mario@example.com", message.pk, fields={"nome": "Mario"}) is True
+    [received] = sink.wait_for(1, subject=message.subject)
+    assert received.rcpt_to == ["mario@example.com"]
+    assert b"Ciao Mario" in bytes(received.raw)
+
+
+def test_send_sms(client, api):
+    recipient = {"Email": "sms@example.com", "MobilePrefix": "0039", "MobileNumber": "3331234567"}
+    api.post("/List/1/Recipient", json=recipient)
+    message = api.post("/Sms/List/1/Message", json={"Subject": "Promo", "Content": "Promo per [nome]"}).json()
+
+    assert client.send_sms("0039", "3331234567", message["idMessage"], fields={"nome": "Sara"}) is True
+    assert list(SinkSms.objects.values_list("number", "text")) == [("00393331234567", "Promo per Sara")]
+
+
+def recording(function, calls):
+    """Wrap a requests function so that each call's URL and status are appended to `calls`."""
+
+    def call(url, **kwargs):
+        response = function(url, **kwargs)
+        calls.append((url, response.status_code))
+        return response
+
+    return call
+
+
+def test_garbage_token_gets_one_401(client, monkeypatch):
+    """After its access token is replaced with garbage, mailupy sees one 401, refreshes once and succeeds."""
+    calls = []
+    for method, function in list(mailupy_utils.type_to_request_function.items()):
+        monkeypatch.setitem(mailupy_utils.type_to_request_function, method, recording(function, calls))
+    client._token = "garbage"
+
+    assert len(list(client.get_fields())) == 39
+    statuses = [status for _url, status in calls]
+    assert statuses.count(401) == 1
+    refreshes = [url for url, _status in calls if url.endswith("/Authorization/OAuth/Token")]
+    assert len(refreshes) == 1
+    assert statuses[1] == 200

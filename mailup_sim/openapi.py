@@ -1,0 +1,530 @@
+"""The OpenAPI 3 description of the REST API v1.1, served at /API/v1.1/openapi.json.
+
+Paths and methods come from the route tables themselves, so a route
+cannot be served without being described: `build_openapi` raises when a
+handler has no entry in OPERATIONS. Request and response shapes are kept
+here by hand, and schemathesis checks them against the server in the
+test suite.
+"""
+
+import json
+from functools import lru_cache
+from importlib import import_module
+
+from django.http import HttpResponse
+
+from mailup_sim.rest import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+
+MAX_ID = 2_147_483_647
+SERVICES = (
+    ("/API/v1.1/Rest/ConsoleService.svc", ("lists.rest_urls", "sending.rest_urls")),
+)
+# MailUp's spelling of each lower-case path segment.
+SEGMENT_NAMES = {
+    "console": "Console",
+    "authentication": "Authentication",
+    "info": "Info",
+    "details": "Details",
+    "list": "List",
+    "lists": "Lists",
+    "user": "User",
+    "groups": "Groups",
+    "group": "Group",
+    "recipient": "Recipient",
+    "recipients": "Recipients",
+    "dynamicfields": "DynamicFields",
+    "subscribed": "Subscribed",
+    "unsubscribed": "Unsubscribed",
+    "pending": "Pending",
+    "emailoptins": "EmailOptins",
+    "detail": "Detail",
+    "unsubscribe": "Unsubscribe",
+    "subscribe": "Subscribe",
+    "email": "Email",
+    "emails": "Emails",
+    "template": "Template",
+    "templates": "Templates",
+    "enabledynamicfields": "EnableDynamicFields",
+    "online": "Online",
+    "visibility": "Visibility",
+    "archived": "Archived",
+    "tags": "Tags",
+    "tag": "Tag",
+    "images": "Images",
+    "send": "Send",
+    "sendhistory": "SendHistory",
+    "sendings": "Sendings",
+    "immediate": "Immediate",
+    "deferred": "Deferred",
+    "undefined": "Undefined",
+    "stop": "Stop",
+    "sms": "Sms",
+    "message": "Message",
+    "messages": "Messages",
+    "report": "Report",
+    "reportdetails": "ReportDetails",
+    "count": "Count",
+    "import": "Import",
+    "imports": "Imports",
+}
+
+
+# --- Schema helpers -----------------------------------------------------------------
+
+
+def ref(name):
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def obj(properties, required=None):
+    return {"type": "object", "properties": properties, "required": sorted(required or properties)}
+
+
+def nullable(schema):
+    return {**schema, "nullable": True}
+
+
+def paged(item_name):
+    return {
+        "type": "object",
+        "required": ["IsPaginated", "Items", "PageNumber", "PageSize", "Skipped", "TotalElementsCount"],
+        "properties": {
+            "IsPaginated": {"type": "boolean"},
+            "Items": {"type": "array", "items": ref(item_name)},
+            "PageNumber": {"type": "integer", "minimum": 0},
+            "PageSize": {"type": "integer", "minimum": 1},
+            "Skipped": {"type": "integer", "minimum": 0},
+            "TotalElementsCount": {"type": "integer", "minimum": 0},
+        },
+    }
+
+
+STRING = {"type": "string"}
+INTEGER = {"type": "integer"}
+BOOLEAN = {"type": "boolean"}
+ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+DATE = {"type": "string", "description": "UTC date and time such as 2020-01-27 10:05:53Z, or empty for never."}
+
+
+def array(schema):
+    return {"type": "array", "items": schema}
+
+
+FIELD_VALUE = obj({"Description": nullable(STRING), "Id": INTEGER, "Value": nullable(STRING)}, ["Id"])
+COMPONENTS = {
+    "Error": obj(
+        {
+            "ErrorCode": STRING,
+            "ErrorDescription": STRING,
+            "ErrorName": nullable(STRING),
+            "ErrorStack": nullable(STRING),
+        }
+    ),
+    "AccountInfo": obj(
+        {
+            "AccountName": STRING,
+            "Company": STRING,
+            "ExpiryDate": STRING,
+            "IsTrial": BOOLEAN,
+            "UID": STRING,
+            "Url": nullable(STRING),
+            "Username": STRING,
+            "Version": STRING,
+        }
+    ),
+    "List": obj({"Company": STRING, "Description": STRING, "IdList": ID, "ListGuid": STRING, "Name": STRING}),
+    "UserList": obj({"Company": STRING, "Description": STRING, "Name": STRING, "idList": ID, "listGuid": STRING}),
+    "ListSettings": obj(
+        {
+            "Name": {"type": "string", "minLength": 1, "maxLength": 200},
+            "OwnerEmail": {"type": "string", "format": "email"},
+            "ReplyTo": STRING,
+            "NLSenderName": {"type": "string", "maxLength": 200},
+            "Description": STRING,
+            "DefaultPrefix": {"type": "string", "pattern": "^(00|\\+)[0-9]{1,4}$"},
+            "TimeZoneCode": STRING,
+            "Charset": STRING,
+        },
+        ["Name", "OwnerEmail"],
+    ),
+    "ListSettingsResult": {
+        "type": "object",
+        "required": ["IdList", "Name", "OwnerEmail", "ListGuid"],
+        "properties": {"IdList": ID, "Name": STRING, "OwnerEmail": STRING, "ListGuid": STRING},
+    },
+    "GroupInput": obj({"Name": {"type": "string", "minLength": 1}, "Notes": STRING, "Deletable": BOOLEAN}, ["Name"]),
+    "Group": obj(
+        {
+            "Count": nullable(INTEGER),
+            "Deletable": BOOLEAN,
+            "Name": STRING,
+            "Notes": STRING,
+            "idGroup": ID,
+            "idList": ID,
+        }
+    ),
+    "DynamicField": obj({"Description": STRING, "Id": INTEGER}),
+    "RecipientInput": obj(
+        {
+            "idRecipient": ID,
+            "Name": nullable(STRING),
+            "Email": {"type": "string", "format": "email"},
+            "MobilePrefix": nullable(STRING),
+            "MobileNumber": nullable(STRING),
+            "Fields": array(FIELD_VALUE),
+        },
+        [],
+    ),
+    "Recipient": obj(
+        {
+            "idRecipient": ID,
+            "Name": STRING,
+            "Email": STRING,
+            "MobilePrefix": nullable(STRING),
+            "MobileNumber": nullable(STRING),
+            "Fields": array(obj({"Description": STRING, "Id": INTEGER, "Value": STRING})),
+        }
+    ),
+    "EmailOptin": obj(
+        {
+            "Email": STRING,
+            "Optin_Date": STRING,
+            "Optin_Request_Date": STRING,
+            "Optin_Request_IP": nullable(STRING),
+            "Optout_Date": STRING,
+            "Optout_MsgID": nullable(INTEGER),
+            "Optout_Subtype": nullable(STRING),
+            "Optout_Type": nullable(STRING),
+            "Status": {"type": "string", "enum": ["OPTIN", "PENDING", "OPTOUT"]},
+            "idRecipient": ID,
+        }
+    ),
+    "MessageInput": obj(
+        {
+            "Subject": {"type": "string", "minLength": 1, "maxLength": 500},
+            "Content": STRING,
+            "Embed": BOOLEAN,
+            "Fields": array(FIELD_VALUE),
+            "IsConfirmation": BOOLEAN,
+            "Notes": STRING,
+            "Tags": array(obj({"Enabled": BOOLEAN, "Id": INTEGER, "Name": STRING}, ["Name"])),
+            "TrackingInfo": obj(
+                {"CustomParams": STRING, "Enabled": BOOLEAN, "Protocols": array(STRING)}, []
+            ),
+            "UseDynamicField": BOOLEAN,
+            "PreHeader": {"type": "string", "maxLength": 300},
+        },
+        ["Subject"],
+    ),
+    "MessageCreated": obj({"CreationDate": DATE, "Notes": STRING, "Subject": STRING, "idList": ID, "idMessage": ID}),
+    "MessageItem": obj(
+        {"CreationDate": DATE, "Notes": STRING, "Subject": STRING, "idList": ID, "idMessage": ID, "ServiceType": STRING}
+    ),
+    "PublishedMessage": obj(
+        {
+            "CreationDate": DATE,
+            "Notes": STRING,
+            "Subject": STRING,
+            "idList": ID,
+            "idMessage": ID,
+            "ServiceType": STRING,
+            "LastSendDate": DATE,
+            "Url": STRING,
+        }
+    ),
+    "Tag": obj({"Enabled": BOOLEAN, "Id": ID, "Name": STRING}),
+    "TagInput": obj({"Enabled": BOOLEAN, "Name": {"type": "string", "minLength": 1}}, ["Name"]),
+    "Template": obj({"Content": STRING, "Id": ID, "Text": STRING, "Thumbnail": STRING, "Title": STRING}),
+    "ImageUpload": obj({"Base64Data": {"type": "string", "format": "byte"}, "Name": STRING}),
+    "SendResult": obj(
+        {
+            "Id": INTEGER,
+            "InvalidRecipients": array({"type": "object"}),
+            "Sent": {"type": "integer", "minimum": 0},
+            "UnprocessedRecipients": array({"type": "object"}),
+            "idMessage": nullable(INTEGER),
+        }
+    ),
+    "SingleSend": obj(
+        {"idMessage": ID, "Email": {"type": "string", "format": "email"}, "Fields": array(FIELD_VALUE)},
+        ["idMessage", "Email"],
+    ),
+    "Sending": obj(
+        {
+            "CreationDate": DATE,
+            "EndDate": DATE,
+            "Id": ID,
+            "ScheduledDate": DATE,
+            "StartDate": DATE,
+            "Status": STRING,
+            "Subject": STRING,
+            "idList": ID,
+            "idMessage": ID,
+        }
+    ),
+    "DeferredDate": obj({"Date": {"type": "string", "example": "2030-01-01 08:00:00"}}),
+    "SmsInput": obj({"Subject": STRING, "Content": {"type": "string", "minLength": 1}, "Notes": STRING}, ["Content"]),
+    "SmsMessage": obj(
+        {"Content": STRING, "CreationDate": DATE, "Notes": STRING, "Subject": STRING, "idList": ID, "idMessage": ID}
+    ),
+    "SmsSingleSend": obj(
+        {"Number": {"type": "string", "pattern": "^[0-9]{6,15}$"}, "Prefix": STRING, "idMessage": ID},
+        ["Number", "idMessage"],
+    ),
+    "SmsReport": obj({"Delivered": INTEGER, "NotDelivered": INTEGER, "Sent": INTEGER, "idMessage": ID}),
+    "SmsReportItem": obj({"Date": DATE, "Number": STRING, "Status": STRING}),
+    "ImportStatus": obj(
+        {
+            "idImport": ID,
+            "Completed": BOOLEAN,
+            "CreatedRecipients": INTEGER,
+            "ImportedRecipients": INTEGER,
+            "NotValidRecipients": INTEGER,
+            "UpdatedRecipients": INTEGER,
+            "ValidRecipients": INTEGER,
+        }
+    ),
+    "Empty": {"type": "object"},
+}
+
+
+# --- Operations ----------------------------------------------------------------------
+#
+# Each handler (by function name, or name.method when one handler serves
+# two methods) maps to its summary, its response (a schema, "empty" for an
+# empty body, or None for JSON whose shape is given inline), its request
+# body and whether it is a paged collection.
+
+
+def op(summary, response="empty", body=None, collection=False, query=()):
+    return {"summary": summary, "response": response, "body": body, "collection": collection, "query": query}
+
+
+def paged_op(summary, item_name, query=()):
+    return op(summary, paged(item_name), collection=True, query=query)
+
+
+IMPORT_QUERY = ("ConfirmEmail", "importType", "confirmMessage", "ignoreMobile", "clearMissingOrEmptyFields")
+SEND_QUERY = ("SenderName", "SenderAddress", "datetime", "inGroups", "notInGroups")
+OPERATIONS = {
+    # Account
+    "authentication_info": op("Account information", ref("AccountInfo")),
+    "authentication_details": op("Account information with plan, language and credits", {"type": "object"}),
+    # Lists and groups
+    "console_lists": paged_op("Lists of the console (IdList, ListGuid)", "List"),
+    "user_lists": paged_op("Lists of the console (idList, listGuid)", "UserList"),
+    "create_list": op("Create a list; returns its id", INTEGER, body=ref("ListSettings")),
+    "update_list": op("Update a list's settings", ref("ListSettingsResult"), body=ref("ListSettings")),
+    "delete_list": op("Delete a list"),
+    "list_groups": paged_op("Groups of a list", "Group"),
+    "create_group": op("Create a group", ref("Group"), body=ref("GroupInput")),
+    "update_group": op("Rename a group", ref("Group"), body=ref("GroupInput")),
+    "delete_group": op("Delete a group"),
+    "recipient_groups": paged_op("Groups of a list that a recipient belongs to", "Group"),
+    # Recipients
+    "dynamic_fields": paged_op("Recipient field definitions", "DynamicField"),
+    "add_list_recipient": op(
+        "Subscribe a recipient to a list; returns its id",
+        INTEGER,
+        body=ref("RecipientInput"),
+        query=("ConfirmEmail",),
+    ),
+    "add_group_recipient": op(
+        "Subscribe a recipient to a group's list and add it to the group; returns its id",
+        INTEGER,
+        body=ref("RecipientInput"),
+        query=("ConfirmEmail",),
+    ),
+    "recipients_by_status": paged_op("Recipients of a list by subscription status", "Recipient"),
+    "email_optins": paged_op("Subscription records of a list", "EmailOptin"),
+    "group_recipients": paged_op("Members of a group", "Recipient"),
+    "update_recipient_detail": op("Update a recipient found by idRecipient or Email", ref("Recipient"), body=ref("RecipientInput")),
+    "unsubscribe_from_list": op("Unsubscribe a recipient from a list"),
+    "unsubscribe_from_group": op("Remove a recipient from a group"),
+    "remove_from_list": op("Remove a recipient from a list"),
+    "remove_from_all_lists": op("Remove a recipient from every list"),
+    "force_subscribe": op("Subscribe a known recipient to a list without confirmation"),
+    "add_to_group": op("Add a known recipient to a group"),
+    # Bulk imports (integrations.rest)
+    "import_list_recipients": op(
+        "Import recipients into a list; returns the import id",
+        INTEGER,
+        body=array(ref("RecipientInput")),
+        query=IMPORT_QUERY,
+    ),
+    "import_group_recipients": op(
+        "Import recipients into a group; returns the import id",
+        INTEGER,
+        body=array(ref("RecipientInput")),
+        query=(*IMPORT_QUERY, "removeFromPrevGroups"),
+    ),
+    "import_sms_list_recipients": op(
+        "Import SMS recipients into a list; returns the import id", INTEGER, body=array(ref("RecipientInput"))
+    ),
+    "import_sms_group_recipients": op(
+        "Import SMS recipients into a group; returns the import id", INTEGER, body=array(ref("RecipientInput"))
+    ),
+    "import_status": op("Status of one import", ref("ImportStatus")),
+    "imports": paged_op("Imports of the console, newest first", "ImportStatus"),
+    # Messages
+    "create_message": op("Create an e-mail message", ref("MessageCreated"), body=ref("MessageInput")),
+    "create_from_template": op("Create a message from a template", ref("MessageCreated")),
+    "read_message": op("Message details", {"type": "object", "required": ["idMessage", "Subject", "Content"]}),
+    "copy_message": op("Copy a message", ref("MessageCreated")),
+    "update_message": op(
+        "Update a message", {"type": "object", "required": ["idMessage", "Subject"]}, body=ref("MessageInput")
+    ),
+    "delete_message": op("Delete a message"),
+    "enable_dynamic_fields": op("Switch dynamic fields of a message on or off"),
+    "online_visibility": op("Publish a message in the online archive or hide it", body=BOOLEAN),
+    "list_messages": paged_op("Messages of a list", "MessageItem", query=("tags",)),
+    "online_messages": paged_op("Messages of a list published online", "PublishedMessage"),
+    "archived_messages": paged_op("Messages of a list that were sent", "PublishedMessage"),
+    "user_messages": paged_op("Messages of every list", "MessageItem"),
+    "list_tags": op("Tags of a list", array(ref("Tag"))),
+    "create_tag": op("Create a tag from a JSON string", ref("Tag"), body={"type": "string", "minLength": 1}),
+    "update_tag": op("Rename or switch a tag", ref("Tag"), body=ref("TagInput")),
+    "delete_tag": op("Delete a tag"),
+    "list_templates": paged_op("Message templates", "Template"),
+    "read_template": op("One message template", ref("Template")),
+    "list_images": op("Image URLs of the library", array(STRING)),
+    "upload_image": op("Upload an image; returns its URL", STRING, body=ref("ImageUpload")),
+    "delete_image": op("Delete an image named by its URL", body=STRING),
+    # Sendings
+    "send_to_list": op("Send a message to its list", ref("SendResult"), query=SEND_QUERY),
+    "send_to_group": op("Send a message to a group", ref("SendResult"), query=SEND_QUERY[:3]),
+    "send_to_recipient": op("Send a message to one recipient", ref("SendResult"), body=ref("SingleSend")),
+    "send_history": paged_op("Sendings of a message", "Sending"),
+    "sending_queue": paged_op("Sendings in a queue", "Sending"),
+    "start_now": op("Start a deferred or stopped sending now"),
+    "deferred.get": op("Earliest allowed start date", STRING),
+    "deferred.post": op("Schedule a deferred or stopped sending", body=ref("DeferredDate")),
+    "stop": op("Stop a sending"),
+    "delete_sending": op("Delete a stopped sending"),
+    # SMS
+    "create_sms": op("Create an SMS message", ref("SmsMessage"), body=ref("SmsInput")),
+    "list_sms": paged_op("SMS messages of a list", "SmsMessage"),
+    "read_sms": op("One SMS message", ref("SmsMessage")),
+    "update_sms": op("Update an SMS message", ref("SmsMessage"), body=ref("SmsInput")),
+    "send_sms_to_list": op("Send an SMS message to its list", ref("SendResult")),
+    "send_sms_to_group": op("Send an SMS message to a group", ref("SendResult")),
+    "send_sms_to_number": op("Send an SMS message to one number", ref("SendResult"), body=ref("SmsSingleSend")),
+    "empty_sms_queue": paged_op("SMS sendings in a queue (always empty)", "Empty"),
+    "sms_report": op("Delivery report of an SMS message", ref("SmsReport")),
+    "sms_report_details": paged_op("Deliveries of an SMS message", "SmsReportItem"),
+}
+PAGING_QUERY = ("pageSize", "pageNumber", "filterby", "orderby")
+ERROR_STATUSES = {
+    "400": "Malformed request or invalid parameter",
+    "401": "Missing, invalid or expired access token",
+    "404": "Unknown id or path",
+    "405": "Method not allowed on this path",
+    "429": "Too many calls per second on this route",
+}
+
+
+# --- Building the document -----------------------------------------------------------
+
+
+def spell_route(route):
+    """Turn a lower-case route with converters into an OpenAPI path in MailUp's spelling."""
+    segments = []
+    for segment in route.split("/"):
+        if segment.startswith("<"):
+            segments.append("{" + segment.strip("<>").partition(":")[2] + "}")
+        else:
+            segments.append(SEGMENT_NAMES.get(segment, segment[:1].upper() + segment[1:]))
+    return "/" + "/".join(segments)
+
+
+def path_parameters(route):
+    parameters = []
+    for segment in route.split("/"):
+        if not segment.startswith("<"):
+            continue
+        converter, _, name = segment.strip("<>").partition(":")
+        schema = dict(ID) if converter == "id" else {"type": "string", "enum": ["true", "false"]}
+        parameters.append({"name": name, "in": "path", "required": True, "schema": schema})
+    return parameters
+
+
+def query_parameters(spec):
+    parameters = []
+    if spec["collection"]:
+        parameters += [
+            {"name": "pageSize", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE}},
+            {"name": "pageNumber", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": MAX_ID}},
+            {"name": "filterby", "in": "query", "schema": STRING},
+            {"name": "orderby", "in": "query", "schema": STRING},
+        ]
+    for name in spec["query"]:
+        parameters.append({"name": name, "in": "query", "schema": STRING})
+    return parameters
+
+
+def operation(route, method, handler):
+    name = handler.__name__
+    spec = OPERATIONS.get(f"{name}.{method}") or OPERATIONS.get(name)
+    if spec is None:
+        raise LookupError(f"The REST handler {handler.__module__}.{name} has no entry in mailup_sim.openapi.OPERATIONS.")
+
+    success = {"description": "Success"}
+    if spec["response"] != "empty":
+        success["content"] = {"application/json": {"schema": spec["response"]}}
+    responses = {"200": success}
+    for status, description in ERROR_STATUSES.items():
+        responses[status] = {"description": description, "content": {"application/json": {"schema": ref("Error")}}}
+
+    document = {
+        "summary": spec["summary"],
+        "operationId": f"{method}_{route.replace('/', '_').replace('<', '').replace('>', '').replace(':', '_')}",
+        "parameters": path_parameters(route) + query_parameters(spec),
+        "responses": responses,
+    }
+    if spec["body"] is not None:
+        document["requestBody"] = {"required": True, "content": {"application/json": {"schema": spec["body"]}}}
+    return document
+
+
+def service_paths(prefix, url_modules):
+    paths = {}
+    for module_name in url_modules:
+        for pattern in import_module(module_name).urlpatterns:
+            route = str(pattern.pattern)
+            item = paths.setdefault(prefix + spell_route(route), {})
+            for method, handler in sorted(pattern.callback.handlers.items()):
+                item[method] = operation(route, method, handler)
+    return paths
+
+
+@lru_cache(maxsize=1)
+def build_openapi():
+    """Return the OpenAPI 3.0 document of every REST route as a dict."""
+    paths = {}
+    for prefix, modules in SERVICES:
+        paths.update(service_paths(prefix, modules))
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "mailup-sim REST API v1.1",
+            "version": "1.1",
+            "description": (
+                "MailUp's REST API v1.1 as mailup-sim serves it. Paths and query names match without regard "
+                f"to case. Collections page with pageSize (default {DEFAULT_PAGE_SIZE}) and zero-based pageNumber."
+            ),
+        },
+        "servers": [{"url": "/"}],
+        "components": {
+            "schemas": COMPONENTS,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+        "security": [{"bearer": []}],
+        "paths": paths,
+    }
+
+
+def openapi_json(request):
+    """Serve the OpenAPI document; it needs no token, like any API description."""
+    response = HttpResponse(json.dumps(build_openapi(), indent=1), content_type="application/json; charset=utf-8")
+    response["Access-Control-Allow-Origin"] = "*"
+    return response

@@ -1,0 +1,758 @@
+"""ConsoleService.svc of MailUp's REST API v1.1: e-mail messages, tags, templates, images and sendings.
+
+Views parse the request, call sending.services (and lists.services for
+recipients) for every change, and shape the response in MailUp's JSON.
+Plumbing (bearer check, error envelope, paging) lives in mailup_sim.rest.
+"""
+
+import base64
+import binascii
+import json
+from datetime import datetime
+from datetime import timezone as dt_timezone
+
+from django.conf import settings
+from django.db.models import Max, Q
+from django.utils import timezone
+
+from lists import services as lists_services
+from lists.errors import InvalidContact
+from lists.rest import filtered, get_group, get_list, read_contact, read_fields
+from lists.services import Contact
+from lists.validation import CONTROL_CHARACTERS, MAX_ID, normalize_email
+from mailup_sim.filterby import Property
+from mailup_sim.rest import (
+    RestError,
+    empty_response,
+    get_or_404,
+    json_response,
+    paged_response,
+    query_params,
+    read_json,
+    read_json_object,
+    read_page,
+)
+from sending import services
+from sending.models import Image, Message, Sending, SinkSms, SmsMessage, Tag, Template
+
+# MailUp writes creation dates of messages with a trailing Z (UTC).
+DATE_FORMAT = "%Y-%m-%d %H:%M:%SZ"
+# Formats accepted for deferred sends: MailUp's documented one and the same without the Z.
+SCHEDULE_FORMATS = ("%Y-%m-%d %H:%M:%SZ", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S")
+DEFAULT_TRACKING_PROTOCOLS = ["http:", "https:"]
+# Uploaded images are stored in the database, so their size is bounded.
+MAX_IMAGE_BYTES = 5 * 1024 * 1024
+IMAGE_CONTENT_TYPES = {
+    "png": "image/png",
+    "jpg": "image/jpeg",
+    "jpeg": "image/jpeg",
+    "gif": "image/gif",
+    "webp": "image/webp",
+    "svg": "image/svg+xml",
+}
+
+# Column sizes of Message, so an oversized value gets 400 instead of a database error.
+MESSAGE_TEXT_LIMITS = {"subject": 500, "preheader": 300}
+MESSAGE_TEXT_NAMES = {"subject": "Subject", "preheader": "PreHeader"}
+MESSAGE_PROPERTIES = {
+    "idmessage": Property("pk", "int"),
+    "id": Property("pk", "int"),
+    "subject": Property("subject"),
+    "notes": Property("note"),
+    "idlist": Property("list__list_id", "int"),
+}
+TAG_PROPERTIES = {"id": Property("pk", "int"), "name": Property("name"), "enabled": Property("enabled", "bool")}
+TEMPLATE_PROPERTIES = {"id": Property("pk", "int"), "title": Property("title")}
+SENDING_PROPERTIES = {
+    "id": Property("pk", "int"),
+    "idsending": Property("pk", "int"),
+    "idmessage": Property("message_id", "int"),
+    "status": Property("status"),
+}
+# The queues of GET /Console/Email/Sendings/{queue}: sendings waiting or
+# running now, sendings scheduled for later, and paused or stopped sendings
+# without a start date.
+QUEUE_STATUSES = {
+    "immediate": [Sending.Status.QUEUED, Sending.Status.PREPARING, Sending.Status.SENDING],
+    "deferred": [Sending.Status.SCHEDULED],
+    "undefined": [Sending.Status.PAUSED, Sending.Status.CANCELLED],
+}
+
+
+# --- Lookups and shared parsing -------------------------------------------------
+
+
+def get_message(account, list_id, message_id):
+    mailing_list = get_list(account, list_id)
+    messages = Message.objects.filter(pk=message_id, list=mailing_list).select_related("list__account")
+    return get_or_404(messages, f"message {message_id} in list {list_id}")
+
+
+def get_account_message(account, message_id):
+    messages = Message.objects.filter(pk=message_id, list__account=account).select_related("list__account")
+    return get_or_404(messages, f"message {message_id} in this console")
+
+
+def get_sending(account, sending_id):
+    sendings = Sending.objects.filter(pk=sending_id, list__account=account).select_related("message")
+    return get_or_404(sendings, f"sending {sending_id} in this console")
+
+
+def format_utc(value):
+    return value.astimezone(dt_timezone.utc).strftime(DATE_FORMAT) if value else ""
+
+
+def paged(request, queryset, properties, shape):
+    params = query_params(request)
+    page = read_page(params)
+    return paged_response(filtered(queryset, params, properties), page, shape)
+
+
+def _text(document, name, default=""):
+    value = document.get(name)
+    if value is None:
+        return default
+    if not isinstance(value, str):
+        raise RestError(400, f"{name} must be a string.")
+    return value
+
+
+def _flag(document, name, default=False):
+    value = document.get(name)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise RestError(400, f"{name} must be true or false.")
+    return value
+
+
+# --- Messages ---------------------------------------------------------------------
+
+
+def read_message_body(document, partial=False):
+    """Convert MailUp's message body into keyword arguments of services.create_message and update_message.
+
+    With `partial`, absent properties are left out so an update keeps them.
+    """
+    values = {}
+    readers = {
+        "Subject": ("subject", _text),
+        "Content": ("html", _text),
+        "PreHeader": ("preheader", _text),
+        "Notes": ("note", _text),
+        "Embed": ("embed", _flag),
+        "IsConfirmation": ("is_confirmation", _flag),
+        "UseDynamicField": ("use_dynamic_fields", _flag),
+    }
+    for name, (column, reader) in readers.items():
+        if not partial or name in document:
+            values[column] = reader(document, name)
+    if not partial or "Fields" in document:
+        values["fields"] = _read_message_fields(document.get("Fields"))
+    if not partial or "TrackingInfo" in document:
+        values.update(_read_tracking(document.get("TrackingInfo")))
+    if not partial or "Tags" in document:
+        values["tags"] = _read_tag_names(document.get("Tags"))
+
+    if "subject" in values and (not values["subject"].strip() or CONTROL_CHARACTERS.search(values["subject"])):
+        raise RestError(400, "Subject is missing or contains control characters.")
+    for column, limit in MESSAGE_TEXT_LIMITS.items():
+        if len(values.get(column, "")) > limit:
+            raise RestError(400, f"{MESSAGE_TEXT_NAMES[column]} is longer than {limit} characters.")
+    return values
+
+
+def _read_message_fields(raw):
+    if raw is None:
+        return []
+    if not isinstance(raw, list) or not all(isinstance(item, dict) for item in raw):
+        raise RestError(400, "Fields must be an array of {Id, Value} objects.")
+    return [{"Id": item.get("Id"), "Description": item.get("Description"), "Value": item.get("Value")} for item in raw]
+
+
+def _read_tracking(raw):
+    if raw is None:
+        return {"tracking": True, "tracking_params": "", "tracking_protocols": list(DEFAULT_TRACKING_PROTOCOLS)}
+    if not isinstance(raw, dict):
+        raise RestError(400, "TrackingInfo must be an object with Enabled, Protocols and CustomParams.")
+    protocols = raw.get("Protocols")
+    if protocols is None:
+        protocols = list(DEFAULT_TRACKING_PROTOCOLS)
+    if not isinstance(protocols, list) or not all(isinstance(item, str) for item in protocols):
+        raise RestError(400, "TrackingInfo.Protocols must be an array of strings such as \"http:\".")
+    return {
+        "tracking": _flag(raw, "Enabled", True),
+        "tracking_params": _text(raw, "CustomParams")[:500],
+        "tracking_protocols": protocols,
+    }
+
+
+def _read_tag_names(raw):
+    """Read Tags as MailUp's tag objects ({"Name": …}) or as plain strings."""
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise RestError(400, "Tags must be an array of tags.")
+    names = []
+    for item in raw:
+        name = item.get("Name") if isinstance(item, dict) else item
+        if not isinstance(name, str) or not name.strip() or CONTROL_CHARACTERS.search(name):
+            raise RestError(400, "Each tag needs a Name without control characters.")
+        names.append(name)
+    return names
+
+
+def shape_created(message):
+    return {
+        "CreationDate": format_utc(message.created_at),
+        "Notes": message.note,
+        "Subject": message.subject,
+        "idList": message.list.list_id,
+        "idMessage": message.pk,
+    }
+
+
+def shape_message(message):
+    tags = {tag.name: tag for tag in Tag.objects.filter(list_id=message.list_id, name__in=message.tags)}
+    return {
+        **shape_created(message),
+        "Content": message.html,
+        "Embed": message.embed,
+        "Fields": message.fields,
+        "IsConfirmation": message.is_confirmation,
+        "PreHeader": message.preheader,
+        "Tags": [shape_tag(tags[name]) for name in message.tags if name in tags],
+        "TrackingInfo": {
+            "CustomParams": message.tracking_params,
+            "Enabled": message.tracking,
+            "Protocols": message.tracking_protocols,
+        },
+        "UseDynamicField": message.use_dynamic_fields,
+        # TODO: list the message's attachments once the platform stores them.
+        "Attachments": [],
+    }
+
+
+def shape_message_item(message):
+    return {**shape_created(message), "ServiceType": "Email"}
+
+
+def shape_published(message):
+    return {
+        **shape_message_item(message),
+        "LastSendDate": format_utc(getattr(message, "last_send", None)),
+        "Url": f"{lists_services.console_origin(message.list.account)}/frontend/nl_preview_window.aspx?idNL={message.pk}",
+    }
+
+
+def create_message(request, list_id):
+    mailing_list = get_list(request.account, list_id)
+    values = read_message_body(read_json_object(request))
+    message = services.create_message(mailing_list, **values)
+    return json_response(shape_created(message))
+
+
+def create_from_template(request, list_id, template_id):
+    mailing_list = get_list(request.account, list_id)
+    template = get_template(request.account, template_id)
+    message = services.create_message_from_template(mailing_list, template)
+    return json_response(shape_created(message))
+
+
+def read_message(request, list_id, message_id):
+    return json_response(shape_message(get_message(request.account, list_id, message_id)))
+
+
+def copy_message(request, list_id, message_id):
+    """POST /Console/List/{id}/Email/{idMessage} with an empty body: the create response of the copy."""
+    message = get_message(request.account, list_id, message_id)
+    return json_response(shape_created(services.copy_message(message)))
+
+
+def update_message(request, list_id, message_id):
+    message = get_message(request.account, list_id, message_id)
+    values = read_message_body(read_json_object(request), partial=True)
+    message = services.update_message(message, **values)
+    return json_response(shape_message(message))
+
+
+def delete_message(request, list_id, message_id):
+    services.delete_message(get_message(request.account, list_id, message_id))
+    return empty_response()
+
+
+def enable_dynamic_fields(request, list_id, message_id, flag):
+    if flag.lower() not in ("true", "false"):
+        raise RestError(404, f"No REST resource at {request.path}.")
+    message = get_message(request.account, list_id, message_id)
+    services.update_message(message, use_dynamic_fields=flag.lower() == "true")
+    return empty_response()
+
+
+def online_visibility(request, list_id, message_id):
+    """PUT …/Online/Visibility with a bare JSON boolean."""
+    message = get_message(request.account, list_id, message_id)
+    visible = read_json(request)
+    if not isinstance(visible, bool):
+        raise RestError(400, "The body must be the JSON literal true or false.")
+    services.update_message(message, visible_online=visible)
+    return empty_response()
+
+
+def list_messages(request, list_id):
+    """GET /Console/List/{id}/Emails; `tags=a,b` keeps messages that carry every tag named."""
+    mailing_list = get_list(request.account, list_id)
+    messages = Message.objects.filter(list=mailing_list).select_related("list")
+    required_tags = _tag_filter(request)
+    if required_tags:
+        # Tags are a JSON list per message, which neither database filters
+        # by element portably, so the matching ids are collected here.
+        tagged = [pk for pk, tags in messages.values_list("pk", "tags") if all(name in tags for name in required_tags)]
+        messages = messages.filter(pk__in=tagged)
+    return paged(request, messages, MESSAGE_PROPERTIES, shape_message_item)
+
+
+def _tag_filter(request):
+    raw = query_params(request).get("tags") or ""
+    return [name.strip() for name in raw.split(",") if name.strip()]
+
+
+def online_messages(request, list_id):
+    mailing_list = get_list(request.account, list_id)
+    messages = _with_last_send(Message.objects.filter(list=mailing_list, visible_online=True))
+    return paged(request, messages, MESSAGE_PROPERTIES, shape_published)
+
+
+def archived_messages(request, list_id):
+    """GET …/Archived/Emails: messages of the list that at least one finished sending delivered."""
+    mailing_list = get_list(request.account, list_id)
+    messages = _with_last_send(Message.objects.filter(list=mailing_list, sendings__status=Sending.Status.DONE))
+    return paged(request, messages.distinct(), MESSAGE_PROPERTIES, shape_published)
+
+
+def _with_last_send(messages):
+    done = Q(sendings__status=Sending.Status.DONE)
+    return messages.select_related("list__account").annotate(last_send=Max("sendings__finished_at", filter=done))
+
+
+def user_messages(request):
+    messages = Message.objects.filter(list__account=request.account).select_related("list")
+    return paged(request, messages, MESSAGE_PROPERTIES, shape_message_item)
+
+
+# --- Tags and templates -----------------------------------------------------------
+
+
+def shape_tag(tag):
+    return {"Enabled": tag.enabled, "Id": tag.pk, "Name": tag.name}
+
+
+def get_tag(account, list_id, tag_id):
+    mailing_list = get_list(account, list_id)
+    tags = Tag.objects.filter(pk=tag_id, list=mailing_list).select_related("list")
+    return get_or_404(tags, f"tag {tag_id} in list {list_id}")
+
+
+def list_tags(request, list_id):
+    mailing_list = get_list(request.account, list_id)
+    tags = filtered(Tag.objects.filter(list=mailing_list), query_params(request), TAG_PROPERTIES)
+    return json_response([shape_tag(tag) for tag in tags])
+
+
+def create_tag(request, list_id):
+    """POST …/Tag with a JSON string, or the raw unquoted text that the official PHP sample sends."""
+    mailing_list = get_list(request.account, list_id)
+    raw = request.body.decode("utf-8", errors="replace").strip()
+    try:
+        name = json.loads(raw) if raw else ""
+    except ValueError:
+        name = raw
+    if not isinstance(name, str) or CONTROL_CHARACTERS.search(name):
+        raise RestError(400, "The body must be the tag name as a JSON string.")
+    return json_response(shape_tag(services.create_tag(mailing_list, name)))
+
+
+def update_tag(request, list_id, tag_id):
+    tag = get_tag(request.account, list_id, tag_id)
+    document = read_json_object(request)
+    name = _text(document, "Name", tag.name)
+    if CONTROL_CHARACTERS.search(name):
+        raise RestError(400, "The tag Name must not contain control characters.")
+    tag = services.update_tag(tag, name, enabled=_flag(document, "Enabled", tag.enabled))
+    return json_response(shape_tag(tag))
+
+
+def delete_tag(request, list_id, tag_id):
+    services.delete_tag(get_tag(request.account, list_id, tag_id))
+    return empty_response()
+
+
+def shape_template(template):
+    return {
+        "Content": template.html,
+        "Id": template.pk,
+        "Text": template.text,
+        "Thumbnail": template.thumbnail,
+        "Title": template.title,
+    }
+
+
+def list_templates(request, list_id):
+    get_list(request.account, list_id)
+    return paged(request, Template.objects.filter(account=request.account), TEMPLATE_PROPERTIES, shape_template)
+
+
+def read_template(request, list_id, template_id):
+    get_list(request.account, list_id)
+    return json_response(shape_template(get_template(request.account, template_id)))
+
+
+def get_template(account, template_id):
+    templates = Template.objects.filter(pk=template_id, account=account)
+    return get_or_404(templates, f"template {template_id} in this console")
+
+
+# --- Images -------------------------------------------------------------------------
+
+
+def image_url(image):
+    return f"{settings.PUBLIC_ORIGIN.rstrip('/')}/images/{image.pk}/{image.name}"
+
+
+def _images_of(request, list_id):
+    mailing_list = get_list(request.account, list_id) if list_id is not None else None
+    return mailing_list, Image.objects.filter(account=request.account, list=mailing_list)
+
+
+def list_images(request, list_id=None):
+    _mailing_list, images = _images_of(request, list_id)
+    return json_response([image_url(image) for image in images])
+
+
+def upload_image(request, list_id=None):
+    """POST …/Images with {"Base64Data","Name"}: the URL of the stored image as a JSON string."""
+    mailing_list, _images = _images_of(request, list_id)
+    document = read_json_object(request)
+    name = _text(document, "Name").strip()
+    extension = name.rpartition(".")[2].lower()
+    if "/" in name or "\\" in name or CONTROL_CHARACTERS.search(name) or extension not in IMAGE_CONTENT_TYPES:
+        raise RestError(400, f"Name must be a file name ending in one of {', '.join(IMAGE_CONTENT_TYPES)}.")
+    try:
+        data = base64.b64decode(_text(document, "Base64Data"), validate=True)
+    except (binascii.Error, ValueError):
+        raise RestError(400, "Base64Data is not valid base64.") from None
+    if len(data) > MAX_IMAGE_BYTES:
+        raise RestError(400, f"The image is larger than {MAX_IMAGE_BYTES} bytes.")
+    image = services.add_image(request.account, name, data, IMAGE_CONTENT_TYPES[extension], mailing_list)
+    return json_response(image_url(image))
+
+
+def delete_image(request, list_id=None):
+    """DELETE …/Images with the image URL as a JSON string."""
+    _mailing_list, images = _images_of(request, list_id)
+    url = read_json(request)
+    if not isinstance(url, str):
+        raise RestError(400, "The body must be the image URL as a JSON string.")
+    image = next((image for image in images if image_url(image) == url.strip()), None)
+    if image is None:
+        raise RestError(404, "No image with that URL in this library.")
+    services.delete_image(image)
+    return empty_response()
+
+
+# --- Sendings -------------------------------------------------------------------------
+
+
+def read_send_options(request):
+    """Read SenderName, SenderAddress, datetime, inGroups and notInGroups from the query string or a JSON body."""
+    document = read_json(request)
+    document = document if isinstance(document, dict) else {}
+    params = query_params(request)
+
+    def value(name):
+        raw = params.get(name)
+        if raw is None:
+            raw = next((str(v) for k, v in document.items() if k.lower() == name.lower() and v is not None), None)
+        return (raw or "").strip()
+
+    sender_email = value("SenderAddress")
+    return {
+        "from_name": value("SenderName")[:200],
+        "from_email": normalize_email(sender_email) if sender_email else "",
+        "scheduled_at": parse_schedule(value("datetime")) if value("datetime") else None,
+        "groups": value("inGroups"),
+        "excluded_groups": value("notInGroups"),
+    }
+
+
+def parse_schedule(raw):
+    for pattern in SCHEDULE_FORMATS:
+        try:
+            return datetime.strptime(raw, pattern).replace(tzinfo=dt_timezone.utc)
+        except ValueError:
+            continue
+    raise RestError(400, f"The date {raw[:40]!r} is not in the format yyyy-MM-dd HH:mm:ssZ (UTC).")
+
+
+def _groups_of(mailing_list, raw, name):
+    ids = []
+    for part in raw.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if not part.isascii() or not part.isdigit() or not 1 <= int(part) <= MAX_ID:
+            raise RestError(400, f"{name} must be comma-separated group ids, not {raw[:60]!r}.")
+        ids.append(int(part))
+    groups = list(mailing_list.groups.filter(pk__in=ids))
+    if len(groups) != len(set(ids)):
+        raise RestError(400, f"{name} names a group that is not in list {mailing_list.list_id}.")
+    return groups
+
+
+def send_result(sending, sent, invalid=(), unprocessed=()):
+    return {
+        "Id": sending.pk if sending else 0,
+        "InvalidRecipients": list(invalid),
+        "Sent": sent,
+        "UnprocessedRecipients": list(unprocessed),
+        "idMessage": sending.message_id if sending else None,
+    }
+
+
+def _queue(message, groups, excluded_groups, options):
+    sending = services.queue_sending(
+        message,
+        groups=groups,
+        excluded_groups=excluded_groups,
+        scheduled_at=options["scheduled_at"],
+        from_name=options["from_name"],
+        from_email=options["from_email"],
+    )
+    return json_response(send_result(sending, services.target_recipients(sending).count()))
+
+
+def send_to_list(request, list_id, message_id):
+    message = get_message(request.account, list_id, message_id)
+    options = read_send_options(request)
+    groups = _groups_of(message.list, options["groups"], "inGroups")
+    excluded = _groups_of(message.list, options["excluded_groups"], "notInGroups")
+    return _queue(message, groups, excluded, options)
+
+
+def send_to_group(request, group_id, message_id):
+    group = get_group(request.account, group_id)
+    messages = Message.objects.filter(pk=message_id, list=group.list).select_related("list__account")
+    message = get_or_404(messages, f"message {message_id} in the list of group {group_id}")
+    return _queue(message, [group], [], read_send_options(request))
+
+
+def send_to_recipient(request):
+    """POST /Console/Email/Send: one message to one address subscribed to the message's list.
+
+    Fields, when given, update the recipient's fields first. An address that
+    is not a subscribed recipient of the list is reported in
+    UnprocessedRecipients and nothing is sent.
+    """
+    document = read_json_object(request)
+    message = get_account_message(request.account, _read_id(document, "idMessage"))
+    email = _text(document, "Email").strip()
+    if not email:
+        raise RestError(400, "Email is missing.")
+    try:
+        email = normalize_email(email)
+    except InvalidContact:
+        return json_response({**send_result(None, 0, invalid=[{"Email": email[:254]}]), "idMessage": message.pk})
+
+    recipient = lists_services.find_recipient(request.account, Contact(email=email))
+    if recipient is not None and document.get("Fields"):
+        recipient = lists_services.update_recipient(
+            request.account, recipient, Contact(email=email), read_fields(document)
+        )
+    sending = services.queue_sending(message, recipients=[recipient]) if recipient is not None else None
+    sent = services.target_recipients(sending).count() if sending else 0
+    if not sent:
+        return json_response({**send_result(sending, 0, unprocessed=[{"Email": email}]), "idMessage": message.pk})
+    return json_response(send_result(sending, sent))
+
+
+def _read_id(document, name):
+    raw = document.get(name)
+    if isinstance(raw, bool) or not str(raw).strip().isdigit() or not 1 <= int(str(raw).strip()) <= MAX_ID:
+        raise RestError(400, f"{name} must be a positive integer, not {str(raw)[:40]!r}.")
+    return int(str(raw).strip())
+
+
+def shape_sending(sending):
+    return {
+        "CreationDate": format_utc(sending.created_at),
+        "EndDate": format_utc(sending.finished_at),
+        "Id": sending.pk,
+        "ScheduledDate": format_utc(sending.scheduled_at),
+        "StartDate": format_utc(sending.started_at),
+        "Status": sending.status,
+        "Subject": sending.message.subject,
+        "idList": sending.list.list_id,
+        "idMessage": sending.message_id,
+    }
+
+
+def send_history(request, list_id, message_id):
+    message = get_message(request.account, list_id, message_id)
+    sendings = Sending.objects.filter(message=message).select_related("message", "list")
+    return paged(request, sendings, SENDING_PROPERTIES, shape_sending)
+
+
+def sending_queue(queue):
+    """Build the view of GET /Console/Email/Sendings/Immediate|Deferred|Undefined."""
+
+    def view(request):
+        sendings = Sending.objects.filter(list__account=request.account, status__in=QUEUE_STATUSES[queue])
+        return paged(request, sendings.select_related("message", "list"), SENDING_PROPERTIES, shape_sending)
+
+    view.__name__ = "sending_queue"
+    return view
+
+
+def start_now(request, sending_id):
+    services.start_sending_now(get_sending(request.account, sending_id))
+    return empty_response()
+
+
+def deferred(request, sending_id):
+    """GET returns the earliest allowed start date (now); POST {"Date": …} schedules the sending."""
+    sending = get_sending(request.account, sending_id)
+    if request.method == "GET":
+        return json_response(format_utc(timezone.now()))
+
+    document = read_json_object(request)
+    when = parse_schedule(_text(document, "Date").strip())
+    services.schedule_sending(sending, when)
+    return empty_response()
+
+
+def stop(request, sending_id):
+    """POST …/Stop pauses the sending, because MailUp lets a stopped sending start again or be deleted."""
+    services.pause_sending(get_sending(request.account, sending_id))
+    return empty_response()
+
+
+def delete_sending(request, sending_id):
+    services.delete_sending(get_sending(request.account, sending_id))
+    return empty_response()
+
+
+
+# --- SMS ------------------------------------------------------------------------------
+
+
+def get_sms_message(account, list_id, message_id):
+    mailing_list = get_list(account, list_id)
+    messages = SmsMessage.objects.filter(pk=message_id, list=mailing_list).select_related("list__account")
+    return get_or_404(messages, f"SMS message {message_id} in list {list_id}")
+
+
+def get_account_sms_message(account, message_id):
+    messages = SmsMessage.objects.filter(pk=message_id, list__account=account).select_related("list__account")
+    return get_or_404(messages, f"SMS message {message_id} in this console")
+
+
+def shape_sms(message):
+    return {
+        "Content": message.text,
+        "CreationDate": format_utc(message.created_at),
+        "Notes": message.notes,
+        "Subject": message.subject,
+        "idList": message.list.list_id,
+        "idMessage": message.pk,
+    }
+
+
+def read_sms_body(request):
+    document = read_json_object(request)
+    values = {"text": _text(document, "Content"), "subject": _text(document, "Subject"), "notes": _text(document, "Notes")}
+    if CONTROL_CHARACTERS.search(values["subject"]):
+        raise RestError(400, "Subject must not contain control characters.")
+    return values
+
+
+def create_sms(request, list_id):
+    mailing_list = get_list(request.account, list_id)
+    return json_response(shape_sms(services.create_sms_message(mailing_list, **read_sms_body(request))))
+
+
+def list_sms(request, list_id):
+    mailing_list = get_list(request.account, list_id)
+    messages = SmsMessage.objects.filter(list=mailing_list).select_related("list")
+    return paged(request, messages, MESSAGE_PROPERTIES, shape_sms)
+
+
+def read_sms(request, list_id, message_id):
+    return json_response(shape_sms(get_sms_message(request.account, list_id, message_id)))
+
+
+def update_sms(request, list_id, message_id):
+    message = get_sms_message(request.account, list_id, message_id)
+    return json_response(shape_sms(services.update_sms_message(message, **read_sms_body(request))))
+
+
+def sms_send_result(sending, message_id, unprocessed=()):
+    return {
+        "Id": sending.pk if sending else 0,
+        "InvalidRecipients": [],
+        "Sent": sending.sent if sending else 0,
+        "UnprocessedRecipients": list(unprocessed),
+        "idMessage": message_id,
+    }
+
+
+def send_sms_to_list(request, list_id, message_id):
+    message = get_sms_message(request.account, list_id, message_id)
+    return json_response(sms_send_result(services.send_sms_to_list(message), message.pk))
+
+
+def send_sms_to_group(request, group_id, message_id):
+    group = get_group(request.account, group_id)
+    messages = SmsMessage.objects.filter(pk=message_id, list=group.list).select_related("list__account")
+    message = get_or_404(messages, f"SMS message {message_id} in the list of group {group_id}")
+    return json_response(sms_send_result(services.send_sms_to_list(message, group=group), message.pk))
+
+
+def send_sms_to_number(request):
+    """POST /Console/Sms/Send {"Number","Prefix","idMessage","Fields"}: one SMS to a recipient subscribed by SMS."""
+    document = read_json_object(request)
+    message = get_account_sms_message(request.account, _read_id(document, "idMessage"))
+    contact = read_contact(
+        {"MobileNumber": _text(document, "Number"), "MobilePrefix": _text(document, "Prefix")},
+        message.list.default_prefix,
+    )
+    if not contact.mobile_number:
+        raise RestError(400, "Number is missing.")
+
+    recipient = lists_services.find_recipient(request.account, contact)
+    if recipient is not None and document.get("Fields"):
+        recipient = lists_services.update_recipient(request.account, recipient, contact, read_fields(document))
+    sending = services.send_sms_to_recipient(message, recipient) if recipient is not None else None
+    unprocessed = [] if sending else [{"Number": contact.mobile_number, "Prefix": contact.mobile_prefix}]
+    return json_response(sms_send_result(sending, message.pk, unprocessed))
+
+
+def empty_sms_queue(request):
+    """GET /Console/Sms/Sendings/Immediate|Deferred|Undefined: always empty, because SMS go to the sink at once."""
+    return paged_response([], read_page(query_params(request)), lambda item: item)
+
+
+def sms_report(request, message_id):
+    message = get_account_sms_message(request.account, message_id)
+    delivered = SinkSms.objects.filter(sending__message=message).count()
+    return json_response({"Delivered": delivered, "NotDelivered": 0, "Sent": delivered, "idMessage": message.pk})
+
+
+def sms_report_details(request, message_id):
+    message = get_account_sms_message(request.account, message_id)
+    items = SinkSms.objects.filter(sending__message=message).order_by("pk")
+    return paged(
+        request,
+        items,
+        {"number": Property("number"), "id": Property("pk", "int")},
+        lambda sms: {"Date": format_utc(sms.received_at), "Number": sms.number, "Status": "Delivered"},
+    )
