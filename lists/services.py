@@ -249,6 +249,10 @@ def _apply_groups(recipient, lists, group_ids, replace=False):
     Ids of other lists' groups are ignored. With `replace`, memberships in
     the lists' other groups are removed. Returns (added ids, removed ids).
     """
+    if not group_ids and not replace:
+        # With no group to add or remove, both queries are skipped.
+        return [], []
+
     list_groups = set(Group.objects.filter(list__in=lists).values_list("id", flat=True))
     wanted = [group_id for group_id in group_ids if group_id in list_groups]
     current = set(
@@ -310,9 +314,9 @@ def subscribe(request):
     """
     with transaction.atomic():
         recipient, created = _get_or_create_recipient(request.account, request.contact)
-        recipient = Recipient.objects.select_for_update().get(pk=recipient.pk)
+        recipient = _lock_recipient(recipient, created)
         _raise_if_contact_split(recipient, request.contact)
-        subscriptions = _lock_subscriptions(recipient, request.lists, request.contact.channels)
+        subscriptions = _lock_subscriptions(recipient, request.lists, request.contact.channels, created)
         _raise_if_blocked(subscriptions.values(), recipient)
 
         already = all(
@@ -354,7 +358,24 @@ def _raise_if_contact_split(recipient, contact):
         )
 
 
-def _lock_subscriptions(recipient, lists, channels):
+def _lock_recipient(recipient, created):
+    """Return the recipient re-read and locked for this transaction.
+
+    A row that this transaction has just inserted is locked and current
+    already, so it is returned as it is.
+    """
+    if created:
+        return recipient
+    return Recipient.objects.select_for_update().get(pk=recipient.pk)
+
+
+def _lock_subscriptions(recipient, lists, channels, created=False):
+    """Return the recipient's subscriptions locked, as {(list pk, channel): Subscription}.
+
+    A recipient that this transaction has just created has none, so no query is made.
+    """
+    if created:
+        return {}
     rows = Subscription.objects.select_for_update().filter(recipient=recipient, list__in=lists, channel__in=channels)
     return {(row.list_id, row.channel): row for row in rows}
 
@@ -970,9 +991,9 @@ def add_recipient(account, mailing_list, contact, fields, group_ids=(), confirm=
     """
     _raise_if_two_recipients(account, contact)
     with transaction.atomic():
-        recipient, _created = _get_or_create_recipient(account, contact)
-        recipient = Recipient.objects.select_for_update().get(pk=recipient.pk)
-        subscriptions = _lock_subscriptions(recipient, [mailing_list], contact.channels)
+        recipient, created = _get_or_create_recipient(account, contact)
+        recipient = _lock_recipient(recipient, created)
+        subscriptions = _lock_subscriptions(recipient, [mailing_list], contact.channels, created)
 
         request = SubscribeRequest(
             account=account, lists=[mailing_list], contact=contact, source=Source.API, confirm=confirm

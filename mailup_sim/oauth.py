@@ -98,6 +98,13 @@ class MailUpOAuth2Validator(OAuth2Validator):
         # No MailUp client sends a PKCE code_verifier.
         return False
 
+    def _load_access_token(self, token):
+        # The REST views need the token's console next, so its user's
+        # membership and account come in the same query as the token.
+        token_checksum = hashlib.sha256(token.encode("utf-8")).hexdigest()
+        tokens = get_access_token_model().objects.select_related("application", "user__membership__account")
+        return tokens.filter(token_checksum=token_checksum).first()
+
     def validate_user(self, username, password, client, request, *args, **kwargs):
         if not super().validate_user(username, password, client, request, *args, **kwargs):
             return False

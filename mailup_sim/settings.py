@@ -111,6 +111,9 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": VAR_DIR / "mailup-sim.sqlite3",
+            # Connections are kept between requests, because opening the file
+            # and setting its pragmas is a fixed cost on every request.
+            "CONN_MAX_AGE": env_int("DATABASE_CONN_MAX_AGE", 60),
             "OPTIONS": {
                 # Web, worker and sink write to one file from several
                 # processes: WAL lets readers run beside a writer, and
