@@ -6,7 +6,7 @@ then merges one recipient's values and returns the signed bytes.
 """
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 
@@ -15,14 +15,19 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from lists import services as lists_services
-from sending import dkim_signing
+from sending import dkim_signing, tracking
 from sending.html_text import html_to_text
 from sending.merge_tags import field_values, merge
+from sending.models import Sending
 from sending.rendering import MESSAGE_POLICY
 
 MAILTO_SALT = "sending.list-unsubscribe-mailto"
-# MailUp's editor writes link targets as http://[unsubscribe]/ and tracked
-# links as http://[track]/https://…; the prefix is replaced as a whole.
+# Headers of a transactional message that each delivery replaces, or that
+# must not travel: Bcc would show every hidden recipient.
+TRANSACTIONAL_REPLACED_HEADERS = {
+    b"message-id", b"bcc", b"return-path", b"dkim-signature", b"x-mailupsim-account", b"x-mailupsim-list",
+    b"x-mailupsim-sending", b"x-mailupsim-delivery", b"x-smtpapi",
+}
 PREHEADER_STYLE = "display:none;max-height:0;overflow:hidden;mso-hide:all"
 BODY_OPEN_TAG = re.compile(r"<body[^>]*>", re.IGNORECASE)
 
@@ -35,6 +40,12 @@ class Campaign:
     account: object
     field_names: dict
     keys: list
+    # Scheme, console host and port of tracking URLs.
+    origin: str = ""
+    # {url: number} of the tracked links; empty when tracking is off.
+    links: dict = field(default_factory=dict)
+    # (filename, content type, bytes) of each attachment.
+    attachments: list = field(default_factory=list)
 
     @property
     def signing_domain(self):
@@ -45,14 +56,27 @@ def load_campaign(sending):
     """Load what every delivery of `sending` needs, creating the account's DKIM keys on first use."""
     mailing_list = sending.list
     account = mailing_list.account
+    message = sending.message
     return Campaign(
         sending=sending,
-        message=sending.message,
+        message=message,
         list=mailing_list,
         account=account,
         field_names=dict(account.field_definitions.values_list("field_id", "name")),
         keys=dkim_signing.account_keys(account),
+        origin=lists_services.console_origin(account),
+        links=tracking.message_links(message) if message.tracking else {},
+        attachments=load_attachments(message),
     )
+
+
+def load_attachments(message):
+    """Read every attachment of `message` once, for all the deliveries of a batch."""
+    loaded = []
+    for attachment in message.attachments.all():
+        with attachment.file.open("rb") as stored:
+            loaded.append((attachment.filename, attachment.content_type, stored.read()))
+    return loaded
 
 
 def return_path(delivery):
@@ -72,12 +96,18 @@ def mailto_unsubscribe(delivery):
 
 def render_delivery(campaign, delivery):
     """Return the signed message for one delivery, as bytes with CRLF line ends."""
+    if campaign.sending.kind == Sending.Kind.TRANSACTIONAL:
+        return _render_transactional(campaign, delivery)
+
     values = merge_values(campaign, delivery)
+    html, text = _tracked_bodies(campaign, delivery)
+    html = merge(html, values, escape_values=True)
+    text = merge(text, values, escape_values=False)
     source = campaign.message
-    html = merge(source.html, values, escape_values=True)
-    text = merge(source.text or html_to_text(source.html), values, escape_values=False)
     if source.preheader:
         html = _insert_preheader(html, merge(source.preheader, values, escape_values=True))
+    if source.tracking and html.strip():
+        html = tracking.add_open_pixel(html, campaign.origin, delivery.pk)
     subject = " ".join(merge(source.subject, values, escape_values=False).split())
 
     message = EmailMessage(policy=MESSAGE_POLICY)
@@ -85,23 +115,84 @@ def render_delivery(campaign, delivery):
     message.set_content(text)
     if html.strip():
         message.add_alternative(html, subtype="html")
+    _attach(message, campaign.attachments)
     raw = message.as_bytes()
     return dkim_signing.sign(raw, campaign.signing_domain, campaign.keys)
 
 
+def _render_transactional(campaign, delivery):
+    """Give the caller's finished message this delivery's headers and a signature, leaving its body as it came."""
+    raw = bytes(campaign.sending.raw_message)
+    if b"\r\n" not in raw:
+        raw = raw.replace(b"\n", b"\r\n")
+    head, separator, body = raw.partition(b"\r\n\r\n")
+    lines = _drop_headers(head.split(b"\r\n"), TRANSACTIONAL_REPLACED_HEADERS)
+
+    added = {
+        "Message-ID": message_id(campaign, delivery),
+        "X-MailupSim-Account": str(campaign.account.console_id),
+        "X-MailupSim-List": str(campaign.list.list_id),
+        "X-MailupSim-Sending": str(campaign.sending.pk),
+        "X-MailupSim-Delivery": str(delivery.pk),
+    }
+    if not any(line[:5].lower() == b"date:" for line in lines):
+        added["Date"] = format_datetime(timezone.now())
+    new_lines = [f"{name}: {value}".encode("ascii") for name, value in added.items()]
+    signed_input = b"\r\n".join(new_lines + lines) + (separator or b"\r\n\r\n") + body
+    return dkim_signing.sign(signed_input, campaign.signing_domain, campaign.keys)
+
+
+def _drop_headers(lines, names):
+    """Remove the header fields named in `names` (lower-case bytes), folded continuation lines included."""
+    kept = []
+    dropping = False
+    for line in lines:
+        if line[:1] in (b" ", b"\t"):
+            if not dropping:
+                kept.append(line)
+            continue
+        dropping = line.partition(b":")[0].strip().lower() in names
+        if not dropping:
+            kept.append(line)
+    return kept
+
+
+def _tracked_bodies(campaign, delivery):
+    """Return the HTML and text templates with tracked links pointing at this delivery's redirects."""
+    source = campaign.message
+    html = source.html
+    text = source.text or html_to_text(source.html)
+    if not campaign.links:
+        return html, text
+    html = tracking.rewrite_html(html, campaign.links, campaign.origin, delivery.pk)
+    text = tracking.rewrite_text(text, campaign.links, campaign.origin, delivery.pk)
+    return html, text
+
+
+def _attach(message, attachments):
+    for filename, content_type, content in attachments:
+        maintype, _, subtype = content_type.partition("/")
+        message.add_attachment(content, maintype=maintype, subtype=subtype, filename=filename)
+
+
 def merge_values(campaign, delivery):
     """Map each lower-case merge tag name to its value for this delivery's recipient."""
+    return recipient_values(campaign.account, campaign.list, campaign.message.pk, campaign.field_names, delivery)
+
+
+def recipient_values(account, mailing_list, message_id, field_names, delivery):
+    """Map each lower-case merge tag name to its value for a delivery of message `message_id`."""
     recipient = delivery.recipient
-    unsubscribe_url = lists_services.optout_url(recipient, campaign.list, campaign.message.pk)
+    unsubscribe_url = lists_services.optout_url(recipient, mailing_list, message_id)
     values = {
         "email": recipient.email or "",
         "prefix": recipient.mobile_prefix,
         "unsubscribe": unsubscribe_url,
         "listunsubscribe": unsubscribe_url,
         "mailto_uns": mailto_unsubscribe(delivery),
-        "host": campaign.account.console_host,
+        "host": account.console_host,
     }
-    values.update(field_values(recipient, campaign.field_names))
+    values.update(field_values(recipient, field_names))
     return values
 
 

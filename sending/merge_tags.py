@@ -34,10 +34,11 @@ def field_values(recipient, field_names):
 def merge(text, values, escape_values):
     """Replace merge tags by their values. Names match without regard to case, and unknown tags stay.
 
-    Tracked links lose their `[track]` prefix and point straight at their
-    target. With `escape_values`, values are HTML-escaped.
+    Links still carrying a `[track]` prefix lose it and point straight at
+    their target: campaigns with tracking on have already turned them into
+    click redirects (sending.tracking). With `escape_values`, values are
+    HTML-escaped.
     """
-    # TODO: rewrite tracked links into click redirects once click events exist.
     text = TRACK_PREFIX.sub("", text)
     text = UNSUBSCRIBE_LINK.sub("[unsubscribe]", text)
 

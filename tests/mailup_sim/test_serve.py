@@ -39,6 +39,7 @@ def platform(tmp_path):
         SINK_SMTP_PORT=str(sink_port),
         FTP_PORT=str(free_port()),
         INBOUND_MX_PORT=str(free_port()),
+        SUBMISSION_SMTP_PORT=str(free_port()),
     )
     process = subprocess.Popen(
         [sys.executable, "manage.py", "serve"],
@@ -61,9 +62,10 @@ def platform(tmp_path):
 
 
 def get(url):
+    """GET `url`, or return None while the server is not ready: refused, or too slow to answer while it boots."""
     try:
         return requests.get(url, timeout=5)
-    except requests.ConnectionError:
+    except (requests.ConnectionError, requests.Timeout):
         return None
 
 
