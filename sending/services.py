@@ -18,7 +18,7 @@ import css_inline
 from django.conf import settings
 from django.db import transaction
 from django.core.files.base import ContentFile
-from django.db.models import Count, F, Q, Sum, Value
+from django.db.models import Count, Exists, F, OuterRef, Q, Sum, Value
 from django.db.models.functions import Coalesce, TruncHour
 from django.utils import timezone
 
@@ -1089,7 +1089,11 @@ class MessageReport:
 def recipient_report(mailing_list, email, message_id=0):
     """Collect ReportByUser's data for `email` on a list; `message_id` 0 means every message.
 
-    An unknown or invalid address gives an empty report with both statuses None.
+    An unknown or invalid address gives an empty report with both statuses
+    None. Clicks are grouped by the URL this recipient was sent to, merge
+    tags filled. An address unsubscribed from the list by e-mail gets no
+    clicks or opens, because MailUp keeps no statistics for unsubscribed
+    addresses.
     """
     recipient = Recipient.objects.filter(account_id=mailing_list.account_id, email=email.strip().lower()).first()
     if recipient is None:
@@ -1101,14 +1105,15 @@ def recipient_report(mailing_list, email, message_id=0):
     bounce = (
         recipient.events.filter(source=Source.BOUNCE).order_by("-created_at").values_list("created_at", flat=True).first()
     )
-    # TODO: fill clicks and opens from the tracking events once open and
-    # click tracking records them; until then no message has any.
+    clicks, opens = {}, []
+    if statuses.get(Channel.EMAIL) != Subscription.Status.UNSUBSCRIBED:
+        clicks, opens = _recipient_events(_tracking_events(mailing_list, message_id).filter(recipient=recipient))
     return RecipientReport(
         email_status=statuses.get(Channel.EMAIL),
         sms_status=statuses.get(Channel.SMS),
         last_bounce=bounce,
-        clicks={},
-        opens=[],
+        clicks=clicks,
+        opens=opens,
         fields=dict(recipient.fields),
     )
 
@@ -1116,10 +1121,72 @@ def recipient_report(mailing_list, email, message_id=0):
 def message_report(mailing_list, message_id=0):
     """Collect ReportByMessage's data for one message of a list, or every message when `message_id` is 0.
 
-    Raises MessageNotFound for a message of another list.
+    Clicks are grouped by the link as written in the message, so one URL
+    gathers every recipient's clicks on it. Addresses unsubscribed from the
+    list by e-mail are left out, as in recipient_report. Raises
+    MessageNotFound for a message of another list.
     """
     if message_id:
         find_message(mailing_list, message_id)
-    # TODO: as in recipient_report, count clicks and opens from the tracking
-    # events once they exist.
-    return MessageReport(clicks={}, opens={})
+    events = _tracking_events(mailing_list, message_id).exclude(_unsubscribed_from(mailing_list))
+
+    clicks = {}
+    click_rows = (
+        events.filter(kind=DeliveryEvent.Kind.CLICK)
+        .values("link__message_id", "link__number", "link__url", "url", "recipient__email")
+        .annotate(total=Count("pk"))
+        .order_by("link__message_id", "link__number", "url", "recipient__email")
+    )
+    for row in click_rows:
+        # A click keeps its filled URL when the message's link was deleted since.
+        url = row["link__url"] or row["url"]
+        per_email = clicks.setdefault(url, {})
+        per_email[row["recipient__email"]] = per_email.get(row["recipient__email"], 0) + row["total"]
+
+    open_rows = (
+        events.filter(kind=DeliveryEvent.Kind.OPEN)
+        .values("recipient__email")
+        .annotate(total=Count("pk"))
+        .order_by("recipient__email")
+    )
+    opens = {row["recipient__email"]: row["total"] for row in open_rows}
+    return MessageReport(clicks=clicks, opens=opens)
+
+
+def _tracking_events(mailing_list, message_id):
+    """Return the opens and clicks of the list's sendings, of message `message_id` unless it is 0, oldest first."""
+    events = DeliveryEvent.objects.filter(
+        sending__list=mailing_list, kind__in=[DeliveryEvent.Kind.OPEN, DeliveryEvent.Kind.CLICK]
+    )
+    if message_id:
+        events = events.filter(sending__message_id=message_id)
+    return events.order_by("created_at", "pk")
+
+
+def _unsubscribed_from(mailing_list):
+    """Return a condition on DeliveryEvent that is true when its recipient left the list's e-mail channel."""
+    return Exists(
+        Subscription.objects.filter(
+            list=mailing_list,
+            channel=Channel.EMAIL,
+            status=Subscription.Status.UNSUBSCRIBED,
+            recipient_id=OuterRef("recipient_id"),
+        )
+    )
+
+
+def _recipient_events(events):
+    """Split one recipient's events into ({url: [event]}, [event]) in RecipientReport's shape."""
+    clicks, opens = {}, []
+    for event in events.select_related("sending__message"):
+        item = {
+            "at": event.created_at,
+            "ip": event.ip,
+            "message_id": event.sending.message_id,
+            "subject": event.sending.message.subject,
+        }
+        if event.kind == DeliveryEvent.Kind.OPEN:
+            opens.append(item)
+        else:
+            clicks.setdefault(event.url, []).append(item)
+    return clicks, opens
