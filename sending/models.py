@@ -259,6 +259,8 @@ class Sending(models.Model):
     excluded_groups = models.ManyToManyField(Group, blank=True, related_name="+")
     recipients = models.ManyToManyField(Recipient, blank=True, related_name="+")
     filters = models.ManyToManyField(SavedFilter, blank=True, related_name="sendings")
+    # Whether a recipient must match every one of `filters` or any of them.
+    filters_match = models.CharField(max_length=3, choices=SavedFilter.Match.choices, default=SavedFilter.Match.ALL)
     kind = models.CharField(max_length=13, choices=Kind.choices, default=Kind.CAMPAIGN)
     # The unsigned message of a transactional sending, as the API call or
     # SMTP+ client gave it; each delivery gets its own headers and signature.

@@ -12,6 +12,8 @@ import mimetypes
 import re
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import reduce
+from operator import and_, or_
 
 import css_inline
 
@@ -248,18 +250,21 @@ def queue_sending(
     scheduled_at=None,
     from_email="",
     from_name="",
+    filters_match=SavedFilter.Match.ALL,
 ):
     """Create a sending of `message` and start it now, or at `scheduled_at` when that is in the future.
 
     `groups` narrows the list to their members, `excluded_groups` removes
     theirs, `filters` (SavedFilter rows) keeps only the recipients that
-    match every one of them, and `recipients` (Recipient rows) replaces the
-    target with those people. Recipients without a subscribed e-mail
-    subscription to the list are skipped in every case. `from_email` and
-    `from_name` replace the list's sender. Raises ValueError for a group or
-    filter of another list.
+    match every one of them, or any of them when `filters_match` is "any",
+    and `recipients` (Recipient rows) replaces the target with those
+    people. Recipients without a subscribed e-mail subscription to the
+    list are skipped in every case. `from_email` and `from_name` replace
+    the list's sender. Raises ValueError for a group or filter of another
+    list or an unknown `filters_match`.
     """
     _check_target_list(message.list, groups, excluded_groups, filters)
+    _check_filters_match(filters_match)
 
     later = scheduled_at is not None and scheduled_at > timezone.now()
     with transaction.atomic():
@@ -270,6 +275,7 @@ def queue_sending(
             scheduled_at=scheduled_at,
             from_email=from_email,
             from_name=from_name,
+            filters_match=filters_match,
         )
         sending.groups.set(groups)
         sending.excluded_groups.set(excluded_groups)
@@ -289,6 +295,20 @@ def _check_target_list(mailing_list, groups, excluded_groups, filters):
     for saved_filter in filters:
         if saved_filter.list_id != mailing_list.pk:
             raise ValueError(f"Filter {saved_filter.pk} does not belong to list {mailing_list.list_id}.")
+
+
+def _check_filters_match(filters_match):
+    if filters_match not in SavedFilter.Match.values:
+        raise ValueError(f"filters_match must be one of {', '.join(SavedFilter.Match.values)}; got {filters_match!r}.")
+
+
+def find_saved_filters(mailing_list, filter_ids):
+    """Return the saved filters of a list with these ids, in the given order; raises ValueError naming an unknown id."""
+    found = {saved_filter.pk: saved_filter for saved_filter in SavedFilter.objects.filter(list=mailing_list, pk__in=filter_ids)}
+    for filter_id in filter_ids:
+        if filter_id not in found:
+            raise ValueError(f"Filter {filter_id} does not exist in list {mailing_list.list_id}.")
+    return [found[filter_id] for filter_id in dict.fromkeys(filter_ids)]
 
 
 def _enqueue_fan_out(sending_id):
@@ -326,15 +346,20 @@ def target_recipients(sending):
         excluded_group_ids=list(sending.excluded_groups.values_list("pk", flat=True)),
         saved_filters=list(sending.filters.all()),
         recipient_ids=sending.recipients.values("pk") if sending.recipients.exists() else None,
+        filters_match=sending.filters_match,
     )
 
 
-def count_target_recipients(mailing_list, groups=(), excluded_groups=(), filters=(), recipients=()):
+def count_target_recipients(
+    mailing_list, groups=(), excluded_groups=(), filters=(), recipients=(), filters_match=SavedFilter.Match.ALL
+):
     """Count the recipients a sending to this target would reach now, as `queue_sending` defines the target.
 
-    Raises ValueError for a group or filter of another list, as queue_sending does.
+    Raises ValueError for a group or filter of another list or an unknown
+    `filters_match`, as queue_sending does.
     """
     _check_target_list(mailing_list, groups, excluded_groups, filters)
+    _check_filters_match(filters_match)
     recipients = list(recipients)
     return recipients_in_target(
         mailing_list.pk,
@@ -342,17 +367,20 @@ def count_target_recipients(mailing_list, groups=(), excluded_groups=(), filters
         excluded_group_ids=[group.pk for group in excluded_groups],
         recipient_ids=[recipient.pk for recipient in recipients] if recipients else None,
         saved_filters=list(filters),
+        filters_match=filters_match,
     ).count()
 
 
-def recipients_in_target(list_id, group_ids=(), excluded_group_ids=(), recipient_ids=None, saved_filters=()):
+def recipients_in_target(
+    list_id, group_ids=(), excluded_group_ids=(), recipient_ids=None, saved_filters=(), filters_match="all"
+):
     """Return a queryset of the list's recipients subscribed by e-mail, narrowed as a sending's target is.
 
     `group_ids` keeps members of any of those groups, `excluded_group_ids`
     drops members of any of those, `saved_filters` (SavedFilter rows) keeps
-    those matching every one, and `recipient_ids` (ids or a subquery), when
-    not None, keeps only those recipients. The panel counts this before a
-    sending exists.
+    those matching every one, or any one when `filters_match` is "any",
+    and `recipient_ids` (ids or a subquery), when not None, keeps only
+    those recipients. The panel counts this before a sending exists.
     """
     subscribed = Subscription.objects.filter(
         list_id=list_id, channel=Channel.EMAIL, status=Subscription.Status.SUBSCRIBED
@@ -367,8 +395,9 @@ def recipients_in_target(list_id, group_ids=(), excluded_group_ids=(), recipient
         )
     if saved_filters:
         recipients = filters.alias_fields(recipients, saved_filters)
-        for saved_filter in saved_filters:
-            recipients = recipients.filter(filters.filter_query(saved_filter))
+        queries = [filters.filter_query(saved_filter) for saved_filter in saved_filters]
+        combine = or_ if filters_match == SavedFilter.Match.ANY else and_
+        recipients = recipients.filter(reduce(combine, queries))
     if recipient_ids is not None:
         recipients = recipients.filter(pk__in=recipient_ids)
     return recipients

@@ -54,6 +54,27 @@ def test_and_or_combinations(people):
     assert count(filters=[either]) == 3
 
 
+def test_several_filters_all_or_any(people):
+    milano = save([{"field": "campo4", "operator": "equals", "value": "Milano"}], name="milano")
+    gmail = save([{"field": "email", "operator": "ends_with", "value": "@gmail.test"}], name="gmail")
+
+    assert count(filters=[milano, gmail]) == 1
+    assert count(filters=[milano, gmail], filters_match="all") == 1
+    assert count(filters=[milano, gmail], filters_match="any") == 3
+    with pytest.raises(ValueError, match="filters_match"):
+        count(filters=[milano], filters_match="xor")
+
+
+def test_sending_keeps_filters_match(people, sink):
+    milano = save([{"field": "campo4", "operator": "equals", "value": "Milano"}], name="milano")
+    gmail = save([{"field": "email", "operator": "ends_with", "value": "@gmail.test"}], name="gmail")
+
+    sending = services.queue_sending(newsletter(), filters=[milano, gmail], filters_match="any")
+
+    sink.wait_for(3, sending_id=sending.pk)
+    assert sorted(deliveries(sending)) == ["anna@gmail.test", "bruno@libero.test", "carla@gmail.test"]
+
+
 def test_missing_field_counts_as_empty(people):
     empty = save([{"field": "campo3", "operator": "is_empty"}], name="empty")
     not_rossi = save([{"field": "campo3", "operator": "not_contains", "value": "rossi"}], name="not rossi")
