@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('lists', '0003_access_key'),
+        ('lists', '0004_tracking_event_kinds'),
     ]
 
     operations = [
