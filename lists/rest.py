@@ -96,10 +96,14 @@ def filtered(queryset, params, properties):
     return queryset.filter(query).order_by(*ordering)
 
 
-def parse_listing(params, properties):
-    """Return the Q of `filterby` and the order_by() arguments of `orderby`; RestError(400) when invalid."""
+def parse_listing(params, properties, default_order=("pk",)):
+    """Return the Q of `filterby` and the order_by() arguments of `orderby`; RestError(400) when invalid.
+
+    `default_order` ends every ordering so pages are stable.
+    """
     try:
-        return parse_filter(params.get("filterby"), properties), parse_orderby(params.get("orderby"), properties)
+        query = parse_filter(params.get("filterby"), properties)
+        return query, parse_orderby(params.get("orderby"), properties, default=default_order)
     except FilterError as error:
         raise RestError(400, str(error)) from None
 

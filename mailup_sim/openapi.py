@@ -18,6 +18,7 @@ from mailup_sim.rest import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 MAX_ID = 2_147_483_647
 SERVICES = (
     ("/API/v1.1/Rest/ConsoleService.svc", ("lists.rest_urls", "sending.rest_urls")),
+    ("/API/v1.1/Rest/MailStatisticsService.svc", ("sending.rest_statistics_urls",)),
 )
 # MailUp's spelling of each lower-case path segment.
 SEGMENT_NAMES = {
@@ -66,6 +67,15 @@ SEGMENT_NAMES = {
     "count": "Count",
     "import": "Import",
     "imports": "Imports",
+    "views": "Views",
+    "bounces": "Bounces",
+    "unsubscriptions": "Unsubscriptions",
+    "clicks": "Clicks",
+    "urlclicks": "UrlClicks",
+    "urlclickdetails": "UrlClickDetails",
+    "deliveries": "Deliveries",
+    "bouncesdetails": "BouncesDetails",
+    "clicksdetails": "ClicksDetails",
 }
 
 
@@ -285,6 +295,13 @@ COMPONENTS = {
         }
     ),
     "Empty": {"type": "object"},
+    # Rows of MailStatisticsService: per recipient {Count, Email, IdRecipient}
+    # or per URL {Count, IdMessage, Url}, and per message {Count, IdList,
+    # IdMessage, Notes, Subject} with Date and Type or Url in the details.
+    "StatisticsRow": obj({"Count": INTEGER}),
+    "MessageStatisticsRow": obj(
+        {"Count": INTEGER, "IdList": INTEGER, "IdMessage": ID, "Notes": nullable(STRING), "Subject": STRING}
+    ),
 }
 
 
@@ -412,6 +429,11 @@ OPERATIONS = {
     "empty_sms_queue": paged_op("SMS sendings in a queue (always empty)", "Empty"),
     "sms_report": op("Delivery report of an SMS message", ref("SmsReport")),
     "sms_report_details": paged_op("Deliveries of an SMS message", "SmsReportItem"),
+    # Statistics
+    "message_count": op("Number of rows of a message statistic, without filterby", INTEGER),
+    "message_list": paged_op("Rows of a message statistic: per recipient, or per link URL", "StatisticsRow"),
+    "recipient_count": op("Number of rows of a recipient statistic, without filterby", INTEGER),
+    "recipient_list": paged_op("Rows of a recipient statistic, per message or per event", "MessageStatisticsRow"),
 }
 PAGING_QUERY = ("pageSize", "pageNumber", "filterby", "orderby")
 ERROR_STATUSES = {

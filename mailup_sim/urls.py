@@ -24,6 +24,7 @@ urlpatterns = [
     path("api/v1.1/rest/consoleservice.svc/console/sso", endpoint(post=sso_views.issue_login_link)),
     path("api/v1.1/rest/consoleservice.svc/", include("lists.rest_urls")),
     path("api/v1.1/rest/consoleservice.svc/", include("sending.rest_urls")),
+    path("api/v1.1/rest/mailstatisticsservice.svc/", include("sending.rest_statistics_urls")),
     re_path(r"^api/v1\.1/rest/", rest.not_found),
     *soap_import.SERVICE.urls(),
     path("API/v1.1/openapi.json", openapi.openapi_json),

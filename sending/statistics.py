@@ -18,13 +18,15 @@ The counters of one group of deliveries:
   with at least one.
 """
 
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Case, CharField, Count, Exists, F, OuterRef, Q, Subquery, Value, When
+from django.db.models.functions import Coalesce
 
 from lists.models import Source, SubscriptionEvent
-from sending.models import Delivery, DeliveryEvent
+from sending.models import Delivery, DeliveryAttempt, DeliveryEvent, Message
 
 Status = Delivery.Status
 Kind = DeliveryEvent.Kind
+BOUNCE_KINDS = [Kind.HARD_BOUNCE, Kind.SOFT_BOUNCE]
 
 COUNTERS = (
     "recipients", "sent", "delivered", "queued", "deferred", "failed", "hard_bounces", "soft_bounces",
@@ -149,3 +151,130 @@ def _has_event(kind):
 
 def _counters(row):
     return {name: row.get(name) or 0 for name in COUNTERS}
+
+
+# --- Rows of MailStatisticsService ---------------------------------------------------
+#
+# Each function returns a values() queryset of dicts in MailUp's item shape,
+# so the REST adapter can filter, order and page it. A bounce is what the
+# bounce counters above count: a delivery that failed with a 4xx or 5xx
+# reply during the SMTP session, or one with a later bounce report.
+
+
+def message_recipients(message):
+    """Recipients the message reached, one row per recipient: {IdRecipient, Email, Count}."""
+    return _by_recipient(Delivery.objects.filter(sending__message=message, delivered_at__isnull=False))
+
+
+def message_events(message, kinds):
+    """Recipients with events of `kinds` (opens, clicks), one row per recipient counting the events."""
+    return _by_recipient(DeliveryEvent.objects.filter(sending__message=message, kind__in=kinds))
+
+
+def message_bounces(message):
+    """Recipients whose delivery of the message bounced, one row per recipient counting bounced deliveries."""
+    return _by_recipient(_bounced(Delivery.objects.filter(sending__message=message)))
+
+
+def message_unsubscriptions(message):
+    """Recipients who unsubscribed through the message, one row per recipient."""
+    events = _recipient_unsubscribes().filter(message_id=message.pk, recipient__isnull=False)
+    return _by_recipient(events)
+
+
+def message_url_clicks(message, per_recipient=False):
+    """Clicks per link URL, {Url, IdMessage, Count}; with `per_recipient`, one row per link and recipient."""
+    names = {"Url": F("link__url"), "IdMessage": F("sending__message_id")}
+    ordering = ["Url"]
+    if per_recipient:
+        names.update(IdRecipient=F("recipient_id"), Email=F("recipient__email"))
+        ordering.append("IdRecipient")
+    clicks = DeliveryEvent.objects.filter(sending__message=message, kind=Kind.CLICK, link__isnull=False)
+    return clicks.values(**names).annotate(Count=Count("pk")).order_by(*ordering)
+
+
+def recipient_deliveries(recipient):
+    """Messages that reached the recipient, one row per message: {IdMessage, IdList, Subject, Notes, Count}."""
+    return _by_message(Delivery.objects.filter(recipient=recipient, delivered_at__isnull=False), "sending")
+
+
+def recipient_events(recipient, kinds):
+    """Messages the recipient opened or clicked, one row per message counting the events."""
+    return _by_message(DeliveryEvent.objects.filter(recipient=recipient, kind__in=kinds), "sending")
+
+
+def recipient_bounces(recipient):
+    """Messages whose delivery to the recipient bounced, one row per message."""
+    return _by_message(_bounced(Delivery.objects.filter(recipient=recipient)), "sending")
+
+
+def recipient_unsubscriptions(recipient):
+    """Messages through which the recipient unsubscribed, one row per message counting the unsubscribes."""
+    events = _recipient_unsubscribes().filter(recipient=recipient, message_id__isnull=False)
+    messages = Message.objects.filter(pk__in=events.values("message_id"), list__account_id=recipient.account_id)
+    return _by_message(messages, None)
+
+
+def recipient_bounce_details(recipient):
+    """Each bounced delivery to the recipient with its Type (hard_bounce or soft_bounce) and Date."""
+    deliveries = _bounced(Delivery.objects.filter(recipient=recipient))
+    last_attempt = DeliveryAttempt.objects.filter(delivery_id=OuterRef("pk")).order_by("-pk").values("created_at")[:1]
+    last_report = (
+        DeliveryEvent.objects.filter(delivery_id=OuterRef("pk"), kind__in=BOUNCE_KINDS)
+        .order_by("-pk")
+        .values("created_at")[:1]
+    )
+    hard = Q(status=Status.FAILED, smtp_code__gte=500) | Q(has_hard_bounce=True)
+    return (
+        deliveries.values(
+            **_message_names("sending"),
+            Type=Case(When(hard, then=Value(Kind.HARD_BOUNCE.value, output_field=CharField())), default=Value(Kind.SOFT_BOUNCE.value, output_field=CharField())),
+            Date=Coalesce(Subquery(last_report), Subquery(last_attempt), F("created_at")),
+        )
+        .annotate(Count=Count("pk"))
+        .order_by("pk")
+    )
+
+
+def recipient_click_details(recipient):
+    """Each click of the recipient with its Url and Date."""
+    clicks = DeliveryEvent.objects.filter(recipient=recipient, kind=Kind.CLICK)
+    return (
+        clicks.values(**_message_names("sending"), Url=F("url"), Date=F("created_at"))
+        .annotate(Count=Count("pk"))
+        .order_by("pk")
+    )
+
+
+def _bounced(deliveries):
+    return deliveries.annotate(
+        has_hard_bounce=_has_event(Kind.HARD_BOUNCE), has_soft_bounce=_has_event(Kind.SOFT_BOUNCE)
+    ).filter(Q(status=Status.FAILED, smtp_code__gte=400) | Q(has_hard_bounce=True) | Q(has_soft_bounce=True))
+
+
+def _recipient_unsubscribes():
+    return SubscriptionEvent.objects.filter(kind=SubscriptionEvent.Kind.UNSUBSCRIBE, source=Source.RECIPIENT)
+
+
+def _by_recipient(rows):
+    """Group deliveries or events by recipient into {IdRecipient, Email, Count}."""
+    return (
+        rows.values(IdRecipient=F("recipient_id"), Email=F("recipient__email"))
+        .annotate(Count=Count("pk"))
+        .order_by("IdRecipient")
+    )
+
+
+def _by_message(rows, sending_field):
+    """Group rows by message into {IdMessage, IdList, Subject, Notes, Count}; None means the rows are messages."""
+    return rows.values(**_message_names(sending_field)).annotate(Count=Count("pk")).order_by("IdMessage")
+
+
+def _message_names(sending_field):
+    message = f"{sending_field}__message__" if sending_field else ""
+    return {
+        "IdMessage": F(f"{message}id"),
+        "IdList": F(f"{message}list__list_id"),
+        "Subject": F(f"{message}subject"),
+        "Notes": F(f"{message}note"),
+    }
