@@ -20,6 +20,7 @@ logger = logging.getLogger(__name__)
 
 Role = AccountUser.Role
 MAX_USERNAME_LENGTH = 150
+MIN_WS_PASSWORD_LENGTH = 10
 
 
 # --- FrontEnd allow-list -----------------------------------------------------
@@ -67,6 +68,22 @@ def set_frontend_restriction(account, restricted):
     account.frontend_ip_restricted = bool(restricted)
     account.save(update_fields=["frontend_ip_restricted"])
     logger.info("frontend restriction account=%s restricted=%s", account.console_id, account.frontend_ip_restricted)
+
+
+# --- Web-service user -----------------------------------------------------------
+
+
+def set_web_service_password(account, password):
+    """Change the password of the account's web-service user `a<console id>` (SOAP, FrontEnd and import calls).
+
+    Raises InvalidParameter when the password is shorter than
+    MIN_WS_PASSWORD_LENGTH characters.
+    """
+    if len(password) < MIN_WS_PASSWORD_LENGTH:
+        raise InvalidParameter("password", f"A web-service password has at least {MIN_WS_PASSWORD_LENGTH} characters.")
+    account.set_ws_password(password)
+    account.save(update_fields=["ws_password"])
+    logger.info("web-service password changed account=%s", account.console_id)
 
 
 # --- Console users -----------------------------------------------------------

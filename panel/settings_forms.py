@@ -25,6 +25,10 @@ class ConsoleUserForm(forms.Form):
     role = forms.ChoiceField(label=_("Role"), choices=ROLE_CHOICES)
 
 
+class WebServicePasswordForm(forms.Form):
+    password = forms.CharField(label=_("New web-service password"), widget=forms.PasswordInput, max_length=128)
+
+
 class RoleForm(forms.Form):
     role = forms.ChoiceField(label=_("Role"), choices=ROLE_CHOICES)
 

@@ -57,6 +57,7 @@ urlpatterns = [
     path("settings/frontend/restriction", settings.frontend_restriction, name="frontend_restriction"),
     path("settings/users", settings.user_settings, name="user_settings"),
     path("settings/users/add", settings.user_add, name="user_add"),
+    path("settings/users/web-service-password", settings.web_service_password, name="web_service_password"),
     path("settings/users/<int:member_id>/role", settings.user_role, name="user_role"),
     path("settings/users/<int:member_id>/remove", settings.user_remove, name="user_remove"),
     path("settings/oauth", settings.oauth_settings, name="oauth_settings"),

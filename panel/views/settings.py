@@ -4,6 +4,8 @@ Every member reads these pages and only an administrator changes them. Rows
 are looked up through the member's account, so another account's ids get 404.
 """
 
+import logging
+
 from django.contrib import messages
 from django.contrib.auth.hashers import is_password_usable
 from django.http import Http404
@@ -27,14 +29,18 @@ from panel.settings_forms import (
     OAuthClientForm,
     RoleForm,
     SsoSwitchForm,
+    WebServicePasswordForm,
 )
 from sending import dkim_signing, dns_zone
 from sending.models import DkimKey
+
+logger = logging.getLogger(__name__)
 
 RECENT_EXPORTS = 20
 
 
 def _not_saved(request, error):
+    logger.info("panel setting rejected account=%s path=%s field=%s", request.account.console_id, request.path, error.field)
     messages.error(request, _("Not saved: %(reason)s") % {"reason": error.message})
 
 
@@ -94,7 +100,7 @@ def _member(request, member_id):
 
 def _render_users(request, form):
     members = request.account.members.select_related("user").order_by("user__username")
-    context = {"members": members, "form": form, "role_form": RoleForm()}
+    context = {"members": members, "form": form, "role_form": RoleForm(), "ws_form": WebServicePasswordForm()}
     return render(request, "panel/settings/users.html", context)
 
 
@@ -144,6 +150,18 @@ def user_remove(request, member_id):
         _not_saved(request, error)
     else:
         messages.success(request, _("User %(name)s removed.") % {"name": member.user.username})
+    return redirect("panel:user_settings")
+
+
+@console_view(role=Role.ADMIN, methods=("POST",))
+def web_service_password(request):
+    form = WebServicePasswordForm(request.POST)
+    try:
+        account_settings.set_web_service_password(request.account, form.data.get("password", ""))
+    except InvalidParameter as error:
+        _not_saved(request, error)
+    else:
+        messages.success(request, _("Web-service password changed."))
     return redirect("panel:user_settings")
 
 

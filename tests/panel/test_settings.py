@@ -111,6 +111,21 @@ def test_last_admin_keeps_admin_role(admin, demo_account):
     assert "at least one administrator" in response.content.decode()
 
 
+def test_admin_changes_web_service_password(admin, demo_account):
+    admin.post("/console/settings/users/web-service-password", {"password": "a-new-ws-password"})
+    demo_account.refresh_from_db()
+
+    assert demo_account.check_ws_password("a-new-ws-password")
+
+
+def test_short_web_service_password_is_rejected(admin, demo_account):
+    response = admin.post("/console/settings/users/web-service-password", {"password": "short"}, follow=True)
+    demo_account.refresh_from_db()
+
+    assert demo_account.check_ws_password("demo-ws-1234")
+    assert "at least 10 characters" in response.content.decode()
+
+
 # --- OAuth clients and SSO -------------------------------------------------------------
 
 
@@ -262,7 +277,7 @@ def test_delivered_webhook_call_is_not_replayed(admin, demo_account):
     delivery.refresh_from_db()
 
     assert delivery.status == "delivered"
-    assert "Only a failed webhook call can be replayed." in response.content.decode()
+    assert "Si può ripetere solo una chiamata webhook fallita." in response.content.decode()
 
 
 # --- Relay ------------------------------------------------------------------------------
