@@ -12,6 +12,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from oauth2_provider.models import get_application_model
 
 from lists.errors import InvalidParameter
 from lists.models import AccountUser, AllowedAddress, WebService
@@ -128,11 +129,21 @@ def change_console_user_role(member, role):
 
 
 def remove_console_user(member):
-    """Delete a member and its Django user, keeping at least one administrator in the account."""
+    """Delete a member and its Django user, keeping at least one administrator in the account.
+
+    Raises InvalidParameter when the user owns OAuth clients, because
+    django-oauth-toolkit deletes an application with its owner and the CRMs
+    using it would stop working without warning.
+    """
     with transaction.atomic():
         _lock_members(member.account)
         if member.role == Role.ADMIN:
             _raise_if_last_admin(member)
+        owned = get_application_model().objects.filter(user=member.user).count()
+        if owned:
+            raise InvalidParameter(
+                "user", f"{member.user.username} owns {owned} OAuth clients; delete them before removing the user."
+            )
         user_id = member.user_id
         member.user.delete()
     logger.info("console user removed account=%s user=%s", member.account.console_id, user_id)

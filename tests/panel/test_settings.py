@@ -100,6 +100,18 @@ def test_admin_changes_role_and_removes_user(admin, viewer, demo_account):
     assert not get_user_model().objects.filter(username="viewer1234").exists()
 
 
+def test_owner_of_oauth_client_is_not_removed(admin, viewer, demo_account):
+    member = AccountUser.objects.get(user__username="viewer1234")
+    get_application_model().objects.create(
+        name="Viewer's CRM", user=member.user, client_type="confidential", authorization_grant_type="password"
+    )
+
+    response = admin.post(f"/console/settings/users/{member.pk}/remove", follow=True)
+
+    assert AccountUser.objects.filter(pk=member.pk).exists()
+    assert "owns 1 OAuth clients" in response.content.decode()
+
+
 def test_last_admin_keeps_admin_role(admin, demo_account):
     member = demo_account.members.get(user__username="m1234")
 
