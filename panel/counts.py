@@ -1,10 +1,11 @@
-"""E-mail subscription counts of lists by status, for the dashboard and the list pages.
+"""Counts over whole lists for the panel's pages: subscriptions by status and recipients in a target.
 
 One grouped query over the (list, channel, status) index counts every list
 of a page at once. Counting a list of 100,000 subscriptions still reads
-100,000 index entries, so the counts of a large list are kept in Django's
-cache for COUNT_CACHE_SECONDS: the figures shown may lag that long behind
-the list. Small lists are counted on every request and are always exact.
+100,000 index entries, so a count of CACHE_FROM_SUBSCRIPTIONS or more is
+kept in Django's cache for COUNT_CACHE_SECONDS: the figures shown may lag
+that long behind the list. Smaller counts are made on every request and
+are always exact.
 """
 
 from django.core.cache import cache
@@ -44,3 +45,14 @@ def subscription_counts(list_pks):
     cache.set_many(large, COUNT_CACHE_SECONDS)
     return counts | fresh
 
+
+
+def cached_count(key, count):
+    """Return `count()`, reusing a result of CACHE_FROM_SUBSCRIPTIONS or more stored under `key` in the last COUNT_CACHE_SECONDS."""
+    cache_key = f"panel:count:{key}"
+    total = cache.get(cache_key)
+    if total is None:
+        total = count()
+        if total >= CACHE_FROM_SUBSCRIPTIONS:
+            cache.set(cache_key, total, COUNT_CACHE_SECONDS)
+    return total

@@ -15,6 +15,7 @@ from lists.models import Recipient
 from lists.validation import normalize_email
 from panel.access import Role, console_view
 from panel.charts import bar_chart
+from panel.counts import cached_count
 from panel.forms import MessageForm, SendForm, TestSendForm
 from panel.paging import keyset_page
 from sending import dkim_signing
@@ -109,7 +110,7 @@ def message_detail(request, message_id):
         "send_form": SendForm(mailing_list=message.list),
         "test_form": TestSendForm(),
         "sendings": message.sendings.order_by("-pk")[:20],
-        "target_count": sending_services.recipients_in_target(message.list_id).count(),
+        "target_count": _target_count(message.list_id),
     }
     return render(request, "panel/campaigns/message.html", context)
 
@@ -122,12 +123,16 @@ def target_count(request, message_id):
     if not form.is_valid():
         return JsonResponse({"error": _("Choose groups of this list.")}, status=400)
 
-    recipients = sending_services.recipients_in_target(
-        message.list_id,
-        group_ids=[group.pk for group in form.cleaned_data["groups"]],
-        excluded_group_ids=[group.pk for group in form.cleaned_data["excluded_groups"]],
-    )
-    return JsonResponse({"count": recipients.count()})
+    group_ids = sorted(group.pk for group in form.cleaned_data["groups"])
+    excluded_group_ids = sorted(group.pk for group in form.cleaned_data["excluded_groups"])
+    return JsonResponse({"count": _target_count(message.list_id, group_ids, excluded_group_ids)})
+
+
+def _target_count(list_pk, group_ids=(), excluded_group_ids=()):
+    def count():
+        return sending_services.recipients_in_target(list_pk, group_ids, excluded_group_ids).count()
+
+    return cached_count(f"target:{list_pk}:{','.join(map(str, group_ids))}:{','.join(map(str, excluded_group_ids))}", count)
 
 
 @console_view(role=Role.EDITOR, methods=("POST",))

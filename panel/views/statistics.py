@@ -9,6 +9,7 @@ from django.shortcuts import render
 from lists.models import Channel, Subscription
 from panel.access import console_view
 from panel.charts import bar_chart
+from panel.counts import subscription_counts
 from panel.views.campaigns import get_sending
 from panel.views.lists import get_list
 from panel.views.recipients import filtered_subscriptions
@@ -61,7 +62,7 @@ def sending_csv(request, sending_id):
 def _list_figures(mailing_list):
     """Return the subscription counts by status and the unsubscriptions by reason code of a list's e-mail channel."""
     subscriptions = Subscription.objects.filter(list=mailing_list, channel=Channel.EMAIL)
-    by_status = dict(subscriptions.values_list("status").annotate(total=Count("pk")).values_list("status", "total"))
+    by_status = subscription_counts([mailing_list.pk])[mailing_list.pk]
     reasons = (
         subscriptions.filter(status=Subscription.Status.UNSUBSCRIBED)
         .values_list("optout_reason")
