@@ -14,8 +14,8 @@ from django.db.models import Count
 from lists.models import Channel, Subscription
 
 COUNT_CACHE_SECONDS = 30
-# Below this many subscriptions a count costs about a millisecond, so it is
-# not worth showing a stale figure.
+# Below this many subscriptions a count takes a few milliseconds (an estimate
+# scaled down from bench/panel.py on 100,000), not worth a stale figure.
 CACHE_FROM_SUBSCRIPTIONS = 10_000
 
 
