@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from panel.forms import ConsoleLoginForm
-from panel.views import campaigns, dashboard, imports, inbox, lists, recipients, relay, rules, settings, statistics
+from panel.views import campaigns, dashboard, filters, imports, inbox, lists, recipients, relay, rules, settings, statistics
 
 app_name = "panel"
 
@@ -49,6 +49,11 @@ urlpatterns = [
     path("imports/<int:import_id>", imports.import_detail, name="import_detail"),
     path("imports/<int:import_id>/status", imports.import_status, name="import_status"),
     path("lists/<int:list_id>/statistics.csv", statistics.list_statistics_csv, name="list_statistics_csv"),
+    path("lists/<int:list_id>/filters", filters.filter_index, name="filter_index"),
+    path("lists/<int:list_id>/filters/new", filters.filter_create, name="filter_create"),
+    path("filters/<int:filter_id>", filters.filter_edit, name="filter_edit"),
+    path("filters/<int:filter_id>/delete", filters.filter_delete, name="filter_delete"),
+    path("filters/<int:filter_id>/count", filters.filter_count, name="filter_count"),
     path("lists/<int:list_id>/recipients.csv", statistics.recipient_csv, name="recipient_csv"),
     path("settings", settings.settings_index, name="settings_index"),
     path("settings/frontend", settings.frontend_settings, name="frontend_settings"),

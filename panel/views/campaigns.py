@@ -110,7 +110,7 @@ def message_detail(request, message_id):
         "send_form": SendForm(mailing_list=message.list),
         "test_form": TestSendForm(),
         "sendings": message.sendings.order_by("-pk")[:20],
-        "target_count": _target_count(message.list_id),
+        "target_count": _target_count(message.list),
     }
     return render(request, "panel/campaigns/message.html", context)
 
@@ -123,16 +123,18 @@ def target_count(request, message_id):
     if not form.is_valid():
         return JsonResponse({"error": _("Choose groups of this list.")}, status=400)
 
-    group_ids = sorted(group.pk for group in form.cleaned_data["groups"])
-    excluded_group_ids = sorted(group.pk for group in form.cleaned_data["excluded_groups"])
-    return JsonResponse({"count": _target_count(message.list_id, group_ids, excluded_group_ids)})
+    return JsonResponse({"count": _target_count(message.list, form.target())})
 
 
-def _target_count(list_pk, group_ids=(), excluded_group_ids=()):
-    def count():
-        return sending_services.recipients_in_target(list_pk, group_ids, excluded_group_ids).count()
+def _target_count(mailing_list, target=None):
+    """Count the recipients of a target (the whole list when None), reusing a large count for a short while."""
+    target = target or {}
 
-    return cached_count(f"target:{list_pk}:{','.join(map(str, group_ids))}:{','.join(map(str, excluded_group_ids))}", count)
+    def ids(name):
+        return ",".join(str(pk) for pk in sorted(row.pk for row in target.get(name, ())))
+
+    key = f"target:{mailing_list.pk}:{ids('groups')}:{ids('excluded_groups')}:{ids('filters')}:{target.get('filters_match', '')}"
+    return cached_count(key, lambda: sending_services.count_target_recipients(mailing_list, **target))
 
 
 @console_view(role=Role.EDITOR, methods=("POST",))
@@ -143,12 +145,7 @@ def message_send(request, message_id):
         messages.error(request, _("The target or the date is not valid."))
         return redirect("panel:message_detail", message_id=message.pk)
 
-    sending = sending_services.queue_sending(
-        message,
-        groups=form.cleaned_data["groups"],
-        excluded_groups=form.cleaned_data["excluded_groups"],
-        scheduled_at=form.cleaned_data["scheduled_at"],
-    )
+    sending = sending_services.queue_sending(message, scheduled_at=form.cleaned_data["scheduled_at"], **form.target())
     messages.success(request, _("Sending %(id)s created.") % {"id": sending.pk})
     return redirect("panel:sending_detail", sending_id=sending.pk)
 

@@ -51,6 +51,7 @@ def demo_objects(demo_account):
     delivery = WebhookDelivery.objects.create(webhook=webhook, status="failed", next_attempt_at=sending.created_at)
     post_operation = PostOperation.objects.create(account=demo_account, event="Subscribe", sources=["API"])
     post_operation.subscribe_to.set([mailing_list])
+    saved_filter = sending_services.save_filter(mailing_list, "Private filter", [{"field": "email", "operator": "is_not_empty"}])
     return {
         "list_id": mailing_list.list_id,
         "group_id": Group.objects.get(list=mailing_list).pk,
@@ -64,6 +65,7 @@ def demo_objects(demo_account):
         "webhook_id": webhook.pk,
         "delivery_id": delivery.pk,
         "post_operation_id": post_operation.pk,
+        "filter_id": saved_filter.pk,
         "_sink_id": sink_message.pk,
     }
 
