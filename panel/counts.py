@@ -56,3 +56,15 @@ def cached_count(key, count):
         if total >= CACHE_FROM_SUBSCRIPTIONS:
             cache.set(cache_key, total, COUNT_CACHE_SECONDS)
     return total
+
+
+def cached_value(key, compute, large):
+    """Return `compute()`, reusing the value stored under `key` in the last COUNT_CACHE_SECONDS when `large` is true."""
+    if not large:
+        return compute()
+    cache_key = f"panel:value:{key}"
+    value = cache.get(cache_key)
+    if value is None:
+        value = compute()
+        cache.set(cache_key, value, COUNT_CACHE_SECONDS)
+    return value

@@ -155,3 +155,11 @@ class IspRuleForm(forms.Form):
     max_connections = forms.IntegerField(label=_("Connections per source IP"), required=False, min_value=1, max_value=1000)
     warmup = forms.ModelChoiceField(label=_("Warm-up schedule"), queryset=WarmupSchedule.objects.all(), required=False)
     warmup_started_on = forms.DateField(label=_("Warm-up start date (YYYY-MM-DD)"), required=False)
+
+
+class SmtpUserForm(forms.Form):
+    list = forms.TypedChoiceField(label=_("List"), coerce=int)
+
+    def __init__(self, *args, account, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["list"].choices = [(item.list_id, f"{item.list_id} {item.name}") for item in account.lists.order_by("list_id")]

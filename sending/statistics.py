@@ -19,6 +19,7 @@ The counters of one group of deliveries:
 """
 
 from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models.functions import TruncHour
 
 from lists.models import Source, SubscriptionEvent
 from sending.models import Delivery, DeliveryEvent
@@ -149,3 +150,15 @@ def _has_event(kind):
 
 def _counters(row):
     return {name: row.get(name) or 0 for name in COUNTERS}
+
+
+def events_by_hour(sending, kind):
+    """Return (hour, count) pairs of a sending's events of one kind (open or click), oldest hour first."""
+    rows = (
+        DeliveryEvent.objects.filter(sending=sending, kind=kind)
+        .annotate(hour=TruncHour("created_at"))
+        .values("hour")
+        .annotate(total=Count("pk"))
+        .order_by("hour")
+    )
+    return [(row["hour"], row["total"]) for row in rows]

@@ -16,6 +16,7 @@ from lists.validation import normalize_email
 from panel.access import Role, console_view
 from panel.charts import bar_chart
 from panel.counts import cached_count
+from panel.engagement import sending_engagement
 from panel.forms import MessageForm, SendForm, TestSendForm
 from panel.paging import keyset_page
 from sending import dkim_signing
@@ -209,6 +210,7 @@ def sending_detail(request, sending_id):
             [(localtime(hour).strftime("%Y-%m-%d %H:00"), total) for hour, total in sending_services.deliveries_by_hour(sending)]
         ),
         "ip_chart": bar_chart(sending_services.deliveries_by_source_ip(sending)),
+        "engagement": sending_engagement(sending, statistics["total"]),
     }
     return render(request, "panel/campaigns/sending.html", context)
 

@@ -1,4 +1,4 @@
-"""Account settings: FrontEnd allow-list, console users, OAuth clients and SSO, FTP, DKIM keys and DNS records.
+"""Account settings: FrontEnd allow-list, users, OAuth clients and SSO, FTP, DKIM keys and DNS records, SMTP+ users.
 
 Every member reads these pages and only an administrator changes them. Rows
 are looked up through the member's account, so another account's ids get 404.
@@ -28,11 +28,12 @@ from panel.settings_forms import (
     FtpSettingsForm,
     OAuthClientForm,
     RoleForm,
+    SmtpUserForm,
     SsoSwitchForm,
     WebServicePasswordForm,
 )
-from sending import dkim_signing, dns_zone
-from sending.models import DkimKey
+from sending import dkim_signing, dns_zone, transactional
+from sending.models import DkimKey, SmtpUser
 
 logger = logging.getLogger(__name__)
 
@@ -278,3 +279,25 @@ def dkim_keys_create(request):
 @console_view()
 def settings_index(request):
     return render(request, "panel/settings/index.html")
+
+
+# --- SMTP+ users -------------------------------------------------------------------
+
+
+@console_view()
+def smtp_settings(request):
+    users = SmtpUser.objects.filter(account=request.account).select_related("list").order_by("username")
+    context = {"smtp_users": users, "form": SmtpUserForm(account=request.account)}
+    return render(request, "panel/settings/smtp.html", context)
+
+
+@console_view(role=Role.ADMIN, methods=("POST",))
+def smtp_user_add(request):
+    form = SmtpUserForm(request.POST, account=request.account)
+    if not form.is_valid():
+        messages.error(request, _("Choose a list of this console."))
+        return redirect("panel:smtp_settings")
+
+    mailing_list = request.account.lists.get(list_id=form.cleaned_data["list"])
+    smtp_user, secret = transactional.create_smtp_user(mailing_list)
+    return render(request, "panel/settings/smtp_created.html", {"smtp_user": smtp_user, "secret": secret})

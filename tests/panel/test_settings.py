@@ -9,7 +9,7 @@ from oauth2_provider.models import get_application_model
 
 from integrations.models import FtpAccount, PostOperation, Webhook, WebhookDelivery
 from lists.models import AccountUser, AllowedAddress, Recipient, Subscription
-from sending.models import DkimKey, IpPool, WarmupSchedule
+from sending.models import DkimKey, IpPool, SmtpUser, WarmupSchedule
 from tests.panel.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -167,6 +167,32 @@ def test_unowned_client_is_not_listed(admin):
     model.objects.create(name="Shared client", client_type="confidential", authorization_grant_type="password")
 
     assert "Shared client" not in admin.get("/console/settings/oauth").content.decode()
+
+
+# --- SMTP+ users -------------------------------------------------------------------------
+
+
+def test_admin_creates_smtp_user_and_sees_secret_once(admin, demo_account):
+    response = admin.post("/console/settings/smtp/add", {"list": "2"})
+    smtp_user = response.context["smtp_user"]
+    secret = response.context["secret"]
+
+    assert smtp_user.list.list_id == 2
+    assert smtp_user.check_password(secret)
+    assert secret in response.content.decode()
+    assert secret not in admin.get("/console/settings/smtp").content.decode()
+
+
+def test_smtp_user_of_unknown_list_is_not_created(admin, demo_account):
+    before = SmtpUser.objects.count()
+
+    admin.post("/console/settings/smtp/add", {"list": "99"})
+
+    assert SmtpUser.objects.count() == before
+
+
+def test_viewer_cannot_create_smtp_user(viewer):
+    assert viewer.post("/console/settings/smtp/add", {"list": "1"}).status_code == 403
 
 
 # --- FTP --------------------------------------------------------------------------
