@@ -4,7 +4,8 @@ Run with `.venv/bin/python bench/panel.py [recipients]` (default 100000).
 The script works in a fresh temporary SQLite database unless DATABASE_URL
 is set; on PostgreSQL it creates and drops its own database `mailup_sim_bench`.
 It fills list 1 of the demo console with subscribed recipients, group
-members, a sent message with one delivery each and some captured mail.
+members, a sent message with one delivery each, some captured mail and
+a saved filter on a field value.
 On PostgreSQL it then runs ANALYZE, as autovacuum would soon after a bulk
 load, so the planner sees the real table sizes. Then it requests each page
 five times with Django's cache emptied before each request and five times
@@ -83,6 +84,7 @@ def fill(count):
                     subject="Bench", account_console_id=1234, sending_id=sending.pk, size=1, raw=b"Subject: Bench\r\n\r\nx")
         for n in range(2000)
     )  # fmt: skip
+    sending_services.save_filter(mailing_list, "Bench", [{"field": "campo1", "operator": "contains", "value": "Name7777"}])
     return account, mailing_list, group, message, sending
 
 
@@ -117,6 +119,8 @@ def run(count):
         ("list statistics", "/console/lists/1/statistics"),
         ("test inbox", "/console/inbox"),
         ("test inbox search", "/console/inbox?q=user1999"),
+        ("saved filters", "/console/lists/1/filters"),
+        ("saved filter count", f"/console/filters/{mailing_list.saved_filters.get().pk}/count"),
         ("settings: FrontEnd allow-list", "/console/settings/frontend"),
         ("settings: users", "/console/settings/users"),
         ("settings: OAuth clients", "/console/settings/oauth"),

@@ -17,9 +17,10 @@ def sending_engagement(sending, deliveries):
     """
 
     def compute():
+        by_isp = sending_statistics.statistics_by_isp(sending.deliveries.all())
         return {
-            "counters": sending_statistics.sending_statistics(sending),
-            "isps": sorted(sending_statistics.statistics_by_isp(sending.deliveries.all()).items()),
+            "counters": _sum_counters(by_isp.values()),
+            "isps": sorted(by_isp.items()),
             "opens": sending_statistics.events_by_hour(sending, DeliveryEvent.Kind.OPEN),
             "clicks": sending_statistics.events_by_hour(sending, DeliveryEvent.Kind.CLICK),
             "links": sending_statistics.top_links(Sending.objects.filter(pk=sending.pk)),
@@ -32,6 +33,20 @@ def sending_engagement(sending, deliveries):
         "opens_chart": bar_chart([(_hour_label(hour), total) for hour, total in figures["opens"]]),
         "clicks_chart": bar_chart([(_hour_label(hour), total) for hour, total in figures["clicks"]]),
     }
+
+
+def _sum_counters(groups):
+    """Add up per-ISP counters into the sending's totals.
+
+    Every delivery belongs to exactly one ISP group, and each counter
+    counts deliveries or events, so the sums equal
+    sending_statistics.sending_statistics at half the queries' cost.
+    """
+    totals = dict.fromkeys(sending_statistics.COUNTERS, 0)
+    for counters in groups:
+        for name in totals:
+            totals[name] += counters[name]
+    return totals
 
 
 def _hour_label(hour):

@@ -4,6 +4,7 @@ import pytest
 
 from lists.models import Recipient, Subscription
 from sending import services as sending_services
+from sending import statistics as sending_statistics
 from sending.models import Delivery, DeliveryEvent
 
 pytestmark = pytest.mark.django_db
@@ -55,3 +56,9 @@ def test_opens_chart_has_one_hour(viewer, sent):
 
     assert [bar.value for bar in response.context["engagement"]["opens_chart"]["bars"]] == [2]
     assert DeliveryEvent.objects.filter(sending=sent, kind="open").count() == 2
+
+
+def test_isp_sums_equal_sending_totals(viewer, sent):
+    response = viewer.get(f"/console/sendings/{sent.pk}")
+
+    assert response.context["engagement"]["counters"] == sending_statistics.sending_statistics(sent)
