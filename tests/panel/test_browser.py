@@ -179,10 +179,10 @@ def test_marketer_tour_in_browser(browser_page, server_url, sink, demo, tmp_path
     ).wait_for()
     tour.shoot("it", "inbox-message")
 
+    allow_address_and_publish_dkim(tour)
     tour.open("/console/lists/3/statistics")
     tour.page.wait_for_selector("svg")
     tour.shoot("it", "list-statistics")
-    allow_address_and_publish_dkim(tour)
 
     tour.page.select_option("#language", "en")
     tour.page.click("#language-form button")
