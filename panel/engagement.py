@@ -11,9 +11,9 @@ from sending.models import DeliveryEvent, Sending
 def sending_engagement(sending, deliveries):
     """Return the sending page's engagement context: counters, per-ISP rows, opens and clicks per hour, top links.
 
-    These aggregate every delivery with several subqueries each, so for a
-    sending of CACHE_FROM_SUBSCRIPTIONS deliveries or more they are
-    reused for COUNT_CACHE_SECONDS; the progress figures stay live.
+    These pass over every delivery of the sending, so for a sending of
+    CACHE_FROM_SUBSCRIPTIONS deliveries or more they are reused for
+    COUNT_CACHE_SECONDS. The progress figures of the page stay live.
     """
 
     def compute():
@@ -40,7 +40,7 @@ def _sum_counters(groups):
 
     Every delivery belongs to exactly one ISP group, and each counter
     counts deliveries or events, so the sums equal
-    sending_statistics.sending_statistics at half the queries' cost.
+    sending_statistics.sending_statistics without a second pass.
     """
     totals = dict.fromkeys(sending_statistics.COUNTERS, 0)
     for counters in groups:
