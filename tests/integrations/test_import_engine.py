@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from integrations import importing, services, xmldoc
 from integrations.models import Import
+from lists import bulk_import
 from lists import services as lists_services
 from lists.models import Channel, Recipient, Source, Subscription, SubscriptionEvent
 from tests.personas import demo_list
@@ -229,6 +230,26 @@ def test_crashed_import_resumes_without_duplicates(demo, settings, monkeypatch):
     assert job.counts["total"] == 5
     assert Recipient.objects.count() == 5
     assert SubscriptionEvent.objects.filter(kind="subscribe").count() == 5
+
+
+def test_recipient_created_meanwhile_retries_the_batch(demo, monkeypatch):
+    set_status("anna@example.com", Status.SUBSCRIBED)
+    real_find_recipients = bulk_import.SqlStore.find_recipients
+    calls = []
+
+    def miss_on_first_read(store, *arguments, **keywords):
+        # The first read runs before another transaction commits anna.
+        calls.append(1)
+        found = real_find_recipients(store, *arguments, **keywords)
+        return [] if len(calls) == 1 else found
+
+    monkeypatch.setattr(bulk_import.SqlStore, "find_recipients", miss_on_first_read)
+    job = soap_import(document(subscriber("anna@example.com"), subscriber("bea@example.com")))
+
+    assert job.status == Import.Status.COMPLETED
+    assert (job.counts["created"], job.counts["unchanged"]) == (1, 1)
+    assert Recipient.objects.filter(email__in=["anna@example.com", "bea@example.com"]).count() == 2
+    assert Subscription.objects.filter(recipient__email="bea@example.com").count() == 1
 
 
 def test_running_import_is_not_claimed_twice(demo):
