@@ -310,3 +310,27 @@ def test_failed_file_import_fails_its_run(demo, settings, tmp_path, monkeypatch)
     assert upload.status == "failed"
     assert upload.job.status == Import.Status.FAILED
     assert importing.stalled_imports(timezone.now() + timedelta(hours=1)) == []
+
+
+def test_read_ahead_keeps_order_and_raises_where_the_source_failed():
+    def source():
+        yield from range(1200)
+        raise importing.InputRejected("broken at 1200")
+
+    seen = []
+    with pytest.raises(importing.InputRejected, match="broken at 1200"):
+        with importing.read_ahead(source()) as records:
+            seen.extend(records)
+
+    assert seen == list(range(1200))
+
+
+def test_read_ahead_stops_its_thread_when_the_consumer_stops():
+    reader = importing.read_ahead(iter(range(100_000)))
+    with pytest.raises(ZeroDivisionError):
+        with reader as records:
+            for record in records:
+                if record == 10:
+                    raise ZeroDivisionError()
+
+    assert not reader.thread.is_alive()
