@@ -12,7 +12,7 @@ DATABASE_URL it runs on SQLite, where the baseline is a multi-row INSERT
 because SQLite has no COPY.
 
 It also prints the CPU time the engine took in the benchmark's own process,
-which tells the Python work apart from the database server's.
+which separates the Python work from the database server's.
 
 `--profile` runs the import under cProfile and prints the 30 most
 expensive functions by their own time.
@@ -88,8 +88,8 @@ def run(rows, profile):
     if profiler:
         profiler.disable()
     engine_seconds = time.perf_counter() - started
-    # The CPU time of this process alone: the rest of the wall time is the
-    # database server working, or both waiting for the two cores.
+    # The CPU time of this process alone. The rest of the wall time is the
+    # database server working, or both processes waiting for a core.
     engine_cpu = time.process_time() - cpu_started
 
     upload.refresh_from_db()

@@ -90,7 +90,7 @@ class RowParser:
     the status.
     """
 
-    # The group cells of a file repeat; their parsed ids are kept, up to this many distinct cells.
+    # Group cells repeat along a file, so the parsed ids of up to this many distinct cells are cached.
     MAX_CACHED_GROUP_CELLS = 1000
 
     def __init__(self, header, default_prefix, group_ids):
@@ -130,8 +130,8 @@ class RowParser:
 
     def _fields(self, cells):
         fields = {column: cells[position].strip() for position, column in self.fields}
-        # One pass over all the values finds nearly every row clean; a row
-        # that is not is checked field by field, for the reason to name.
+        # One pass over all the values clears nearly every row. A row that
+        # fails it is checked field by field, so the reason names the field.
         if any(len(value) > MAX_FIELD_VALUE_LENGTH for value in fields.values()) or CONTROL_CHARACTERS.search(
             "".join(fields.values())
         ):

@@ -207,10 +207,10 @@ def _save_checkpoint(job, rows_done, report_offset, counts):
 class read_ahead:
     """Iterate records that a thread parses while this one waits for the database.
 
-    The database does most of its work of a batch (the writes, and the
-    foreign-key checks at commit) while the engine waits on the connection;
-    a thread reading and checking the next lines meanwhile uses the other
-    core. The first record is read in the calling thread, because a
+    The database server does most of the work of a batch (the writes, and
+    the foreign-key checks at commit) while the engine waits on the
+    connection. A thread that parses the next lines meanwhile runs on the
+    other core. The first record is read in the calling thread, because a
     source may query the database before its first record (the list's
     groups) and a thread would do so on another connection. An exception of
     the source is raised where its record would have come. The thread only
@@ -270,7 +270,7 @@ class read_ahead:
         self._put([], None)
 
     def _put(self, chunk, error):
-        """Hand a chunk over; return False when the consumer stopped."""
+        """Queue a chunk for the consumer; return False when the consumer has stopped."""
         while not self.stopped.is_set():
             try:
                 self.chunks.put((chunk, error), timeout=0.1)

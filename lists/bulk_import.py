@@ -465,7 +465,7 @@ class SqlStore:
                 try:
                     cursor.execute(sql, [account_id, *_recipient_values(recipient), now, now])
                 except IntegrityError as error:
-                    # A new recipient meets only the unique address and number of one created meanwhile.
+                    # A new recipient can only break the unique address or number of one created meanwhile.
                     raise ConcurrentChange(f"A recipient of account {account_id} appeared meanwhile: {error}") from error
                 ids.append(cursor.fetchone()[0])
         return ids
@@ -645,8 +645,9 @@ class PostgresStore(SqlStore):
         """Reserve ids from the sequence, then COPY the rows straight into the table.
 
         The batch read the account's recipients with these addresses and
-        numbers under lock, so only a transaction that inserted one of them
-        meanwhile can break the unique constraints; the batch is then retried.
+        numbers under lock. Only a transaction that inserted one of them
+        meanwhile can break the unique constraints, and then the batch is
+        retried.
         """
         ids = [row[0] for row in self.fetch(RESERVE_RECIPIENT_IDS, [len(recipients)])]
         rows = [(pk, account_id, *_recipient_values(r), now, now) for pk, r in zip(ids, recipients)]
@@ -704,7 +705,7 @@ COPY_ESCAPES = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
 
 
 def _copy_value(value, text):
-    """Return a value as COPY text; `text` keeps the text of the values other than strings and ints, which repeat."""
+    """Format a value as COPY text. `text` caches the text of values other than strings and ints, because those repeat."""
     kind = value.__class__
     if kind is str:
         return COPY_SPECIAL.sub(_copy_escape, value) if COPY_SPECIAL.search(value) else value

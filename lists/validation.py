@@ -17,10 +17,10 @@ CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # E.164 allows at most 15 digits after the international prefix.
 MAX_INTERNATIONAL_DIGITS = 15
 MIN_NATIONAL_DIGITS = 6
-# The plain ASCII addresses nearly every import row holds. Each part is a
-# narrower copy of the matching part of Django's EmailValidator, so every
-# address this accepts, the validator accepts too; the others still go
-# through the validator.
+# The plain ASCII addresses that nearly every import row contains. Each part
+# is a narrower copy of the matching part of Django's EmailValidator (Django
+# 5.2), so the validator accepts every address this matches. Other addresses
+# still go through the validator.
 _ATOM = r"[-!#$%&'*+/=?^_`{}|~0-9a-z]+"
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 COMMON_EMAIL = re.compile(

@@ -232,7 +232,7 @@ def test_crashed_import_resumes_without_duplicates(demo, settings, monkeypatch):
     assert SubscriptionEvent.objects.filter(kind="subscribe").count() == 5
 
 
-def test_recipient_created_meanwhile_retries_the_batch(demo, monkeypatch):
+def test_recipient_created_meanwhile_retries_batch(demo, monkeypatch):
     set_status("anna@example.com", Status.SUBSCRIBED)
     real_find_recipients = bulk_import.SqlStore.find_recipients
     calls = []
@@ -312,7 +312,7 @@ def test_failed_file_import_fails_its_run(demo, settings, tmp_path, monkeypatch)
     assert importing.stalled_imports(timezone.now() + timedelta(hours=1)) == []
 
 
-def test_read_ahead_keeps_order_and_raises_where_the_source_failed():
+def test_read_ahead_raises_source_error_in_order():
     def source():
         yield from range(1200)
         raise importing.InputRejected("broken at 1200")
@@ -325,7 +325,7 @@ def test_read_ahead_keeps_order_and_raises_where_the_source_failed():
     assert seen == list(range(1200))
 
 
-def test_read_ahead_stops_its_thread_when_the_consumer_stops():
+def test_read_ahead_stops_thread_on_exit():
     reader = importing.read_ahead(iter(range(100_000)))
     with pytest.raises(ZeroDivisionError):
         with reader as records:
