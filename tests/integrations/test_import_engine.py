@@ -129,6 +129,13 @@ def test_fields_follow_import_type(demo):
     assert "0" not in all_cleared
 
 
+def test_field_values_keep_backslashes_and_tabs(demo):
+    value = "C:\\dati\tRossi \\N"
+    soap_import(document(subscriber("anna@example.com", f"<campo1>{value}</campo1>")))
+
+    assert Recipient.objects.get(email="anna@example.com").fields["1"] == value
+
+
 @pytest.mark.parametrize(
     "mobile_input_type, prefix, number",
     [(xmldoc.MERGED_MOBILE, "", "+393331234567"), (xmldoc.SPLIT_MOBILE, "+39", "3331234567")],
