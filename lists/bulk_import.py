@@ -691,9 +691,19 @@ RESERVE_RECIPIENT_IDS = (
 def _copy(cursor, table, columns, rows):
     """COPY rows into a table, formatted here as COPY text in one piece rather than row by row by psycopg."""
     text = {}
+    special = COPY_SPECIAL.search
     lines = []
     for row in rows:
-        lines.append("\t".join([_copy_value(value, text) for value in row]))
+        # Plain strings and ints, most of the values, skip the function call.
+        cells = [
+            value
+            if value.__class__ is str and not special(value)
+            else str(value)
+            if value.__class__ is int
+            else _copy_value(value, text)
+            for value in row
+        ]
+        lines.append("\t".join(cells))
     lines.append("")
     with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
         copy.write("\n".join(lines))
