@@ -79,18 +79,79 @@ def parse_row(header, line, mailing_list, group_ids):
 
     `group_ids` is the set of the list's group ids.
     """
-    cells = line.split(SEPARATOR)
-    if len(cells) != len(header.columns):
-        raise RowRejected(f"The row has {len(cells)} columns but the header has {len(header.columns)}.")
-    values = {column: cell.strip() for column, cell in zip(header.columns, cells) if column != SKIP}
+    return RowParser(header, mailing_list.default_prefix, group_ids).parse(line)
 
-    contact = _parse_contact(values, mailing_list.default_prefix)
-    return ImportRow(
-        contact=contact,
-        fields=_parse_fields(values),
-        group_ids=_parse_groups(values.get(GROUPS, ""), group_ids),
-        status=_parse_status(values.get(STATUS, "")),
-    )
+
+class RowParser:
+    """Parses the data lines of one file, with the column positions looked up once from its header.
+
+    The checks, and the reason each rejection gives, follow the header's
+    column order: the column count, the contact, the fields, the groups and
+    the status.
+    """
+
+    # Group cells repeat along a file, so the parsed ids of up to this many distinct cells are cached.
+    MAX_CACHED_GROUP_CELLS = 1000
+
+    def __init__(self, header, default_prefix, group_ids):
+        self.width = len(header.columns)
+        self.email = header.index(EMAIL)
+        self.mobile = [(name, header.index(name)) for name in (WHOLE_MOBILE, NUMBER, PREFIX) if name in header.columns]
+        self.fields = [(position, column) for position, column in enumerate(header.columns) if isinstance(column, int)]
+        self.groups = header.index(GROUPS)
+        self.status = header.index(STATUS)
+        self.default_prefix = default_prefix
+        self.group_ids = group_ids
+        self.parsed_groups = {}
+
+    def parse(self, line):
+        cells = line.split(SEPARATOR)
+        if len(cells) != self.width:
+            raise RowRejected(f"The row has {len(cells)} columns but the header has {self.width}.")
+        return ImportRow(
+            contact=self._contact(cells),
+            fields=self._fields(cells),
+            group_ids=self._groups(cells[self.groups].strip()) if self.groups is not None else (),
+            status=_parse_status(cells[self.status].strip()) if self.status is not None else None,
+        )
+
+    def _contact(self, cells):
+        email = cells[self.email].strip() if self.email is not None else ""
+        if not self.mobile:
+            if not email:
+                raise RowRejected("Both the e-mail address and the mobile number are empty.")
+            try:
+                return Contact(email=normalize_email(email))
+            except InvalidContact as error:
+                raise RowRejected(error.message) from None
+        values = {name: cells[position].strip() for name, position in self.mobile}
+        values[EMAIL] = email
+        return _parse_contact(values, self.default_prefix)
+
+    def _fields(self, cells):
+        fields = {column: cells[position].strip() for position, column in self.fields}
+        # One pass over all the values clears nearly every row. A row that
+        # fails it is checked field by field, so the reason names the field.
+        if any(len(value) > MAX_FIELD_VALUE_LENGTH for value in fields.values()) or CONTROL_CHARACTERS.search(
+            "".join(fields.values())
+        ):
+            return _parse_fields(fields)
+        return fields
+
+    def _groups(self, raw):
+        if not raw:
+            return ()
+        parsed = self.parsed_groups.get(raw)
+        if parsed is None:
+            try:
+                parsed = _parse_groups(raw, self.group_ids)
+            except RowRejected as rejection:
+                parsed = rejection
+            if len(self.parsed_groups) < self.MAX_CACHED_GROUP_CELLS:
+                self.parsed_groups[raw] = parsed
+        if isinstance(parsed, RowRejected):
+            raise RowRejected(str(parsed))
+        return parsed
 
 
 def email_cell(header, line):
@@ -203,15 +264,15 @@ def read_records(stream, mailing_list):
     """Yield a Record for each data line of an import file, numbered by line; raise FileRejected on a bad header."""
     lines = read_lines(stream)
     header = read_header(lines)
-    group_ids = set(mailing_list.groups.values_list("id", flat=True))
+    parser = RowParser(header, mailing_list.default_prefix, set(mailing_list.groups.values_list("id", flat=True)))
     for number, line, error in lines:
-        label = email_cell(header, line) if line is not None else ""
         if error is None:
             try:
-                yield Record(number, parse_row(header, line, mailing_list, group_ids))
+                yield Record(number, parser.parse(line))
                 continue
             except RowRejected as rejection:
                 error = str(rejection)
+        label = email_cell(header, line) if line is not None else ""
         yield Record(number, error=error, label=label, hint=_contact_hint(label))
 
 

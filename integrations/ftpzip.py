@@ -3,8 +3,8 @@
 The upload hook records a SendZip row and queues `process_send_zip`. The
 task reads and checks the whole archive first (integrations.ftpzip_package),
 so a rejected archive changes nothing. Then it imports Recipients.csv
-through the batch import engine, creates the message with its images,
-queues the sending, and writes `<name>.result.xml` next to the
+through the batch import engine, creates the message with its images and
+attachments, queues the sending, and writes `<name>.result.xml` next to the
 archive, which moves to `sendzip/done/`.
 """
 
@@ -116,12 +116,18 @@ def _is_duplicate(send_zip):
 
 
 def _check_supported(package):
-    if package.attachments:
-        # TODO: pass the files to the sending app's attachment service once
-        # messages can carry attachments, and drop this rejection.
+    """Reject attachments over the sending app's size limits before anything is imported or created."""
+    for filename, data in package.attachments.items():
+        if len(data) > settings.ATTACHMENT_MAX_BYTES:
+            raise PackageRejected(
+                f"Attachment {filename} has {len(data)} bytes; the limit is {settings.ATTACHMENT_MAX_BYTES} "
+                "(ATTACHMENT_MAX_BYTES)."
+            )
+    total = sum(len(data) for data in package.attachments.values())
+    if total > settings.MESSAGE_ATTACHMENTS_MAX_BYTES:
         raise PackageRejected(
-            "The archive has files in Attachments/, and messages cannot carry attachments in this version; "
-            "remove the folder or send the files as links."
+            f"The attachments add up to {total} bytes; the limit is {settings.MESSAGE_ATTACHMENTS_MAX_BYTES} "
+            "(MESSAGE_ATTACHMENTS_MAX_BYTES)."
         )
 
 
@@ -198,10 +204,15 @@ def _imported_recipients(upload, mailing_list):
 
 
 def _create_message(send_zip, package, mailing_list):
-    """Create the message with image links pointing at the stored images."""
+    """Create the message with image links pointing at the stored images, and attach the attachments."""
     image_urls = _store_images(send_zip, package.images)
     html = rewrite_image_links(package.markup, image_urls)
     message = sending_services.create_message(mailing_list, package.settings.subject, html=html)
+    for filename, data in package.attachments.items():
+        try:
+            sending_services.add_attachment(message, filename, data)
+        except ValueError as error:
+            raise PackageRejected(str(error)) from None
 
     send_zip.message = message
     send_zip.save(update_fields=["message"])
@@ -267,6 +278,7 @@ def _write_result(send_zip, package):
         etree.SubElement(root, "SendDate").text = (scheduled or send_zip.sending.created_at).isoformat()
     if package is not None and send_zip.message is not None:
         _add_names(root, "Images", "Image", package.images)
+        _add_names(root, "Attachments", "Attachment", package.attachments)
     if package is not None and package.ignored:
         _add_names(root, "Ignored", "File", package.ignored)
 

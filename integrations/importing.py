@@ -13,6 +13,8 @@ import csv
 import io
 import logging
 import os
+import queue
+import threading
 from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
@@ -97,14 +99,15 @@ def execute(job, records, report, full=False):
     present = set() if full else None
     hints = []
     batch = []
-    for record in records:
-        if record.number <= job.rows_done:
-            _remember_skipped(record, hints, full)
-            continue
-        batch.append(record)
-        if len(batch) >= settings.IMPORT_BATCH_SIZE:
-            _commit_batch(job, mailing_list, options, batch, report, present)
-            batch = []
+    with read_ahead(records) as ahead:
+        for record in ahead:
+            if record.number <= job.rows_done:
+                _remember_skipped(record, hints, full)
+                continue
+            batch.append(record)
+            if len(batch) >= settings.IMPORT_BATCH_SIZE:
+                _commit_batch(job, mailing_list, options, batch, report, present)
+                batch = []
     if batch:
         _commit_batch(job, mailing_list, options, batch, report, present)
 
@@ -196,6 +199,92 @@ def _save_checkpoint(job, rows_done, report_offset, counts):
     if not advanced:
         raise ImportSuperseded(f"Import {job.pk} was advanced by another run.")
     job.rows_done, job.report_offset, job.counts, job.heartbeat_at = rows_done, report_offset, counts, now
+
+
+# --- Reading ahead -------------------------------------------------------------
+
+
+class read_ahead:
+    """Iterate records that a thread parses while this one waits for the database.
+
+    The database server does most of the work of a batch (the writes, and
+    the foreign-key checks at commit) while the engine waits on the
+    connection. A thread that parses the next lines meanwhile runs on the
+    other core. The first record is read in the calling thread, because a
+    source may query the database before its first record (the list's
+    groups) and a thread would do so on another connection. An exception of
+    the source is raised where its record would have come. The thread only
+    parses; it never touches the database.
+    """
+
+    CHUNK = 500
+    AHEAD_CHUNKS = 20
+
+    def __init__(self, records):
+        self.records = iter(records)
+        self.chunks = queue.Queue(maxsize=self.AHEAD_CHUNKS)
+        self.stopped = threading.Event()
+        self.thread = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.stopped.set()
+        if self.thread is not None:
+            while self.thread.is_alive():
+                self._drain()
+                self.thread.join(timeout=0.05)
+        return False
+
+    def __iter__(self):
+        try:
+            first = next(self.records)
+        except StopIteration:
+            return
+        yield first
+        self.thread = threading.Thread(target=self._read, name="import-read-ahead", daemon=True)
+        self.thread.start()
+        while True:
+            chunk, error = self.chunks.get()
+            yield from chunk
+            if error is not None:
+                raise error
+            if not chunk:
+                return
+
+    def _read(self):
+        chunk = []
+        try:
+            for record in self.records:
+                chunk.append(record)
+                if len(chunk) >= self.CHUNK:
+                    if not self._put(chunk, None):
+                        return
+                    chunk = []
+        except BaseException as error:  # noqa: BLE001 - raised again in the consuming thread
+            self._put(chunk, error)
+            return
+        if chunk:
+            self._put(chunk, None)
+        self._put([], None)
+
+    def _put(self, chunk, error):
+        """Queue a chunk for the consumer; return False when the consumer has stopped."""
+        while not self.stopped.is_set():
+            try:
+                self.chunks.put((chunk, error), timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _drain(self):
+        try:
+            while True:
+                self.chunks.get_nowait()
+        except queue.Empty:
+            pass
 
 
 # --- Claiming ----------------------------------------------------------------

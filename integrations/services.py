@@ -60,6 +60,28 @@ def set_ftp_password(account, raw_password):
     return ftp_account
 
 
+def update_ftp_settings(account, full_import, export_time):
+    """Set whether every upload is a full file and the local time of the nightly unsubscriber export.
+
+    Creates the FtpAccount without a usable password when the account has
+    none yet; `set_ftp_password` gives it one. Returns the FtpAccount.
+    """
+    ftp_account = FtpAccount.objects.filter(account=account).first()
+    if ftp_account is None:
+        ftp_account = FtpAccount(account=account)
+        ftp_account.set_password(None)
+    ftp_account.full_import = bool(full_import)
+    ftp_account.export_time = export_time
+    ftp_account.save()
+    logger.info(
+        "ftp settings saved account=%s full_import=%s export_time=%s",
+        account.console_id,
+        ftp_account.full_import,
+        export_time,
+    )
+    return ftp_account
+
+
 def find_ftp_account(username):
     """Return the FtpAccount of a user name `ftp<console id>`, or None."""
     name = username.strip().lower()

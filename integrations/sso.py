@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from django.db import transaction
 from django.utils import timezone
-from oauth2_provider.models import get_access_token_model
+from oauth2_provider.models import get_access_token_model, get_application_model
 
 from integrations.models import SsoClient, SsoCode
 from lists.services import console_origin
@@ -23,6 +23,7 @@ logger = logging.getLogger(__name__)
 # MailUp's documented ExpiresIn.
 CODE_LIFETIME = timedelta(seconds=600)
 CODE_BYTES = 32
+CLIENT_SECRET_BYTES = 32
 # MailUp's body for a client without SSO, word for word.
 SSO_FORBIDDEN_DESCRIPTION = (
     "Authorization error: You cannot generate the MailUp platform login url due to permission issue. "
@@ -50,6 +51,41 @@ def set_sso_enabled(application, enabled):
     """Switch single sign-on on or off for an OAuth client."""
     SsoClient.objects.update_or_create(application=application, defaults={"enabled": enabled})
     logger.info("sso switched client=%s enabled=%s", application.client_id, enabled)
+
+
+def account_oauth_clients(account):
+    """Return the OAuth clients owned by a console user of the account, with their SSO switch.
+
+    A client without an owner serves every console, so no account's panel
+    lists or changes it.
+    """
+    return get_application_model().objects.filter(user__membership__account=account).select_related("sso").order_by("pk")
+
+
+def create_oauth_client(account, owner, name):
+    """Create a confidential password-grant client owned by `owner`, a user of the account.
+
+    Returns (application, client secret). django-oauth-toolkit stores only a
+    hash of the secret, so this return value is the only time it is seen.
+    """
+    application_model = get_application_model()
+    secret = secrets.token_urlsafe(CLIENT_SECRET_BYTES)
+    application = application_model.objects.create(
+        name=name.strip()[:255] or f"Console {account.console_id}",
+        user=owner,
+        client_type=application_model.CLIENT_CONFIDENTIAL,
+        authorization_grant_type=application_model.GRANT_PASSWORD,
+        client_secret=secret,
+    )
+    logger.info("oauth client created account=%s client=%s", account.console_id, application.client_id)
+    return application, secret
+
+
+def delete_oauth_client(application):
+    """Delete a client with its tokens and SSO switch; the CRMs that used it must log in with another."""
+    client_id = application.client_id
+    application.delete()
+    logger.info("oauth client deleted client=%s", client_id)
 
 
 def is_sso_enabled(application):

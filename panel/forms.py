@@ -2,9 +2,11 @@
 
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from lists.models import Group, List
+from lists.models import Group, List, Subscription
+from sending.models import SavedFilter
 
 
 class ConsoleLoginForm(AuthenticationForm):
@@ -131,10 +133,35 @@ class SendForm(forms.Form):
         help_text=_("Empty: send now."),
     )
 
+    filters = forms.ModelMultipleChoiceField(
+        label=_("Only recipients matching these saved filters"),
+        queryset=SavedFilter.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    filters_match = forms.ChoiceField(
+        label=_("With several filters, keep recipients matching"),
+        choices=[(SavedFilter.Match.ALL, _("every filter")), (SavedFilter.Match.ANY, _("any filter"))],
+        required=False,
+    )
+
     def __init__(self, *args, mailing_list, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["groups"].queryset = mailing_list.groups.all()
         self.fields["excluded_groups"].queryset = mailing_list.groups.all()
+        self.fields["filters"].queryset = mailing_list.saved_filters.order_by("name")
+        if not mailing_list.saved_filters.exists():
+            del self.fields["filters"]
+            del self.fields["filters_match"]
+
+    def target(self):
+        """Return the target keyword arguments of sending_services.queue_sending and count_target_recipients."""
+        return {
+            "groups": self.cleaned_data["groups"],
+            "excluded_groups": self.cleaned_data["excluded_groups"],
+            "filters": self.cleaned_data.get("filters") or [],
+            "filters_match": self.cleaned_data.get("filters_match") or SavedFilter.Match.ALL,
+        }
 
 
 class TestSendForm(forms.Form):
@@ -143,3 +170,99 @@ class TestSendForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("One or more subscribed recipients of the list, separated by commas or new lines."),
     )
+
+
+# --- Saved filters -------------------------------------------------------------------
+
+FILTER_ROWS = 5
+# sending.filters accepts at most this many conditions in one filter.
+MAX_FILTER_ROWS = 50
+TEXT_OPERATOR_CHOICES = [
+    ("equals", _("is")),
+    ("not_equals", _("is not")),
+    ("contains", _("contains")),
+    ("not_contains", _("does not contain")),
+    ("starts_with", _("starts with")),
+    ("ends_with", _("ends with")),
+    ("is_empty", _("is empty")),
+    ("is_not_empty", _("is not empty")),
+]
+
+
+def filter_row_count(data=None, saved_filter=None):
+    """Return how many condition rows the filter form shows: the posted rows, or the stored ones plus one blank."""
+    if data is not None:
+        posted = sum(1 for key in data if key.startswith("field_"))
+        return min(max(posted, 1), MAX_FILTER_ROWS)
+    stored = sum(1 for condition in saved_filter.conditions if "field" in condition) if saved_filter else 0
+    return min(max(FILTER_ROWS, stored + 1), MAX_FILTER_ROWS)
+
+
+class SavedFilterForm(forms.Form):
+    """A saved filter: its name, how conditions combine, statuses and `rows` field conditions.
+
+    `conditions()` returns the stored shape that sending.filters checks.
+    Each ticked status is one condition, and rows without a field are skipped.
+    """
+
+    name = forms.CharField(label=_("Name"), max_length=200)
+    match = forms.ChoiceField(label=_("Match"), choices=SavedFilter.Match.choices)
+    statuses = forms.MultipleChoiceField(
+        label=_("Subscription status"),
+        choices=Subscription.Status.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    def __init__(self, *args, account, rows=FILTER_ROWS, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.row_count = rows
+        definitions = account.field_definitions.order_by("field_id").values_list("field_id", "name")
+        field_choices = [("", "-"), ("email", _("e-mail address")), ("mobile", _("mobile number"))]
+        field_choices += [(f"campo{field_id}", name) for field_id, name in definitions]
+        for row in range(rows):
+            number = {"number": row + 1}
+            self.fields[f"field_{row}"] = forms.ChoiceField(
+                label=_("Field"), choices=field_choices, required=False,
+                widget=forms.Select(attrs={"aria-label": gettext("Condition %(number)s: field") % number}),
+            )  # fmt: skip
+            self.fields[f"operator_{row}"] = forms.ChoiceField(
+                label=_("Operator"), choices=TEXT_OPERATOR_CHOICES, required=False,
+                widget=forms.Select(attrs={"aria-label": gettext("Condition %(number)s: operator") % number}),
+            )  # fmt: skip
+            self.fields[f"value_{row}"] = forms.CharField(
+                label=_("Value"), max_length=200, required=False,
+                widget=forms.TextInput(attrs={"aria-label": gettext("Condition %(number)s: value") % number}),
+            )  # fmt: skip
+
+    def rows(self):
+        """Yield the (field, operator, value) bound fields of each condition row, for the template's table."""
+        for row in range(self.row_count):
+            yield self[f"field_{row}"], self[f"operator_{row}"], self[f"value_{row}"]
+
+    def conditions(self):
+        data = self.cleaned_data
+        conditions = [{"status": status} for status in data["statuses"]]
+        for row in range(self.row_count):
+            if not data[f"field_{row}"]:
+                continue
+            condition = {"field": data[f"field_{row}"], "operator": data[f"operator_{row}"] or "equals"}
+            if data[f"value_{row}"]:
+                condition["value"] = data[f"value_{row}"]
+            conditions.append(condition)
+        return conditions
+
+    @staticmethod
+    def initial_for(saved_filter):
+        """Return the form's initial data for a stored filter."""
+        initial = {
+            "name": saved_filter.name,
+            "match": saved_filter.match,
+            "statuses": [condition["status"] for condition in saved_filter.conditions if "status" in condition],
+        }
+        rows = [condition for condition in saved_filter.conditions if "field" in condition]
+        for row, condition in enumerate(rows):
+            initial[f"field_{row}"] = condition["field"]
+            initial[f"operator_{row}"] = condition["operator"]
+            initial[f"value_{row}"] = condition.get("value", "")
+        return initial

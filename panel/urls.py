@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from panel.forms import ConsoleLoginForm
-from panel.views import campaigns, dashboard, imports, inbox, lists, recipients, statistics
+from panel.views import campaigns, dashboard, filters, imports, inbox, lists, recipients, relay, rules, settings, statistics
 
 app_name = "panel"
 
@@ -49,4 +49,47 @@ urlpatterns = [
     path("imports/<int:import_id>", imports.import_detail, name="import_detail"),
     path("imports/<int:import_id>/status", imports.import_status, name="import_status"),
     path("lists/<int:list_id>/statistics.csv", statistics.list_statistics_csv, name="list_statistics_csv"),
+    path("lists/<int:list_id>/filters", filters.filter_index, name="filter_index"),
+    path("lists/<int:list_id>/filters/new", filters.filter_create, name="filter_create"),
+    path("filters/<int:filter_id>", filters.filter_edit, name="filter_edit"),
+    path("filters/<int:filter_id>/delete", filters.filter_delete, name="filter_delete"),
+    path("filters/<int:filter_id>/count", filters.filter_count, name="filter_count"),
+    path("lists/<int:list_id>/recipients.csv", statistics.recipient_csv, name="recipient_csv"),
+    path("settings", settings.settings_index, name="settings_index"),
+    path("settings/frontend", settings.frontend_settings, name="frontend_settings"),
+    path("settings/frontend/add", settings.frontend_address_add, name="frontend_address_add"),
+    path("settings/frontend/<int:address_id>/remove", settings.frontend_address_remove, name="frontend_address_remove"),
+    path("settings/frontend/restriction", settings.frontend_restriction, name="frontend_restriction"),
+    path("settings/users", settings.user_settings, name="user_settings"),
+    path("settings/users/add", settings.user_add, name="user_add"),
+    path("settings/users/web-service-password", settings.web_service_password, name="web_service_password"),
+    path("settings/users/<int:member_id>/role", settings.user_role, name="user_role"),
+    path("settings/users/<int:member_id>/remove", settings.user_remove, name="user_remove"),
+    path("settings/oauth", settings.oauth_settings, name="oauth_settings"),
+    path("settings/oauth/add", settings.oauth_client_add, name="oauth_client_add"),
+    path("settings/oauth/<int:client_pk>/sso", settings.oauth_client_sso, name="oauth_client_sso"),
+    path("settings/oauth/<int:client_pk>/delete", settings.oauth_client_delete, name="oauth_client_delete"),
+    path("settings/ftp", settings.ftp_settings, name="ftp_settings"),
+    path("settings/ftp/save", settings.ftp_settings_save, name="ftp_settings_save"),
+    path("settings/ftp/password", settings.ftp_password, name="ftp_password"),
+    path("settings/smtp", settings.smtp_settings, name="smtp_settings"),
+    path("settings/smtp/add", settings.smtp_user_add, name="smtp_user_add"),
+    path("settings/dkim", settings.dkim_settings, name="dkim_settings"),
+    path("settings/dkim/create", settings.dkim_keys_create, name="dkim_keys_create"),
+    path("settings/rules", rules.rule_index, name="rule_index"),
+    path("settings/webhooks/new", rules.webhook_create, name="webhook_create"),
+    path("settings/webhooks/<int:webhook_id>", rules.webhook_edit, name="webhook_edit"),
+    path("settings/webhooks/<int:webhook_id>/delete", rules.webhook_delete, name="webhook_delete"),
+    path("webhooks/log/<int:delivery_id>/replay", rules.webhook_replay, name="webhook_replay"),
+    path("settings/post-operations/new", rules.post_operation_create, name="post_operation_create"),
+    path("settings/post-operations/<int:post_operation_id>", rules.post_operation_edit, name="post_operation_edit"),
+    path(
+        "settings/post-operations/<int:post_operation_id>/delete",
+        rules.post_operation_delete,
+        name="post_operation_delete",
+    ),
+    path("settings/relay", relay.relay_settings, name="relay_settings"),
+    path("settings/relay/pools", relay.ip_pool_create, name="ip_pool_create"),
+    path("settings/relay/warmup", relay.warmup_create, name="warmup_create"),
+    path("settings/relay/rules", relay.isp_rule_create, name="isp_rule_create"),
 ]

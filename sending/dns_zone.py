@@ -128,3 +128,37 @@ def _zone(rebuild=False):
             _cache["built_at"] = time.monotonic()
             _cache["keys"] = keys
         return _cache["zone"]
+
+
+# --- Records an account publishes on a real domain ---------------------------------
+
+
+def records_to_publish(account):
+    """Return the DNS records each sender domain of the account needs, as dicts of domain, name, type, value, published.
+
+    For each domain: one TXT record per DKIM key at `<selector>._domainkey`,
+    an SPF record naming the active relay source addresses, and a DMARC
+    policy that only reports (p=none) until the domain's mail is seen to
+    pass. `published` is True when the built-in zone serves the same DKIM
+    value, and None for SPF and DMARC, which the built-in zone does not carry.
+    """
+    from sending.models import SourceIp
+
+    domains = sorted({email.rpartition("@")[2].lower() for email in account.lists.values_list("sender_email", flat=True)})
+    keys = list(DkimKey.objects.filter(account=account).order_by("algorithm"))
+    addresses = list(SourceIp.objects.filter(active=True).order_by("address").values_list("address", flat=True))
+    spf = " ".join(["v=spf1", *(f"ip4:{address}" for address in addresses), "~all"])
+
+    records = []
+    for domain in domains:
+        for key in keys:
+            name = f"{key.selector}._domainkey.{domain}"
+            value = dns_record(key)
+            records.append(_record(domain, name, value, resolve_txt(name) == value.encode("ascii")))
+        records.append(_record(domain, domain, spf, None))
+        records.append(_record(domain, f"_dmarc.{domain}", f"v=DMARC1; p=none; rua=mailto:dmarc-reports@{domain}", None))
+    return records
+
+
+def _record(domain, name, value, published):
+    return {"domain": domain, "name": name, "type": "TXT", "value": value, "published": published}

@@ -52,12 +52,21 @@ def compile_tags(text):
 def fill_tags(parts, values, escape_values):
     """Join the parts from compile_tags with each tag replaced by its value, as `merge` describes."""
     out = [parts[0]]
+    # A tag that appears many times, such as the tracking token in every
+    # link, is looked up and escaped once.
+    filled = {}
     for index in range(1, len(parts), 2):
         name = parts[index]
-        value = values.get(name.lower())
-        if value is None:
-            out.append(f"[{name}]")
-        else:
-            out.append(escape(value) if escape_values else value)
+        text = filled.get(name)
+        if text is None:
+            text = filled[name] = _tag_text(name, values, escape_values)
+        out.append(text)
         out.append(parts[index + 1])
     return "".join(out)
+
+
+def _tag_text(name, values, escape_values):
+    value = values.get(name.lower())
+    if value is None:
+        return f"[{name}]"
+    return escape(value) if escape_values else value

@@ -464,6 +464,21 @@ def save_filter(mailing_list, name, conditions, match=SavedFilter.Match.ALL, sav
     return saved_filter
 
 
+def delete_filter(saved_filter):
+    """Delete a saved filter; raise ValueError while a sending that has not finished targets it.
+
+    Such a sending reads its filters when it starts and when it resumes, and
+    without this one it would reach more recipients than it was set up for.
+    """
+    finished = (SendingStatus.DONE, SendingStatus.CANCELLED)
+    with transaction.atomic():
+        waiting = saved_filter.sendings.exclude(status__in=finished).values_list("pk", flat=True)
+        if waiting:
+            raise ValueError(f"Sending {waiting[0]} has not finished and targets filter {saved_filter.name!r}.")
+        saved_filter.delete()
+    logger.info("saved filter deleted filter=%s list=%s", saved_filter.pk, saved_filter.list_id)
+
+
 def fan_out(sending):
     """Create the deliveries of a claimed sending in batches and enqueue each batch after it commits.
 

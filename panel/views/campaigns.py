@@ -15,6 +15,8 @@ from lists.models import Recipient
 from lists.validation import normalize_email
 from panel.access import Role, console_view
 from panel.charts import bar_chart
+from panel.counts import cached_count
+from panel.engagement import sending_engagement
 from panel.forms import MessageForm, SendForm, TestSendForm
 from panel.paging import keyset_page
 from sending import dkim_signing
@@ -109,7 +111,7 @@ def message_detail(request, message_id):
         "send_form": SendForm(mailing_list=message.list),
         "test_form": TestSendForm(),
         "sendings": message.sendings.order_by("-pk")[:20],
-        "target_count": sending_services.recipients_in_target(message.list_id).count(),
+        "target_count": _target_count(message.list),
     }
     return render(request, "panel/campaigns/message.html", context)
 
@@ -122,12 +124,18 @@ def target_count(request, message_id):
     if not form.is_valid():
         return JsonResponse({"error": _("Choose groups of this list.")}, status=400)
 
-    recipients = sending_services.recipients_in_target(
-        message.list_id,
-        group_ids=[group.pk for group in form.cleaned_data["groups"]],
-        excluded_group_ids=[group.pk for group in form.cleaned_data["excluded_groups"]],
-    )
-    return JsonResponse({"count": recipients.count()})
+    return JsonResponse({"count": _target_count(message.list, form.target())})
+
+
+def _target_count(mailing_list, target=None):
+    """Count the recipients of a target (the whole list when None), reusing a large count for a short while."""
+    target = target or {}
+
+    def ids(name):
+        return ",".join(str(pk) for pk in sorted(row.pk for row in target.get(name, ())))
+
+    key = f"target:{mailing_list.pk}:{ids('groups')}:{ids('excluded_groups')}:{ids('filters')}:{target.get('filters_match', '')}"
+    return cached_count(key, lambda: sending_services.count_target_recipients(mailing_list, **target))
 
 
 @console_view(role=Role.EDITOR, methods=("POST",))
@@ -138,12 +146,7 @@ def message_send(request, message_id):
         messages.error(request, _("The target or the date is not valid."))
         return redirect("panel:message_detail", message_id=message.pk)
 
-    sending = sending_services.queue_sending(
-        message,
-        groups=form.cleaned_data["groups"],
-        excluded_groups=form.cleaned_data["excluded_groups"],
-        scheduled_at=form.cleaned_data["scheduled_at"],
-    )
+    sending = sending_services.queue_sending(message, scheduled_at=form.cleaned_data["scheduled_at"], **form.target())
     messages.success(request, _("Sending %(id)s created.") % {"id": sending.pk})
     return redirect("panel:sending_detail", sending_id=sending.pk)
 
@@ -207,6 +210,7 @@ def sending_detail(request, sending_id):
             [(localtime(hour).strftime("%Y-%m-%d %H:00"), total) for hour, total in sending_services.deliveries_by_hour(sending)]
         ),
         "ip_chart": bar_chart(sending_services.deliveries_by_source_ip(sending)),
+        "engagement": sending_engagement(sending, statistics["total"]),
     }
     return render(request, "panel/campaigns/sending.html", context)
 

@@ -1,8 +1,9 @@
-from django.db.models import Count, Q
 from django.shortcuts import render
 
 from lists.models import Subscription
 from panel.access import console_view
+from panel.counts import subscription_counts
+from panel.views.lists import MAX_LISTS_SHOWN
 from sending.models import Sending, SinkMessage
 
 RECENT_SENDINGS = 5
@@ -11,8 +12,10 @@ RECENT_SENDINGS = 5
 @console_view()
 def dashboard(request):
     account = request.account
-    subscribed = Q(subscriptions__status=Subscription.Status.SUBSCRIBED)
-    lists = account.lists.annotate(subscribed=Count("subscriptions", filter=subscribed)).order_by("list_id")
+    lists = list(account.lists.order_by("list_id").only("pk", "list_id", "name")[:MAX_LISTS_SHOWN])
+    counts = subscription_counts(mailing_list.pk for mailing_list in lists)
+    for mailing_list in lists:
+        mailing_list.subscribed = counts[mailing_list.pk].get(Subscription.Status.SUBSCRIBED, 0)
     sendings = (
         Sending.objects.filter(list__account=account).select_related("message", "list").order_by("-pk")[:RECENT_SENDINGS]
     )

@@ -1,15 +1,15 @@
 """Lists and groups: browse, create, edit and delete."""
 
 from django.contrib import messages
-from django.db.models import Count
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 
 from lists import services
 from lists.errors import InvalidParameter
-from lists.models import Group, List, Subscription
+from lists.models import Group, List
 from panel.access import Role, console_view
+from panel.counts import subscription_counts
 from panel.forms import GroupForm, ListForm
 
 MAX_LISTS_SHOWN = 500
@@ -38,12 +38,7 @@ def list_index(request):
 @console_view()
 def list_detail(request, list_id):
     mailing_list = get_list(request, list_id)
-    counts = dict(
-        Subscription.objects.filter(list=mailing_list, channel="email")
-        .values_list("status")
-        .annotate(total=Count("pk"))
-        .values_list("status", "total")
-    )
+    counts = subscription_counts([mailing_list.pk])[mailing_list.pk]
     context = {"list": mailing_list, "groups": mailing_list.groups.all(), "counts": counts}
     return render(request, "panel/lists/detail.html", context)
 

@@ -24,7 +24,7 @@ RECENT_ROWS = 50
 @console_view()
 def recipient_index(request, list_id):
     mailing_list = get_list(request, list_id)
-    subscriptions = _filtered_subscriptions(mailing_list, request.GET)
+    subscriptions = filtered_subscriptions(mailing_list, request.GET)
     page = keyset_page(subscriptions.select_related("recipient"), request.GET)
     context = {
         "list": mailing_list,
@@ -38,7 +38,7 @@ def recipient_index(request, list_id):
     return render(request, "panel/recipients/index.html", context)
 
 
-def _filtered_subscriptions(mailing_list, params):
+def filtered_subscriptions(mailing_list, params):
     """Apply the status, address, field and group filters of the query string."""
     subscriptions = Subscription.objects.filter(list=mailing_list, channel=Channel.EMAIL)
     if params.get("status") in Subscription.Status.values:

@@ -9,8 +9,10 @@ from django.shortcuts import render
 from lists.models import Channel, Subscription
 from panel.access import console_view
 from panel.charts import bar_chart
+from panel.counts import subscription_counts
 from panel.views.campaigns import get_sending
 from panel.views.lists import get_list
+from panel.views.recipients import filtered_subscriptions
 from sending.models import Delivery, Sending
 
 EXPORT_BATCH = 2000
@@ -60,7 +62,7 @@ def sending_csv(request, sending_id):
 def _list_figures(mailing_list):
     """Return the subscription counts by status and the unsubscriptions by reason code of a list's e-mail channel."""
     subscriptions = Subscription.objects.filter(list=mailing_list, channel=Channel.EMAIL)
-    by_status = dict(subscriptions.values_list("status").annotate(total=Count("pk")).values_list("status", "total"))
+    by_status = subscription_counts([mailing_list.pk])[mailing_list.pk]
     reasons = (
         subscriptions.filter(status=Subscription.Status.UNSUBSCRIBED)
         .values_list("optout_reason")
@@ -105,3 +107,32 @@ def list_statistics_csv(request, list_id):
     ]
     header = ["sending", "subject", "status", "created_at", "deliveries", "delivered", "failed_or_bounced"]
     return _csv_response(f"list-{mailing_list.list_id}-sendings.csv", header, rows)
+
+
+def _recipient_rows(subscriptions, field_ids):
+    """Yield one row per e-mail subscription in id order, reading batches by key so memory stays bounded."""
+    last_id = 0
+    columns = ("pk", "recipient__email", "status", "optin_at", "optout_at", "optout_reason", "recipient__fields")
+    while True:
+        batch = list(subscriptions.filter(pk__gt=last_id).order_by("pk").values_list(*columns)[:EXPORT_BATCH])
+        if not batch:
+            return
+        last_id = batch[-1][0]
+        for _pk, email, status, optin_at, optout_at, reason, fields in batch:
+            values = [(fields or {}).get(str(field_id), "") for field_id in field_ids]
+            yield [email, status, _iso(optin_at), _iso(optout_at), reason, *values]
+
+
+def _iso(moment):
+    return moment.isoformat() if moment else ""
+
+
+@console_view()
+def recipient_csv(request, list_id):
+    """Export the list's e-mail recipients with their fields, filtered like the recipients page."""
+    mailing_list = get_list(request, list_id)
+    subscriptions = filtered_subscriptions(mailing_list, request.GET)
+    definitions = list(request.account.field_definitions.order_by("field_id").values_list("field_id", "name"))
+    header = ["email", "status", "optin_at", "optout_at", "optout_reason", *(name for _id, name in definitions)]
+    rows = _recipient_rows(subscriptions, [field_id for field_id, _name in definitions])
+    return _csv_response(f"list-{mailing_list.list_id}-recipients.csv", header, rows)

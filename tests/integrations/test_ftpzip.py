@@ -122,6 +122,26 @@ def test_result_file_reports_import_and_sending(home):
     assert len(list((home / "sendzip" / "done").glob("campaign.*.zip"))) == 1
 
 
+def test_attachments_go_with_message(home):
+    send_zip = drop(home, make_zip(campaign_members(**{"Attachments/terms.pdf": b"%PDF-1.4 terms"})))
+
+    assert send_zip.status == SendZip.Status.DONE, send_zip.error
+    attachment = Message.objects.get().attachments.get()
+    assert attachment.filename == "terms.pdf"
+    assert attachment.size == len(b"%PDF-1.4 terms")
+    assert [name.text for name in result_of(home).find("Attachments")] == ["terms.pdf"]
+
+
+def test_oversized_attachment_rejected_before_import(home, settings):
+    settings.ATTACHMENT_MAX_BYTES = 4
+
+    send_zip = drop(home, make_zip(campaign_members(**{"Attachments/terms.pdf": b"%PDF-1.4 terms"})))
+
+    assert send_zip.status == SendZip.Status.REJECTED
+    assert "ATTACHMENT_MAX_BYTES" in send_zip.error
+    assert_nothing_changed(home)
+
+
 def test_save_mode_creates_without_sending(home):
     send_zip = drop(home, make_zip(campaign_members(**{"Settings.xml": settings_xml(mode="save")})))
 
@@ -208,7 +228,6 @@ def test_ftp_upload_processes_archive(ftp, ftp_server, settings, tmp_path, sink)
         ({"Recipients.csv": None}, "Mode full imports Recipients.csv"),
         ({"Settings.xml": settings_xml(mode="send", kind="transactional")}, "Type transactional needs Mode full"),
         ({"Recipients.csv": "nome|111\r\nAnna|anna@example.com\r\n"}, "Recipients.csv was not imported"),
-        ({"Attachments/terms.pdf": b"%PDF-1.4"}, "cannot carry attachments"),
     ],
 )
 def test_invalid_archive_rejected_with_report(home, members, expected):

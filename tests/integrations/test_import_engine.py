@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from integrations import importing, services, xmldoc
 from integrations.models import Import
+from lists import bulk_import
 from lists import services as lists_services
 from lists.models import Channel, Recipient, Source, Subscription, SubscriptionEvent
 from tests.personas import demo_list
@@ -128,6 +129,13 @@ def test_fields_follow_import_type(demo):
     assert "0" not in all_cleared
 
 
+def test_field_values_keep_backslashes_and_tabs(demo):
+    value = "C:\\dati\tRossi \\N"
+    soap_import(document(subscriber("anna@example.com", f"<campo1>{value}</campo1>")))
+
+    assert Recipient.objects.get(email="anna@example.com").fields["1"] == value
+
+
 @pytest.mark.parametrize(
     "mobile_input_type, prefix, number",
     [(xmldoc.MERGED_MOBILE, "", "+393331234567"), (xmldoc.SPLIT_MOBILE, "+39", "3331234567")],
@@ -231,6 +239,26 @@ def test_crashed_import_resumes_without_duplicates(demo, settings, monkeypatch):
     assert SubscriptionEvent.objects.filter(kind="subscribe").count() == 5
 
 
+def test_recipient_created_meanwhile_retries_batch(demo, monkeypatch):
+    set_status("anna@example.com", Status.SUBSCRIBED)
+    real_find_recipients = bulk_import.SqlStore.find_recipients
+    calls = []
+
+    def miss_on_first_read(store, *arguments, **keywords):
+        # The first read runs before another transaction commits anna.
+        calls.append(1)
+        found = real_find_recipients(store, *arguments, **keywords)
+        return [] if len(calls) == 1 else found
+
+    monkeypatch.setattr(bulk_import.SqlStore, "find_recipients", miss_on_first_read)
+    job = soap_import(document(subscriber("anna@example.com"), subscriber("bea@example.com")))
+
+    assert job.status == Import.Status.COMPLETED
+    assert (job.counts["created"], job.counts["unchanged"]) == (1, 1)
+    assert Recipient.objects.filter(email__in=["anna@example.com", "bea@example.com"]).count() == 2
+    assert Subscription.objects.filter(recipient__email="bea@example.com").count() == 1
+
+
 def test_running_import_is_not_claimed_twice(demo):
     job = services.create_import(
         demo_list(), Import.Kind.SOAP, services.XMLDOC, document(subscriber("a@example.com")), ImportOptions()
@@ -289,3 +317,27 @@ def test_failed_file_import_fails_its_run(demo, settings, tmp_path, monkeypatch)
     assert upload.status == "failed"
     assert upload.job.status == Import.Status.FAILED
     assert importing.stalled_imports(timezone.now() + timedelta(hours=1)) == []
+
+
+def test_read_ahead_raises_source_error_in_order():
+    def source():
+        yield from range(1200)
+        raise importing.InputRejected("broken at 1200")
+
+    seen = []
+    with pytest.raises(importing.InputRejected, match="broken at 1200"):
+        with importing.read_ahead(source()) as records:
+            seen.extend(records)
+
+    assert seen == list(range(1200))
+
+
+def test_read_ahead_stops_thread_on_exit():
+    reader = importing.read_ahead(iter(range(100_000)))
+    with pytest.raises(ZeroDivisionError):
+        with reader as records:
+            for record in records:
+                if record == 10:
+                    raise ZeroDivisionError()
+
+    assert not reader.thread.is_alive()

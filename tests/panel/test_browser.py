@@ -2,7 +2,8 @@
 
 A marketer logs in, creates a list and a group, imports a file, composes a
 newsletter with a merge tag, sends it to the group, finds the messages in
-the sink inbox, reads the statistics and switches language. Screenshots go
+the sink inbox, reads the statistics, allows a FrontEnd caller address,
+creates the DKIM keys with their DNS records and switches language. Screenshots go
 to PANEL_SCREENSHOT_DIR when it is set (docs/screenshots is made this way),
 else to test-results/panel.
 """
@@ -135,6 +136,19 @@ def send_to_group(tour, group):
     tour.page.wait_for_url(f"{tour.base_url}/console/sendings/*")
 
 
+def allow_address_and_publish_dkim(tour):
+    tour.open("/console/settings")
+    tour.page.click("text=Indirizzi IP autorizzati per FrontEnd")
+    tour.page.fill("#id_ip", "192.0.2.7")
+    tour.page.click("button >> text=Autorizza l'indirizzo")
+    tour.page.wait_for_selector("text=Indirizzo 192.0.2.7 autorizzato.")
+    tour.shoot("it", "settings-frontend")
+    tour.open("/console/settings/dkim")
+    tour.page.click("button >> text=Crea le chiavi mancanti")
+    tour.page.wait_for_selector("text=mu1234r._domainkey.demo.example")
+    tour.shoot("it", "settings-dkim")
+
+
 def test_marketer_tour_in_browser(browser_page, server_url, sink, demo, tmp_path, screenshot_dir):
     tour = Tour(browser_page, server_url, screenshot_dir)
 
@@ -165,6 +179,7 @@ def test_marketer_tour_in_browser(browser_page, server_url, sink, demo, tmp_path
     ).wait_for()
     tour.shoot("it", "inbox-message")
 
+    allow_address_and_publish_dkim(tour)
     tour.open("/console/lists/3/statistics")
     tour.page.wait_for_selector("svg")
     tour.shoot("it", "list-statistics")
@@ -179,6 +194,8 @@ def test_marketer_tour_in_browser(browser_page, server_url, sink, demo, tmp_path
         ("sending", f"/console/sendings/{sending.pk}"),
         ("inbox", f"/console/inbox?sending={sending.pk}"),
         ("list-statistics", "/console/lists/3/statistics"),
+        ("settings-frontend", "/console/settings/frontend"),
+        ("settings-dkim", "/console/settings/dkim"),
     ]:
         tour.open(path)
         tour.shoot("en", name)
