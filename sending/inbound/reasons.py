@@ -97,6 +97,8 @@ TEXT_REASONS = [
         r"is not a valid mailbox", r"addressee unknown", r"recipient (not|is not) (found|valid|known)",
         r"doesn't have a .* account", r"no account", r"(unknown|invalid) e-?mail", r"mailbox unavailable",
         r"address couldn't be found", r"invalid \S+ (delivery )?userid",
+        # A reply that names only the recipient and the word "Rejected".
+        r"\b\d{3} [^\s@]+@\S+ rejected\s*$",
     )),
     ("expired", _patterns(r"timed? ?out", r"giving up on", r"expired", r"will retry", r"still trying", r"deferred", r"no answer from")),
     ("blocked", _patterns(
@@ -107,7 +109,14 @@ TEXT_REASONS = [
 # An unknown mailbox reported after the message body was sent (in reply to
 # the end of DATA) is a content filter speaking, not a missing mailbox,
 # unless the server also sent the user-unknown status 5.1.1.
-DATA_PHASE = _patterns(r"after end of data", r"end of data command", r"after data", r"smtp command\W+data\b")
+DATA_PHASE = _patterns(
+    r"after end of data", r"end of data command", r"after data", r"smtp command\W+data\b",
+    # A reply with an empty address slot ("550 : User unknown") concerns the
+    # whole message, which happens at DATA, not one recipient at RCPT.
+    r"\b5\d\d:? : ",
+)
+USER_UNKNOWN_STATUS = re.compile(r"(?<![\d.])5\.1\.1(?![\d.])")
+RCPT_PHASE = _patterns(r"\brcpt(\b|_to)", r"recipient address rejected")
 USER_UNKNOWN = dict(TEXT_REASONS)["user_unknown"]
 SMTP_COMMAND = re.compile(r"^\W*>>> (\w+)", re.MULTILINE)
 # Used when no pattern matches: the enhanced status code's subject and detail.
@@ -148,10 +157,29 @@ def classify(text, status, reply_code, action="failed", context=""):
     or a 4xx reply is always soft, because the sender is still retrying.
     """
     reason = text_reason(text) or status_reason(status) or "other"
-    if reason == "user_unknown" and status != "5.1.1" and _failed_after_data(text, context):
-        reason = "filtered"
+    if reason == "user_unknown" and not status.startswith("5.1."):
+        reason = _recheck_user_unknown(text, status, context)
     temporary = action == "delayed" or status.startswith("4") or (not status and reply_code.startswith("4"))
     return reason, reason in HARD_REASONS and not temporary
+
+
+def _recheck_user_unknown(text, status, context):
+    """Return the reason for user-unknown wording that came without a 5.1.x status.
+
+    A specific status of another kind (5.2.1 mailbox disabled, 5.7.1
+    policy) is the standard signal and wins, unless the report shows that
+    the reply came at RCPT, where a rejection concerns the address. With a
+    generic status, a reply to the end of DATA concerns the content, so it
+    is a filter, unless the reporting MTA's own summary gives 5.1.1.
+    """
+    after_data = _failed_after_data(text, context)
+    from_status = status_reason(status)
+    if from_status and from_status not in HARD_REASONS:
+        at_rcpt = RCPT_PHASE.search(f"{text}\n{context}") and not after_data
+        return "user_unknown" if at_rcpt else from_status
+    if USER_UNKNOWN_STATUS.search(context):
+        return "user_unknown"
+    return "filtered" if after_data else "user_unknown"
 
 
 def _failed_after_data(text, context):
