@@ -109,16 +109,18 @@ def sign(raw, domain, keys):
     body_hash = base64.b64encode(hashlib.sha256(policy.canonicalize_body(parsed.body)).digest())
     present = {name.lower() for name, _value in parsed.headers}
     included = [name for name in SIGNED_HEADERS if name in present]
-    canonical_headers = policy.canonicalize_headers(parsed.headers)
+    # Every signature covers the same header fields, so they are chosen
+    # (the last instance of each name, RFC 6376 section 5.4.2) only once.
+    signed_fields = dkim.select_headers(policy.canonicalize_headers(parsed.headers), included)
 
     signatures = [
-        _signature_header(key, domain.encode("ascii"), included, body_hash, policy, canonical_headers)
+        _signature_header(key, domain.encode("ascii"), included, body_hash, policy, signed_fields)
         for key in keys
     ]
     return b"".join(signatures) + raw
 
 
-def _signature_header(key, domain, included, body_hash, policy, canonical_headers):
+def _signature_header(key, domain, included, body_hash, policy, signed_fields):
     atoms = [
         b"v=1;",
         b"a=" + key.algorithm.encode("ascii") + b";",
@@ -134,7 +136,12 @@ def _signature_header(key, domain, included, body_hash, policy, canonical_header
     # here is exactly what a verifier hashes once it empties b=.
     unsigned = _fold(atoms)
     hasher = hashlib.sha256()
-    dkim.hash_headers(hasher, policy, canonical_headers, included, (b"DKIM-Signature", unsigned), {})
+    for name, value in signed_fields:
+        hasher.update(name + b":" + value)
+    # The signature's own header is hashed last, canonicalized, with b=
+    # empty and without its final line break (RFC 6376 section 3.7).
+    [(name, value)] = policy.canonicalize_headers([(b"DKIM-Signature", unsigned)])
+    hasher.update(name + b":" + value.rstrip())
 
     signature = base64.b64encode(_sign_digest(key, hasher.digest()))
     chunks = [signature[start : start + 70] for start in range(0, len(signature), 70)]

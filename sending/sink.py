@@ -168,8 +168,10 @@ class SinkHandler:
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         loop = asyncio.get_running_loop()
-        # The ISP limits read Isp rows, and the ORM must not run on the event loop.
-        refusal = await loop.run_in_executor(None, _check_limits, self.limits, server, session.peer[0], address)
+        # The ISP limits and the rules read rows, and the ORM must not run
+        # on the event loop. One executor call does both, because each hop
+        # to a thread costs the sink time on every recipient.
+        refusal, decision = await loop.run_in_executor(None, _admit, self.limits, server, session.peer[0], address)
         if refusal:
             logger.info("sink refused recipient peer=%s rcpt=%s reply=%s", session.peer[0], address, refusal)
             # 421 informs the client that the server closes the session (RFC 5321 section 4.2.2).
@@ -180,7 +182,6 @@ class SinkHandler:
             if reply:
                 return reply
 
-        decision = await loop.run_in_executor(None, _decide_in_thread, address)
         if decision.behaviour in (Behaviour.DEFER, Behaviour.REJECT):
             logger.info("sink %s rcpt=%s reply=%s", decision.behaviour, address, decision.reply)
             return decision.reply
@@ -215,18 +216,12 @@ class SinkHandler:
         return "250 2.0.0 Message accepted for delivery"
 
 
-def _check_limits(limits, server, peer_ip, address):
+def _admit(limits, server, peer_ip, address):
+    """Return (421 reply or None, Decision or None) for a recipient; the decision is made only when no limit refuses."""
     close_old_connections()
     try:
-        return limits.check_recipient(server, peer_ip, address)
-    finally:
-        close_old_connections()
-
-
-def _decide_in_thread(address):
-    close_old_connections()
-    try:
-        return sink_rules.decide(address)
+        refusal = limits.check_recipient(server, peer_ip, address)
+        return refusal, None if refusal else sink_rules.decide(address)
     finally:
         close_old_connections()
 
