@@ -14,6 +14,9 @@ DEMO_OAUTH_CLIENT_ID = "mailup-sim-demo-client"
 DEMO_OAUTH_CLIENT_SECRET = "demo-client-secret-1234"
 DEMO_ALLOWED_IP = "127.0.0.1"
 DEMO_FTP_PASSWORD = "demo-ftp-1234"
+# SMTP+ user of list 1 for transactional mail.
+DEMO_SMTP_USERNAME = "s1234_01"
+DEMO_SMTP_SECRET = "demo-smtp-1234"
 
 DEMO_LISTS = [
     {
@@ -81,6 +84,7 @@ def seed_demo():
     _seed_oauth_client(account)
     _seed_ftp_account(account)
     _seed_relay()
+    _seed_smtp_user(account)
     return describe(account)
 
 
@@ -144,6 +148,19 @@ def _seed_ftp_account(account):
     set_ftp_password(account, DEMO_FTP_PASSWORD)
 
 
+def _seed_smtp_user(account):
+    from sending.models import SmtpUser
+
+    user, _ = SmtpUser.objects.get_or_create(
+        username=DEMO_SMTP_USERNAME, defaults={"account": account, "list": account.lists.get(list_id=1)}
+    )
+    user.account = account
+    user.list = account.lists.get(list_id=1)
+    user.active = True
+    user.set_password(DEMO_SMTP_SECRET)
+    user.save()
+
+
 def describe(account):
     """Return the demo data as a JSON-ready dict: ids, GUIDs, user names and passwords."""
     from lists.services import console_origin
@@ -155,6 +172,7 @@ def describe(account):
         "console_user": {"username": account.console_username, "password": DEMO_CONSOLE_PASSWORD},
         "ws_user": {"username": account.ws_username, "password": DEMO_WS_PASSWORD},
         "ftp_user": {"username": f"ftp{account.console_id}", "password": DEMO_FTP_PASSWORD},
+        "smtp_plus_user": {"username": DEMO_SMTP_USERNAME, "secret": DEMO_SMTP_SECRET, "list": 1},
         "oauth_client": {"client_id": DEMO_OAUTH_CLIENT_ID, "client_secret": DEMO_OAUTH_CLIENT_SECRET},
         "frontend_allowed_ips": [DEMO_ALLOWED_IP],
         "frontend_ip_restricted": account.frontend_ip_restricted,

@@ -318,6 +318,9 @@ class SubscriptionEvent(models.Model):
         UNSUBSCRIBE = "unsubscribe", _("unsubscribed")
         PROFILE_CHANGE = "profile_change", _("profile changed")
         DELETE = "delete", _("deleted")
+        # Recorded by the tracking endpoints; no webhook fires for them.
+        OPEN = "open", _("message opened")
+        CLICK = "click", _("link clicked")
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="events")
     list = models.ForeignKey(List, on_delete=models.SET_NULL, null=True, blank=True, related_name="events")

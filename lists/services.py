@@ -1466,3 +1466,24 @@ def move_to_group(recipient_id, from_group, to_group, source=Source.CONSOLE):
 
     logger.info("move_to_group recipient=%s from=%s to=%s", recipient.pk, from_group.pk, to_group.pk)
     return True
+MESSAGE_ACTIVITY_KINDS = {Kind.OPEN, Kind.CLICK}
+
+
+def record_message_activity(recipient, mailing_list, kind, message_id, details):
+    """Record an open or a click of a campaign message as an event of the recipient.
+
+    No webhook fires for these kinds. Raises ValueError for any other kind.
+    """
+    if kind not in MESSAGE_ACTIVITY_KINDS:
+        raise ValueError(f"record_message_activity records opens and clicks, not {kind!r}.")
+    return _record(recipient, mailing_list, kind, Source.RECIPIENT, Channel.EMAIL, message_id=message_id, details=details)
+
+
+def find_or_create_recipient(account, email):
+    """Return the account's recipient with this normalised address, creating one without subscriptions if needed.
+
+    Transactional mail uses it: its recipients need no subscription, but
+    deliveries and statistics name a recipient.
+    """
+    recipient, _created = _get_or_create_recipient(account, Contact(email=email))
+    return recipient

@@ -157,6 +157,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+# Uploaded files, such as message attachments.
+MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media"))).resolve()
 
 # Uploads are read into memory only up to this size; a larger frontend
 # request gets MailUp's generic error code instead of an HTTP error.
@@ -202,6 +204,20 @@ CELERY_BEAT_SCHEDULE["requeue-inbound-messages"] = {"task": "sending.tasks.reque
 # which Linux routes to the loopback interface as a whole, or is 0.0.0.0 so
 # the operating system chooses (a sink in another container needs that).
 SENDING_SOURCE_IPS = env_list("SENDING_SOURCE_IPS", ["127.0.0.10", "127.0.0.11", "127.0.0.12", "127.0.0.13"])
+# Largest attachment, and largest sum of a message's attachments, in bytes.
+# Base64 makes them about a third larger in the message, and the sink takes
+# messages of up to 50 MiB.
+ATTACHMENT_MAX_BYTES = env_int("ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024, minimum=1)
+MESSAGE_ATTACHMENTS_MAX_BYTES = env_int("MESSAGE_ATTACHMENTS_MAX_BYTES", 25 * 1024 * 1024, minimum=1)
+# Largest body of a transactional API request, in bytes: room for the
+# attachment limit above once Base64 has grown it by a third.
+TRANSACTIONAL_MAX_BODY_BYTES = env_int("TRANSACTIONAL_MAX_BODY_BYTES", 36 * 1024 * 1024, minimum=1024)
+# SMTP+ submission server for transactional mail (AUTH without TLS, so
+# bind it to loopback only).
+SUBMISSION_SMTP_BIND = env_str("SUBMISSION_SMTP_BIND", "127.0.0.1")
+SUBMISSION_SMTP_PORT = env_int("SUBMISSION_SMTP_PORT", 2587, minimum=1, maximum=65535)
+# Largest message the SMTP+ port accepts, in bytes; larger ones get 552.
+SUBMISSION_MAX_MESSAGE_BYTES = env_int("SUBMISSION_MAX_MESSAGE_BYTES", 36 * 1024 * 1024, minimum=1024)
 # Deliveries created, and handed to one delivery task, per batch.
 SENDING_BATCH_SIZE = env_int("SENDING_BATCH_SIZE", 200, minimum=1, maximum=5000)
 CELERY_BEAT_SCHEDULE["sweep-sendings"] = {"task": "sending.tasks.sweep_sendings", "schedule": 60.0}

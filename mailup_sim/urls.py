@@ -5,6 +5,7 @@ from integrations import ftpzip_views, soap_import, sso_views
 from lists import frontend
 from mailup_sim import oauth, rest
 from mailup_sim.rest import endpoint
+from sending import tracking_views, transactional_api
 from sending.soap_manage import MANAGE
 from sending.soap_report import REPORT
 from sending.soap_send import SEND
@@ -22,6 +23,8 @@ urlpatterns = [
     path("api/v1.1/rest/consoleservice.svc/", include("lists.rest_urls")),
     re_path(r"^api/v1\.1/rest/", rest.not_found),
     *soap_import.SERVICE.urls(),
+    path("api/v2.0/messages/sendmessage", transactional_api.send_message),
+    path("api/v2.0/messages/sendtemplate", transactional_api.send_template),
     path("sink/api/", include("sending.sink_urls")),
     path("sim/api/v1/", include("integrations.admin_api_urls")),
     path("sim/media/ftpzip/<int:send_zip_id>/<path:name>", ftpzip_views.serve_image),
@@ -30,5 +33,7 @@ urlpatterns = [
     path("console/login.aspx", sso_views.redeem_login_link),
     path("console/", include("panel.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("track/open/<int:delivery_id>/<str:signature>.gif", tracking_views.open_pixel),
+    path("track/click/<int:delivery_id>/<str:signature>/<int:number>", tracking_views.click),
     path("admin/", admin.site.urls),
 ]

@@ -34,15 +34,16 @@ def field_values(recipient, field_names):
 def merge(text, values, escape_values):
     """Replace merge tags by their values. Names match without regard to case, and unknown tags stay.
 
-    Tracked links lose their `[track]` prefix and point straight at their
-    target. With `escape_values`, values are HTML-escaped.
+    Links still carrying a `[track]` prefix lose it and point straight at
+    their target: campaigns with tracking on have already turned them into
+    click redirects (sending.tracking). With `escape_values`, values are
+    HTML-escaped.
     """
     return fill_tags(compile_tags(text), values, escape_values)
 
 
 def compile_tags(text):
     """Split `text` once into literal text at even indexes and tag names at odd ones, for fill_tags."""
-    # TODO: rewrite tracked links into click redirects once click events exist.
     text = TRACK_PREFIX.sub("", text)
     text = UNSUBSCRIBE_LINK.sub("[unsubscribe]", text)
     return MERGE_TAG.split(text)

@@ -6,7 +6,8 @@ once per campaign, the merge tags are split out of the bodies once, and a
 delivery joins its values into the parts. The bytes match what
 EmailMessage with rendering.MESSAGE_POLICY produces: CRLF line ends, 7bit
 or 8bit UTF-8 bodies while every line fits in 998 bytes, quoted-printable
-otherwise.
+otherwise. Attachments are encoded once per campaign and follow the body
+in a multipart/mixed message, as EmailMessage.add_attachment nests them.
 
 `fill` returns None when a message needs the email package after all (a
 non-ASCII recipient address, or a body containing the boundary), and the
@@ -16,9 +17,11 @@ caller then builds it the slow way.
 import base64
 import binascii
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from email.message import MIMEPart
 
 from sending.merge_tags import compile_tags, fill_tags
+from sending.rendering import MESSAGE_POLICY
 
 MAX_LINE_BYTES = 998
 # Text bytes per RFC 2047 encoded word: 45 bytes make 60 base64 characters,
@@ -35,10 +38,18 @@ class MimeTemplate:
     shared_headers: str
     boundary: str
     fixed_subject: bytes | None = None
+    # Each attachment as a finished MIME part, and the boundary that
+    # separates them from the body.
+    attachment_parts: list = field(default_factory=list)
+    mixed_boundary: str = ""
 
 
-def build(subject, text, html, preheader, shared_headers):
-    """Compile a campaign's parts; `shared_headers` is a list of (name, value) for every recipient."""
+def build(subject, text, html, preheader, shared_headers, attachments=()):
+    """Compile a campaign's parts.
+
+    `shared_headers` is a list of (name, value) for every recipient, and
+    `attachments` a list of (filename, content type, bytes).
+    """
     boundary = f"=_mailupsim_{uuid.uuid4().hex}"
     for name, value in shared_headers:
         if "\r" in value or "\n" in value:
@@ -52,6 +63,8 @@ def build(subject, text, html, preheader, shared_headers):
         preheader=compile_tags(preheader) if preheader else None,
         shared_headers="\r\n".join(lines),
         boundary=boundary,
+        attachment_parts=[_attachment_part(*attachment) for attachment in attachments],
+        mixed_boundary=f"=_mailupsim_mixed_{uuid.uuid4().hex}",
     )
     if len(subject_parts) == 1:
         template.fixed_subject = _subject_header(template, {})
@@ -74,7 +87,8 @@ def fill(template, values, own_headers, insert_preheader):
     bodies = [("plain", _body_bytes(text))]
     if html.strip():
         bodies.append(("html", _body_bytes(html)))
-    if any(template.boundary.encode("ascii") in data for _subtype, (_encoding, data) in bodies):
+    boundaries = (template.boundary.encode("ascii"), template.mixed_boundary.encode("ascii"))
+    if any(boundary in data for boundary in boundaries for _subtype, (_encoding, data) in bodies):
         return None
     if any(not value.isascii() or "\r" in value or "\n" in value for _name, value in own_headers):
         return None
@@ -92,18 +106,40 @@ def _subject_header(template, values):
 
 def _mime_tail(template, bodies):
     shared = template.shared_headers.encode("ascii") + b"\r\nMIME-Version: 1.0\r\n"
+    content = _content(template, bodies)
+    if not template.attachment_parts:
+        return shared + content
+
+    boundary = template.mixed_boundary.encode("ascii")
+    out = [shared, b'Content-Type: multipart/mixed;\r\n boundary="', boundary, b'"\r\n\r\n']
+    for part in [content, *template.attachment_parts]:
+        out += [b"--", boundary, b"\r\n", part, b"\r\n"]
+    out += [b"--", boundary, b"--\r\n"]
+    return b"".join(out)
+
+
+def _content(template, bodies):
+    """Return the text part, or the text and HTML parts as multipart/alternative, headers included."""
     if len(bodies) == 1:
         [(subtype, body)] = bodies
-        return shared + _part(subtype, body)
+        return _part(subtype, body)
 
     boundary = template.boundary.encode("ascii")
-    out = [shared, b'Content-Type: multipart/alternative;\r\n boundary="', boundary, b'"\r\n\r\n']
+    out = [b'Content-Type: multipart/alternative;\r\n boundary="', boundary, b'"\r\n\r\n']
     # The line break before a delimiter belongs to the delimiter (RFC 2046
     # section 5.1.1), so each body keeps its own final line break.
     for subtype, body in bodies:
         out += [b"--", boundary, b"\r\n", _part(subtype, body), b"\r\n"]
     out += [b"--", boundary, b"--\r\n"]
     return b"".join(out)
+
+
+def _attachment_part(filename, content_type, content):
+    """Return one attachment as MIME part bytes, base64 encoded by the email package."""
+    maintype, _, subtype = content_type.partition("/")
+    part = MIMEPart(policy=MESSAGE_POLICY)
+    part.set_content(content, maintype=maintype, subtype=subtype, disposition="attachment", filename=filename)
+    return part.as_bytes()
 
 
 def _part(subtype, body):

@@ -2,6 +2,7 @@
 
 import builtins
 
+from django.contrib.auth.hashers import check_password, make_password
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -138,10 +139,14 @@ class Message(models.Model):
     preheader = models.CharField(max_length=300, blank=True)
     # builtins.list, because the `list` field above hides the built-in name here.
     tags = models.JSONField(default=builtins.list, blank=True)
-    # Track opens and clicks.
+    # With tracking on, links become click redirects and an open pixel is
+    # added; with it off, the message carries neither.
     tracking = models.BooleanField(default=True)
     # Free text for the account's own use (the `note` option of the SOAP services).
     note = models.TextField(blank=True)
+    # Groups transactional sends under one message, as MailUp does with
+    # X-SMTPAPI CampaignCode; empty for newsletters.
+    campaign_code = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -152,13 +157,90 @@ class Message(models.Model):
         return f"{self.pk} {self.subject[:60]}"
 
 
+class Attachment(models.Model):
+    """A file sent with every delivery of a message, as a MIME part of its own."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="attachments")
+    filename = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=127)
+    file = models.FileField(upload_to="attachments/%Y/%m/")
+    size = models.PositiveIntegerField(help_text=_("Size of the file in bytes."))
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return f"{self.filename} of message {self.message_id}"
+
+
+class SavedFilter(models.Model):
+    """Conditions on recipient fields and subscription status, stored per list and used as a sending target.
+
+    `conditions` is a list of objects, each either
+    `{"field": "campo3" | "email" | "mobile", "operator": ..., "value": ...}`
+    or `{"status": "subscribed" | "pending" | "unsubscribed"}`. The
+    `sending.filters` module validates them and turns them into a query.
+    """
+
+    class Match(models.TextChoices):
+        ALL = "all", _("all conditions (AND)")
+        ANY = "any", _("any condition (OR)")
+
+    list = models.ForeignKey(List, on_delete=models.CASCADE, related_name="saved_filters")
+    name = models.CharField(max_length=200)
+    match = models.CharField(max_length=3, choices=Match.choices, default=Match.ALL)
+    conditions = models.JSONField(default=builtins.list)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["list", "name"], name="unique_filter_name_per_list")]
+
+    def __str__(self):
+        return f"{self.name} ({self.match}, {len(self.conditions)} conditions)"
+
+
+class SmtpUser(models.Model):
+    """An SMTP+ user (`s` + digits + `_` + digits) that sends transactional mail for one list."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="smtp_users")
+    list = models.ForeignKey(List, on_delete=models.CASCADE, related_name="smtp_users")
+    username = models.CharField(max_length=32, unique=True)
+    # Hashed with Django's password hashers; the secret never expires.
+    password = models.CharField(max_length=128)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return f"{self.username} for list {self.list_id}"
+
+    def set_password(self, raw_password):
+        self.password = make_password(raw_password)
+
+    def check_password(self, raw_password):
+        return check_password(raw_password, self.password)
+
+
 class Sending(models.Model):
     """One send of a message to a target, immediate or scheduled.
 
     The target is the whole list, narrowed to `groups` when any are given,
-    minus the members of `excluded_groups`, or only `recipients` when any
-    are given. Only subscribed e-mail subscriptions of the list receive it.
+    minus the members of `excluded_groups`, narrowed again to recipients
+    matching every one of `filters`, or only `recipients` when any are
+    given. Only subscribed e-mail subscriptions of the list receive a
+    campaign. A transactional sending carries its finished MIME message in
+    `raw_message` and goes to its deliveries' addresses, subscribed or not.
     """
+
+    class Kind(models.TextChoices):
+        CAMPAIGN = "campaign", _("newsletter")
+        TRANSACTIONAL = "transactional", _("transactional")
 
     class Status(models.TextChoices):
         SCHEDULED = "scheduled", _("scheduled")
@@ -176,6 +258,14 @@ class Sending(models.Model):
     groups = models.ManyToManyField(Group, blank=True, related_name="+")
     excluded_groups = models.ManyToManyField(Group, blank=True, related_name="+")
     recipients = models.ManyToManyField(Recipient, blank=True, related_name="+")
+    filters = models.ManyToManyField(SavedFilter, blank=True, related_name="sendings")
+    # Whether a recipient must match every one of `filters` or any of them.
+    filters_match = models.CharField(max_length=3, choices=SavedFilter.Match.choices, default=SavedFilter.Match.ALL)
+    kind = models.CharField(max_length=13, choices=Kind.choices, default=Kind.CAMPAIGN)
+    # The unsigned message of a transactional sending, as the API call or
+    # SMTP+ client gave it; each delivery gets its own headers and signature.
+    raw_message = models.BinaryField(null=True, blank=True)
+    smtp_user = models.ForeignKey(SmtpUser, on_delete=models.SET_NULL, null=True, blank=True, related_name="sendings")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     scheduled_at = models.DateTimeField(null=True, blank=True)
     # Sender of this sending; empty values mean the list's sender.
@@ -493,3 +583,59 @@ class RelayConnectionLease(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["isp", "source_ip", "expires_at"])]
+class TrackedLink(models.Model):
+    """A link of a message that click redirects may lead to, numbered in order of appearance.
+
+    `url` is the link as written, merge tags included, so a click leads to
+    the recipient's own version of it and no other address.
+    """
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="tracked_links")
+    number = models.PositiveIntegerField()
+    url = models.TextField()
+
+    class Meta:
+        ordering = ["message", "number"]
+        constraints = [models.UniqueConstraint(fields=["message", "number"], name="unique_link_number_per_message")]
+
+    def __str__(self):
+        return f"link {self.number} of message {self.message_id}: {self.url[:80]}"
+
+
+class DeliveryEvent(models.Model):
+    """Something that happened to a sent message: an open, a click, a bounce or a complaint.
+
+    Unsubscribes are SubscriptionEvent rows of the lists app, which carry
+    the message id.
+    """
+
+    class Kind(models.TextChoices):
+        OPEN = "open", _("open")
+        CLICK = "click", _("click")
+        HARD_BOUNCE = "hard_bounce", _("hard bounce")
+        SOFT_BOUNCE = "soft_bounce", _("soft bounce")
+        COMPLAINT = "complaint", _("complaint")
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="events")
+    # Copies of the delivery's sending and recipient, so statistics group
+    # events without a join.
+    sending = models.ForeignKey(Sending, on_delete=models.CASCADE, related_name="delivery_events")
+    recipient = models.ForeignKey(Recipient, on_delete=models.CASCADE, related_name="delivery_events")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    link = models.ForeignKey(TrackedLink, on_delete=models.SET_NULL, null=True, blank=True, related_name="clicks")
+    # The address a click redirected to, after merge tags were filled.
+    url = models.TextField(blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["sending", "kind"]),
+            models.Index(fields=["delivery", "kind"]),
+            models.Index(fields=["recipient", "created_at"]),
+        ]
+
+    def __str__(self):
+        return f"{self.kind} of delivery {self.delivery_id}"

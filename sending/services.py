@@ -8,33 +8,42 @@ and every attempt's outcome is written back to its Delivery.
 """
 
 import logging
+import mimetypes
 import re
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import reduce
+from operator import and_, or_
 
 import css_inline
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, F, Q, Value
+from django.core.files.base import ContentFile
+from django.db.models import Count, Exists, F, OuterRef, Q, Sum, Value
 from django.db.models.functions import Coalesce, TruncHour
 from django.utils import timezone
 
-from lists.models import Channel, GroupMembership, Recipient, Source, Subscription
-from sending import clock, relay_routes
+from lists.models import Channel, GroupMembership, Recipient, Source, Subscription, SubscriptionEvent
+from sending import campaign_rendering, clock, filters, relay_routes, tracking
 from sending.errors import MessageNotFound, SendingNotFound
 from sending.html_text import html_to_text
+from sending.merge_tags import merge
 from sending.models import (
+    Attachment,
     Delivery,
     DeliveryAttempt,
+    DeliveryEvent,
     IpPool,
     IspRule,
     Message,
+    SavedFilter,
     Sending,
     SinkMessage,
     SinkRule,
     SourceIp,
     SystemMail,
+    TrackedLink,
     WarmupSchedule,
 )
 
@@ -233,19 +242,29 @@ def subscribed_recipients_by_email(mailing_list, emails):
 
 
 def queue_sending(
-    message, groups=(), excluded_groups=(), recipients=(), scheduled_at=None, from_email="", from_name=""
+    message,
+    groups=(),
+    excluded_groups=(),
+    recipients=(),
+    filters=(),
+    scheduled_at=None,
+    from_email="",
+    from_name="",
+    filters_match=SavedFilter.Match.ALL,
 ):
     """Create a sending of `message` and start it now, or at `scheduled_at` when that is in the future.
 
     `groups` narrows the list to their members, `excluded_groups` removes
-    theirs, and `recipients` (Recipient rows) replaces the target with
-    those people. Recipients without a subscribed e-mail subscription to
-    the list are skipped in every case. `from_email` and `from_name`
-    replace the list's sender. Raises ValueError for a group of another list.
+    theirs, `filters` (SavedFilter rows) keeps only the recipients that
+    match every one of them, or any of them when `filters_match` is "any",
+    and `recipients` (Recipient rows) replaces the target with those
+    people. Recipients without a subscribed e-mail subscription to the
+    list are skipped in every case. `from_email` and `from_name` replace
+    the list's sender. Raises ValueError for a group or filter of another
+    list or an unknown `filters_match`.
     """
-    for group in [*groups, *excluded_groups]:
-        if group.list_id != message.list_id:
-            raise ValueError(f"Group {group.pk} does not belong to list {message.list.list_id}.")
+    _check_target_list(message.list, groups, excluded_groups, filters)
+    _check_filters_match(filters_match)
 
     later = scheduled_at is not None and scheduled_at > timezone.now()
     with transaction.atomic():
@@ -256,15 +275,40 @@ def queue_sending(
             scheduled_at=scheduled_at,
             from_email=from_email,
             from_name=from_name,
+            filters_match=filters_match,
         )
         sending.groups.set(groups)
         sending.excluded_groups.set(excluded_groups)
         sending.recipients.set(recipients)
+        sending.filters.set(filters)
         if not later:
             transaction.on_commit(lambda: _enqueue_fan_out(sending.pk), robust=True)
 
     logger.info("sending queued sending=%s message=%s scheduled_at=%s", sending.pk, message.pk, scheduled_at)
     return sending
+
+
+def _check_target_list(mailing_list, groups, excluded_groups, filters):
+    for group in [*groups, *excluded_groups]:
+        if group.list_id != mailing_list.pk:
+            raise ValueError(f"Group {group.pk} does not belong to list {mailing_list.list_id}.")
+    for saved_filter in filters:
+        if saved_filter.list_id != mailing_list.pk:
+            raise ValueError(f"Filter {saved_filter.pk} does not belong to list {mailing_list.list_id}.")
+
+
+def _check_filters_match(filters_match):
+    if filters_match not in SavedFilter.Match.values:
+        raise ValueError(f"filters_match must be one of {', '.join(SavedFilter.Match.values)}; got {filters_match!r}.")
+
+
+def find_saved_filters(mailing_list, filter_ids):
+    """Return the saved filters of a list with these ids, in the given order; raises ValueError naming an unknown id."""
+    found = {saved_filter.pk: saved_filter for saved_filter in SavedFilter.objects.filter(list=mailing_list, pk__in=filter_ids)}
+    for filter_id in filter_ids:
+        if filter_id not in found:
+            raise ValueError(f"Filter {filter_id} does not exist in list {mailing_list.list_id}.")
+    return [found[filter_id] for filter_id in dict.fromkeys(filter_ids)]
 
 
 def _enqueue_fan_out(sending_id):
@@ -273,7 +317,8 @@ def _enqueue_fan_out(sending_id):
     prepare_sending.delay(sending_id)
 
 
-def _enqueue_deliveries(delivery_ids):
+def enqueue_deliveries(delivery_ids):
+    """Hand the deliveries to delivery tasks in batches of SENDING_BATCH_SIZE."""
     from sending.tasks import deliver_batch
 
     size = settings.SENDING_BATCH_SIZE
@@ -299,17 +344,43 @@ def target_recipients(sending):
         sending.list_id,
         group_ids=list(sending.groups.values_list("pk", flat=True)),
         excluded_group_ids=list(sending.excluded_groups.values_list("pk", flat=True)),
+        saved_filters=list(sending.filters.all()),
         recipient_ids=sending.recipients.values("pk") if sending.recipients.exists() else None,
+        filters_match=sending.filters_match,
     )
 
 
-def recipients_in_target(list_id, group_ids=(), excluded_group_ids=(), recipient_ids=None):
+def count_target_recipients(
+    mailing_list, groups=(), excluded_groups=(), filters=(), recipients=(), filters_match=SavedFilter.Match.ALL
+):
+    """Count the recipients a sending to this target would reach now, as `queue_sending` defines the target.
+
+    Raises ValueError for a group or filter of another list or an unknown
+    `filters_match`, as queue_sending does.
+    """
+    _check_target_list(mailing_list, groups, excluded_groups, filters)
+    _check_filters_match(filters_match)
+    recipients = list(recipients)
+    return recipients_in_target(
+        mailing_list.pk,
+        group_ids=[group.pk for group in groups],
+        excluded_group_ids=[group.pk for group in excluded_groups],
+        recipient_ids=[recipient.pk for recipient in recipients] if recipients else None,
+        saved_filters=list(filters),
+        filters_match=filters_match,
+    ).count()
+
+
+def recipients_in_target(
+    list_id, group_ids=(), excluded_group_ids=(), recipient_ids=None, saved_filters=(), filters_match="all"
+):
     """Return a queryset of the list's recipients subscribed by e-mail, narrowed as a sending's target is.
 
     `group_ids` keeps members of any of those groups, `excluded_group_ids`
-    drops members of any of those, and `recipient_ids` (ids or a subquery),
-    when not None, keeps only those recipients. The panel counts this
-    before a sending exists.
+    drops members of any of those, `saved_filters` (SavedFilter rows) keeps
+    those matching every one, or any one when `filters_match` is "any",
+    and `recipient_ids` (ids or a subquery), when not None, keeps only
+    those recipients. The panel counts this before a sending exists.
     """
     subscribed = Subscription.objects.filter(
         list_id=list_id, channel=Channel.EMAIL, status=Subscription.Status.SUBSCRIBED
@@ -322,9 +393,59 @@ def recipients_in_target(list_id, group_ids=(), excluded_group_ids=(), recipient
         recipients = recipients.exclude(
             pk__in=GroupMembership.objects.filter(group_id__in=excluded_group_ids).values("recipient_id")
         )
+    if saved_filters:
+        recipients = filters.alias_fields(recipients, saved_filters)
+        queries = [filters.filter_query(saved_filter) for saved_filter in saved_filters]
+        combine = or_ if filters_match == SavedFilter.Match.ANY else and_
+        recipients = recipients.filter(reduce(combine, queries))
     if recipient_ids is not None:
         recipients = recipients.filter(pk__in=recipient_ids)
     return recipients
+
+
+# --- Saved filters -------------------------------------------------------------
+
+
+def filter_recipients(saved_filter):
+    """Return a queryset of the recipients of the filter's list, in any subscription state, that match it."""
+    on_list = Subscription.objects.filter(list_id=saved_filter.list_id, channel=Channel.EMAIL).values("recipient_id")
+    recipients = filters.alias_fields(Recipient.objects.filter(pk__in=on_list), [saved_filter])
+    return recipients.filter(filters.filter_query(saved_filter))
+
+
+def save_filter(mailing_list, name, conditions, match=SavedFilter.Match.ALL, saved_filter=None):
+    """Create a saved filter of a list, or replace the name and conditions of `saved_filter`.
+
+    Raises filters.FilterError naming the first invalid condition, and
+    ValueError for an empty or duplicate name or an unknown `match`.
+    """
+    if saved_filter is not None and saved_filter.list_id != mailing_list.pk:
+        raise ValueError(f"Filter {saved_filter.pk} does not belong to list {mailing_list.list_id}.")
+    name = (name or "").strip()
+    if not name or len(name) > 200:
+        raise ValueError("name must be between 1 and 200 characters.")
+    if match not in SavedFilter.Match.values:
+        raise ValueError(f"match must be one of {', '.join(SavedFilter.Match.values)}.")
+    field_names = {
+        field_name.lower(): field_id
+        for field_id, field_name in mailing_list.account.field_definitions.values_list("field_id", "name")
+    }
+    cleaned = filters.clean_conditions(conditions, field_names)
+
+    with transaction.atomic():
+        duplicates = SavedFilter.objects.filter(list=mailing_list, name=name)
+        if saved_filter is not None:
+            duplicates = duplicates.exclude(pk=saved_filter.pk)
+        if duplicates.exists():
+            raise ValueError(f"List {mailing_list.list_id} already has a filter named {name!r}.")
+        saved_filter = saved_filter or SavedFilter(list=mailing_list)
+        saved_filter.name = name
+        saved_filter.match = match
+        saved_filter.conditions = cleaned
+        saved_filter.save()
+
+    logger.info("saved filter stored filter=%s list=%s conditions=%s", saved_filter.pk, mailing_list.list_id, len(cleaned))
+    return saved_filter
 
 
 def fan_out(sending):
@@ -351,7 +472,7 @@ def fan_out(sending):
                     sending=sending, recipient_id__in=[pk for pk, _email in batch], status=DeliveryStatus.QUEUED
                 ).values_list("pk", flat=True)
             )
-            transaction.on_commit(lambda ids=ids: _enqueue_deliveries(ids), robust=True)
+            transaction.on_commit(lambda ids=ids: enqueue_deliveries(ids), robust=True)
 
     total = sending.deliveries.count()
     Sending.objects.filter(pk=sending.pk, status=SendingStatus.PREPARING).update(
@@ -387,13 +508,24 @@ def claim_deliveries(delivery_ids):
 
 
 def still_subscribed(deliveries):
-    """Return the ids of the deliveries whose recipient is still subscribed to the sending's list by e-mail."""
+    """Return the ids of the deliveries that may still be sent.
+
+    Those are the deliveries of transactional sendings, and the campaign
+    deliveries whose recipient is still subscribed to the list by e-mail.
+    """
     by_sending = {}
     for delivery in deliveries:
         by_sending.setdefault(delivery.sending_id, []).append(delivery)
 
     allowed = set()
+    transactional = set(
+        Sending.objects.filter(pk__in=by_sending, kind=Sending.Kind.TRANSACTIONAL).values_list("pk", flat=True)
+    )
     for sending_id, items in by_sending.items():
+        if sending_id in transactional:
+            # Transactional mail goes to whoever the caller named.
+            allowed.update(item.pk for item in items)
+            continue
         subscribed = set(
             Subscription.objects.filter(
                 list__sendings=sending_id,
@@ -565,13 +697,149 @@ def sweep_sendings():
         .order_by("pk")
         .values_list("pk", flat=True)[:SWEEP_LIMIT]
     )
-    _enqueue_deliveries(due)
+    enqueue_deliveries(due)
 
     for sending_id in Sending.objects.filter(status=SendingStatus.SENDING).values_list("pk", flat=True):
         finish_sending_if_done(sending_id)
     if fan_outs or due:
         logger.info("sweep enqueued sendings=%s deliveries=%s", len(fan_outs), len(due))
     return len(fan_outs) + len(due)
+
+
+# --- Attachments -----------------------------------------------------------------
+
+CONTENT_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}$")
+UNSAFE_FILENAME_CHARACTERS = re.compile(r"[\x00-\x1f\x7f/\\]")
+
+
+def add_attachment(message, filename, content, content_type=""):
+    """Store a file and send it with every delivery of `message`.
+
+    The name loses any folder part and control characters. A missing or
+    malformed content type is guessed from the name. Raises ValueError when
+    the file or the message's attachments together exceed the configured
+    sizes, or the name is empty.
+    """
+    clean_name = clean_filename(filename)
+    if len(content) > settings.ATTACHMENT_MAX_BYTES:
+        raise ValueError(
+            f"Attachment {clean_name!r} has {len(content)} bytes; the limit is {settings.ATTACHMENT_MAX_BYTES}."
+        )
+    content_type = (content_type or "").strip().lower()
+    if not CONTENT_TYPE.match(content_type):
+        content_type = guess_content_type(clean_name)
+
+    with transaction.atomic():
+        # Locking the message serializes concurrent uploads, so the total stays under the limit.
+        Message.objects.select_for_update().filter(pk=message.pk).first()
+        stored = message.attachments.aggregate(total=Sum("size"))["total"] or 0
+        if stored + len(content) > settings.MESSAGE_ATTACHMENTS_MAX_BYTES:
+            raise ValueError(
+                f"Message {message.pk} would carry {stored + len(content)} bytes of attachments; "
+                f"the limit is {settings.MESSAGE_ATTACHMENTS_MAX_BYTES}."
+            )
+        attachment = Attachment(message=message, filename=clean_name, content_type=content_type, size=len(content))
+        attachment.file.save(clean_name, ContentFile(content), save=False)
+        attachment.save()
+
+    logger.info("attachment stored attachment=%s message=%s bytes=%s", attachment.pk, message.pk, len(content))
+    return attachment
+
+
+def remove_attachment(attachment):
+    """Delete an attachment row and its stored file."""
+    with transaction.atomic():
+        attachment.delete()
+        transaction.on_commit(lambda: attachment.file.storage.delete(attachment.file.name), robust=True)
+    logger.info("attachment removed attachment=%s message=%s", attachment.pk, attachment.message_id)
+
+
+def guess_content_type(filename):
+    return mimetypes.guess_type(filename)[0] or "application/octet-stream"
+
+
+def clean_filename(filename):
+    """Return the file name without folders or control characters, or raise ValueError when nothing is left."""
+    name = UNSAFE_FILENAME_CHARACTERS.sub("", (filename or "").replace("\\", "/").rsplit("/", 1)[-1]).strip()
+    if not name or name in (".", ".."):
+        raise ValueError("filename is missing.")
+    return name[:200]
+
+
+# --- Tracking events -------------------------------------------------------------
+
+
+def record_open(delivery_id, ip, user_agent):
+    """Record that a delivery's open pixel was loaded; return the DeliveryEvent, or None for an unknown delivery."""
+    delivery = _tracked_delivery(delivery_id)
+    if delivery is None:
+        return None
+    return _record_tracking_event(delivery, DeliveryEvent.Kind.OPEN, ip, user_agent)
+
+
+def record_click(delivery_id, link_number, ip, user_agent):
+    """Record a click on link `link_number` of a delivery and return the URL to redirect to.
+
+    The URL is the message's stored link with the recipient's merge tags
+    filled. Returns None, recording nothing, for an unknown delivery or
+    link, or when the filled link is no longer an http(s) URL.
+    """
+    delivery = _tracked_delivery(delivery_id)
+    if delivery is None:
+        return None
+    sending = delivery.sending
+    link = TrackedLink.objects.filter(message_id=sending.message_id, number=link_number).first()
+    if link is None:
+        return None
+
+    url = _fill_link(link, delivery)
+    if not tracking.TRACKABLE.match(url) or any(character in url for character in "\r\n\t "):
+        logger.warning("click rejected delivery=%s link=%s: the filled link is not an http(s) URL", delivery.pk, link.number)
+        return None
+    _record_tracking_event(delivery, DeliveryEvent.Kind.CLICK, ip, user_agent, link=link, url=url)
+    return url
+
+
+def record_delivery_event(delivery, kind, ip=None, user_agent="", link=None, url=""):
+    """Store one DeliveryEvent of `delivery` (a bounce, a complaint, an open or a click) and return it."""
+    return DeliveryEvent.objects.create(
+        delivery=delivery,
+        sending_id=delivery.sending_id,
+        recipient_id=delivery.recipient_id,
+        kind=kind,
+        link=link,
+        url=url,
+        ip=ip,
+        user_agent=(user_agent or "")[:500],
+    )
+
+
+def _tracked_delivery(delivery_id):
+    return Delivery.objects.select_related("sending__list__account", "recipient").filter(pk=delivery_id).first()
+
+
+def _fill_link(link, delivery):
+    sending = delivery.sending
+    account = sending.list.account
+    field_names = dict(account.field_definitions.values_list("field_id", "name"))
+    values = campaign_rendering.recipient_values(account, sending.list, sending.message_id, field_names, delivery)
+    return merge(link.url, values, escape_values=False)
+
+
+def _record_tracking_event(delivery, kind, ip, user_agent, link=None, url=""):
+    """Store the event and the matching recipient event in one transaction."""
+    from lists import services as lists_services
+
+    sending = delivery.sending
+    activity = SubscriptionEvent.Kind.OPEN if kind == DeliveryEvent.Kind.OPEN else SubscriptionEvent.Kind.CLICK
+    details = {"delivery": delivery.pk, "sending": sending.pk}
+    if url:
+        details["url"] = url
+    with transaction.atomic():
+        event = record_delivery_event(delivery, kind, ip, user_agent, link, url)
+        lists_services.record_message_activity(delivery.recipient, sending.list, activity, sending.message_id, details)
+    logger.info("%s recorded delivery=%s sending=%s link=%s", kind, delivery.pk, sending.pk, link.number if link else "")
+    return event
 
 
 def sending_statistics(sending):
@@ -632,7 +900,7 @@ def resume_sending(sending):
                     "pk", flat=True
                 )
             )
-            transaction.on_commit(lambda: _enqueue_deliveries(waiting), robust=True)
+            transaction.on_commit(lambda: enqueue_deliveries(waiting), robust=True)
 
     logger.info("sending resumed sending=%s status=%s", sending.pk, sending.status)
     return True
@@ -850,7 +1118,11 @@ class MessageReport:
 def recipient_report(mailing_list, email, message_id=0):
     """Collect ReportByUser's data for `email` on a list; `message_id` 0 means every message.
 
-    An unknown or invalid address gives an empty report with both statuses None.
+    An unknown or invalid address gives an empty report with both statuses
+    None. Clicks are grouped by the URL this recipient was sent to, merge
+    tags filled. An address unsubscribed from the list by e-mail gets no
+    clicks or opens, because MailUp keeps no statistics for unsubscribed
+    addresses.
     """
     recipient = Recipient.objects.filter(account_id=mailing_list.account_id, email=email.strip().lower()).first()
     if recipient is None:
@@ -862,14 +1134,15 @@ def recipient_report(mailing_list, email, message_id=0):
     bounce = (
         recipient.events.filter(source=Source.BOUNCE).order_by("-created_at").values_list("created_at", flat=True).first()
     )
-    # TODO: fill clicks and opens from the tracking events once open and
-    # click tracking records them; until then no message has any.
+    clicks, opens = {}, []
+    if statuses.get(Channel.EMAIL) != Subscription.Status.UNSUBSCRIBED:
+        clicks, opens = _recipient_events(_tracking_events(mailing_list, message_id).filter(recipient=recipient))
     return RecipientReport(
         email_status=statuses.get(Channel.EMAIL),
         sms_status=statuses.get(Channel.SMS),
         last_bounce=bounce,
-        clicks={},
-        opens=[],
+        clicks=clicks,
+        opens=opens,
         fields=dict(recipient.fields),
     )
 
@@ -877,10 +1150,72 @@ def recipient_report(mailing_list, email, message_id=0):
 def message_report(mailing_list, message_id=0):
     """Collect ReportByMessage's data for one message of a list, or every message when `message_id` is 0.
 
-    Raises MessageNotFound for a message of another list.
+    Clicks are grouped by the link as written in the message, so one URL
+    gathers every recipient's clicks on it. Addresses unsubscribed from the
+    list by e-mail are left out, as in recipient_report. Raises
+    MessageNotFound for a message of another list.
     """
     if message_id:
         find_message(mailing_list, message_id)
-    # TODO: as in recipient_report, count clicks and opens from the tracking
-    # events once they exist.
-    return MessageReport(clicks={}, opens={})
+    events = _tracking_events(mailing_list, message_id).exclude(_unsubscribed_from(mailing_list))
+
+    clicks = {}
+    click_rows = (
+        events.filter(kind=DeliveryEvent.Kind.CLICK)
+        .values("link__message_id", "link__number", "link__url", "url", "recipient__email")
+        .annotate(total=Count("pk"))
+        .order_by("link__message_id", "link__number", "url", "recipient__email")
+    )
+    for row in click_rows:
+        # A click keeps its filled URL when the message's link was deleted since.
+        url = row["link__url"] or row["url"]
+        per_email = clicks.setdefault(url, {})
+        per_email[row["recipient__email"]] = per_email.get(row["recipient__email"], 0) + row["total"]
+
+    open_rows = (
+        events.filter(kind=DeliveryEvent.Kind.OPEN)
+        .values("recipient__email")
+        .annotate(total=Count("pk"))
+        .order_by("recipient__email")
+    )
+    opens = {row["recipient__email"]: row["total"] for row in open_rows}
+    return MessageReport(clicks=clicks, opens=opens)
+
+
+def _tracking_events(mailing_list, message_id):
+    """Return the opens and clicks of the list's sendings, of message `message_id` unless it is 0, oldest first."""
+    events = DeliveryEvent.objects.filter(
+        sending__list=mailing_list, kind__in=[DeliveryEvent.Kind.OPEN, DeliveryEvent.Kind.CLICK]
+    )
+    if message_id:
+        events = events.filter(sending__message_id=message_id)
+    return events.order_by("created_at", "pk")
+
+
+def _unsubscribed_from(mailing_list):
+    """Return a condition on DeliveryEvent that is true when its recipient left the list's e-mail channel."""
+    return Exists(
+        Subscription.objects.filter(
+            list=mailing_list,
+            channel=Channel.EMAIL,
+            status=Subscription.Status.UNSUBSCRIBED,
+            recipient_id=OuterRef("recipient_id"),
+        )
+    )
+
+
+def _recipient_events(events):
+    """Split one recipient's events into ({url: [event]}, [event]) in RecipientReport's shape."""
+    clicks, opens = {}, []
+    for event in events.select_related("sending__message"):
+        item = {
+            "at": event.created_at,
+            "ip": event.ip,
+            "message_id": event.sending.message_id,
+            "subject": event.sending.message.subject,
+        }
+        if event.kind == DeliveryEvent.Kind.OPEN:
+            opens.append(item)
+        else:
+            clicks.setdefault(event.url, []).append(item)
+    return clicks, opens

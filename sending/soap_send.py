@@ -17,6 +17,7 @@ from lists.errors import InvalidContact
 from lists.validation import normalize_email
 from mailup_sim import soap
 from sending import services
+from sending.models import SavedFilter
 from sending.soap_common import (
     ERROR_MESSAGE_NOT_FOUND,
     NAMESPACE,
@@ -42,6 +43,7 @@ HTML_CONTENT_TYPES = {"", "html", "text", "file"}
 DATE_FORMAT = "%d/%m/%Y %H:%M:%S"
 DELIVERY_DATE_FORMAT = "%Y%m%d%H%M%S"
 SEND_TO_VALUES = ("all", "recipients", "groups")
+FILTERS_AS_VALUES = {"AND": SavedFilter.Match.ALL, "OR": SavedFilter.Match.ANY}
 
 
 def format_date(value):
@@ -84,20 +86,22 @@ def delivery_date(options):
 
 
 def sending_arguments(mailing_list, options):
-    """Turn the send options (send_to, recipients, exclude, filters, deliverydt, from_*) into queue_sending arguments."""
+    """Turn the send options into queue_sending arguments.
+
+    The options are send_to, recipients, exclude, filters, filters_as,
+    deliverydt, from_email and from_name.
+    """
     send_to = options.get("send_to", "ALL").strip().lower() or "all"
     if send_to not in SEND_TO_VALUES:
         raise invalid(f"Option 'send_to' must be ALL, RECIPIENTS or GROUPS; got {options['send_to'][:40]!r}.")
-    if parse_id_list(options.get("filters", ""), "filters"):
-        # TODO: apply saved filters once the platform stores them; until then
-        # a call that names filters is rejected rather than sent to everyone.
-        raise invalid("Option 'filters' names saved filters, which this server does not store yet.")
 
     arguments = {
         "scheduled_at": delivery_date(options),
         "from_email": _sender_email(options),
         "from_name": options.get("from_name", "").strip()[:200],
         "excluded_groups": _groups(mailing_list, parse_id_list(options.get("exclude", ""), "exclude")),
+        "filters": _saved_filters(mailing_list, parse_id_list(options.get("filters", ""), "filters")),
+        "filters_match": _filters_match(options),
     }
     targets = options.get("recipients", "")
     if send_to == "groups":
@@ -117,6 +121,21 @@ def _sender_email(options):
         return normalize_email(raw)
     except InvalidContact:
         raise invalid(f"Option 'from_email' is not a valid address: {raw[:80]!r}.") from None
+
+
+def _saved_filters(mailing_list, filter_ids):
+    try:
+        return services.find_saved_filters(mailing_list, filter_ids)
+    except ValueError as error:
+        raise invalid(f"Option 'filters': {error}") from None
+
+
+def _filters_match(options):
+    """Read `filters_as`: AND (the default) keeps recipients matching every filter, OR those matching any."""
+    raw = options.get("filters_as", "").strip().upper() or "AND"
+    if raw not in FILTERS_AS_VALUES:
+        raise invalid(f"Option 'filters_as' must be AND or OR; got {options['filters_as'][:40]!r}.")
+    return FILTERS_AS_VALUES[raw]
 
 
 def _groups(mailing_list, group_ids):

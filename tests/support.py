@@ -68,6 +68,5 @@ class Http:
     def open_link(self, url, method="GET", **kwargs):
         """Follow an absolute link from a message: connect to the live server, keep the link's Host."""
         link_host, _, rest = url.partition("://")[2].partition("/")
-        return self.session.request(
-            method, f"{self.base_url}/{rest}", headers={"Host": link_host}, timeout=30, **kwargs
-        )
+        headers = {**kwargs.pop("headers", {}), "Host": link_host}
+        return self.session.request(method, f"{self.base_url}/{rest}", headers=headers, timeout=30, **kwargs)

@@ -39,6 +39,7 @@ def platform(tmp_path):
         SINK_SMTP_PORT=str(sink_port),
         FTP_PORT=str(free_port()),
         INBOUND_MX_PORT=str(free_port()),
+        SUBMISSION_SMTP_PORT=str(free_port()),
     )
     process = subprocess.Popen(
         [sys.executable, "manage.py", "serve"],

@@ -12,10 +12,15 @@ from tests.sending.campaigns import subscribe
 LONG_LINE = "<p>" + "Una riga lunghissima senza a capo, " * 60 + "</p>"
 
 
-def both_renderings(html, subject, preheader=""):
-    """Return (template message, email package message) for one delivery, parsed."""
+def both_renderings(html, subject, preheader="", attachments=()):
+    """Return (template message, email package message) for one delivery, parsed.
+
+    `attachments` lists (filename, content type, bytes) to attach first.
+    """
     recipient = subscribe("anna@example.com", fields={"1": "Anna Maria"})
     message = services.create_message(demo_list(), subject, html, preheader=preheader)
+    for filename, content_type, content in attachments:
+        services.add_attachment(message, filename, content, content_type)
     sending = Sending.objects.create(message=message, list=message.list)
     delivery = Delivery.objects.create(sending=sending, recipient=recipient, to_email=recipient.email)
     campaign = campaign_rendering.load_campaign(Sending.objects.select_related("message", "list__account").get(pk=sending.pk))
@@ -49,6 +54,36 @@ def test_template_matches_email_package(demo, html, subject, preheader):
     assert fast.get_content_type() == slow.get_content_type()
     assert body(fast, "plain") == body(slow, "plain")
     assert body(fast, "html") == body(slow, "html")
+
+
+def test_attachments_match_email_package(demo):
+    attachments = [
+        ("listino.pdf", "application/pdf", b"%PDF-1.4 " + bytes(range(256)) * 40),
+        ("però.txt", "text/plain", "Prezzi più bassi\n".encode()),
+    ]
+
+    fast, slow = both_renderings("<p>Ciao [nome]</p>", "Listino", attachments=attachments)
+
+    assert fast.get_content_type() == slow.get_content_type() == "multipart/mixed"
+    assert body(fast, "plain") == body(slow, "plain")
+    assert body(fast, "html") == body(slow, "html")
+    fast_files = [(part.get_filename(), part.get_content_type(), part.get_payload(decode=True)) for part in fast.iter_attachments()]
+    slow_files = [(part.get_filename(), part.get_content_type(), part.get_payload(decode=True)) for part in slow.iter_attachments()]
+    assert fast_files == slow_files
+    assert [name for name, _type, _content in fast_files] == ["listino.pdf", "però.txt"]
+
+
+def test_tracked_links_match_email_package(demo):
+    html = '<html><body><a href="https://shop.example/?e=[email]">Negozio</a></body></html>'
+
+    fast, slow = both_renderings(html, "Offerte")
+
+    fast_html = body(fast, "html")
+    assert fast_html == body(slow, "html")
+    assert "/track/click/" in fast_html
+    assert "/track/open/" in fast_html
+    assert "[mailupsim_tracking_token]" not in fast_html
+    assert body(fast, "plain") == body(slow, "plain")
 
 
 def test_long_line_is_quoted_printable(demo):

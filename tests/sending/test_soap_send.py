@@ -6,6 +6,7 @@ import pytest
 from django.utils import timezone
 
 from lists.models import AccessKey, Account, Group, List, Subscription
+from sending import services
 from sending.models import Message, Sending
 from tests.personas import demo_list
 from tests.sending.campaigns import subscribe
@@ -288,6 +289,62 @@ def test_send_newsletter_to_recipients(send, key, sink):
     assert [message.rcpt_to for message in received] == [["bruno@example.com"]]
 
 
+def saved_filters(list_id=1):
+    """Save two filters on a demo list: city Milano, and addresses starting with "a"."""
+    milano = services.save_filter(demo_list(list_id), "Milano", [{"field": "campo2", "operator": "equals", "value": "Milano"}])
+    letter_a = services.save_filter(demo_list(list_id), "Lettera A", [{"field": "email", "operator": "starts_with", "value": "a"}])
+    return milano, letter_a
+
+
+@pytest.mark.parametrize(
+    "filters_as, expected",
+    [
+        ("", ["anna@example.com"]),
+        ("AND", ["anna@example.com"]),
+        ("or", ["alice@example.com", "anna@example.com", "bruno@example.com"]),
+    ],
+)
+def test_send_newsletter_to_saved_filters(send, key, sink, filters_as, expected):
+    subscribe("anna@example.com", fields={2: "Milano"})
+    subscribe("bruno@example.com", fields={2: "milano"})
+    subscribe("alice@example.com", fields={2: "Roma"})
+    subscribe("carla@example.com", fields={2: "Roma"})
+    milano, letter_a = saved_filters()
+    message_id = int(parse(send.CreateNewsletter(key, 1, "Filtri", "HTML", "<p>ciao</p>", None)).findtext("newsletterID"))
+    chosen = options(filters=f"{milano.pk};{letter_a.pk}", filters_as=filters_as)
+
+    result = parse(send.SendNewsletter(key, 1, message_id, chosen))
+
+    assert result.findtext("errorCode") == "0"
+    sending = Sending.objects.get(pk=int(result.findtext("deliveryID")))
+    assert list(sending.filters.order_by("pk")) == [milano, letter_a]
+    received = sink.wait_for(len(expected), sending_id=sending.pk)
+    assert sorted(message.rcpt_to[0] for message in received) == expected
+
+
+def test_send_newsletter_fast_with_filter(send, key, sink):
+    subscribe("anna@example.com", fields={2: "Milano"})
+    subscribe("carla@example.com", fields={2: "Roma"})
+    milano, _letter_a = saved_filters()
+
+    result = parse(send.SendNewsletterFast(key, 1, "Veloce", "HTML", "<p>ciao</p>", options(filters=str(milano.pk))))
+
+    assert result.findtext("errorCode") == "0"
+    received = sink.wait_for(1, sending_id=int(result.findtext("deliveryID")))
+    assert [message.rcpt_to for message in received] == [["anna@example.com"]]
+
+
+def test_filter_of_other_list_changes_nothing(send, key):
+    other_list_filter, _letter_a = saved_filters(list_id=2)
+    message_id = int(parse(send.CreateNewsletter(key, 1, "S", "HTML", "<p>x</p>", None)).findtext("newsletterID"))
+
+    result = parse(send.SendNewsletter(key, 1, message_id, options(filters=str(other_list_filter.pk))))
+
+    assert result.findtext("errorCode") == "-2"
+    assert f"Filter {other_list_filter.pk} does not exist in list 1" in result.findtext("errorDescription")
+    assert not Sending.objects.exists()
+
+
 @pytest.mark.parametrize(
     "chosen",
     [
@@ -297,6 +354,8 @@ def test_send_newsletter_to_recipients(send, key, sink):
         options(exclude="x;y"),
         options(deliverydt="31-12-2026"),
         options(filters="3"),
+        options(filters="x"),
+        options(filters_as="XOR"),
         options(from_email="not an address"),
     ],
 )

@@ -13,7 +13,7 @@ from django.core.management.base import BaseCommand, CommandError
 from lists.demo import describe, seed_demo
 from lists.models import Account
 
-PARTS = ("web", "worker", "beat", "sink", "inbound", "ftp")
+PARTS = ("web", "worker", "beat", "sink", "inbound", "ftp", "submission")
 # Children get this long to stop after SIGTERM before they are killed.
 STOP_TIMEOUT_SECONDS = 15
 
@@ -38,12 +38,13 @@ def part_commands():
         "sink": [python, manage, "run_sink"],
         "inbound": [python, manage, "run_inbound_mx"],
         "ftp": [python, manage, "run_ftp"],
+        "submission": [python, manage, "run_submission"],
     }  # fmt: skip
 
 
 class Command(BaseCommand):
     help = (
-        "Start web, worker, beat, the SMTP sink, the inbound MX and the batch FTP server; "
+        "Start web, worker, beat, the SMTP sink, the inbound MX, the batch FTP server and the SMTP+ submission server; "
         "migrate and seed the demo console on an empty database."
     )
 
@@ -86,6 +87,8 @@ class Command(BaseCommand):
             lines.append(f"  inbound MX (bounces, complaints)     {settings.INBOUND_MX_BIND}:{settings.INBOUND_MX_PORT}")
         if "ftp" in parts:
             lines.append(f"  batch FTP                            {settings.FTP_BIND}:{settings.FTP_PORT}")
+        if "submission" in parts:
+            lines.append(f"  SMTP+ submission (transactional)     {settings.SUBMISSION_SMTP_BIND}:{settings.SUBMISSION_SMTP_PORT}")
         if "worker" in parts or "beat" in parts:
             lines.append(f"  Celery broker                        {_redact(settings.CELERY_BROKER_URL)}")
         lines.append(f"  database                             {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}")

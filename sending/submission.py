@@ -1,0 +1,164 @@
+"""The SMTP+ submission server: transactional mail from `sNNNNN_NN` users over authenticated SMTP.
+
+The aiosmtpd handler stays thin. AUTH PLAIN or LOGIN checks the SMTP+
+user, and DATA hands the envelope to `submit_message`, a plain synchronous
+function that tests call directly, run in a thread because the Django ORM
+is synchronous. AUTH travels without TLS, so the server listens on
+loopback by default.
+"""
+
+import asyncio
+import json
+import ipaddress
+import logging
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from email.parser import BytesHeaderParser
+from email.policy import default as default_policy
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+from django.conf import settings
+from django.db import close_old_connections
+
+from sending import transactional
+
+logger = logging.getLogger(__name__)
+
+MAX_RECIPIENTS = transactional.MAX_RECIPIENTS
+# aiosmtpd warns on every connection that AUTH without TLS is unsafe.
+# start_submission logs that once instead, when the server listens
+# beyond loopback.
+warnings.filterwarnings("ignore", message="Requiring AUTH while not requiring TLS", category=UserWarning)
+_auth_executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="smtp-auth")
+
+
+def submit_message(user, mail_from, rcpt_tos, raw):
+    """Queue one submitted message for its envelope recipients; return the Sending.
+
+    X-SMTPAPI, a JSON object like the HTTP API's XSmtpAPI, names the
+    campaign (CampaignCode, CampaignName); the relay removes the header
+    before sending. Raises TransactionalError for an unusable message.
+    """
+    if not rcpt_tos:
+        raise transactional.InvalidField("The message has no recipients.")
+    smtp_api = _smtp_api(raw)
+    return transactional.queue_transactional(
+        user,
+        mail_from,
+        rcpt_tos,
+        raw,
+        campaign_code=_string(smtp_api.get("CampaignCode")),
+        campaign_name=_string(smtp_api.get("CampaignName")),
+    )
+
+
+def _smtp_api(raw):
+    headers = BytesHeaderParser(policy=default_policy).parsebytes(raw)
+    value = headers.get("X-SMTPAPI")
+    if value is None:
+        return {}
+    try:
+        parsed = json.loads(str(value))
+    except (json.JSONDecodeError, RecursionError):
+        raise transactional.InvalidField("The X-SMTPAPI header is not valid JSON.") from None
+    if not isinstance(parsed, dict):
+        raise transactional.InvalidField("The X-SMTPAPI header must be a JSON object.")
+    return parsed
+
+
+def _string(value):
+    return value[:200] if isinstance(value, str) else ""
+
+
+class SubmissionHandler:
+    """aiosmtpd handler: accepts recipients up to the limit and queues each message for the authenticated user."""
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:
+            return f"452 4.5.3 Too many recipients; at most {MAX_RECIPIENTS} per message"
+        if not transactional.is_valid_address(address):
+            return "553 5.1.3 Invalid recipient address"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            None, _submit, session.auth_data, envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content
+        )
+
+
+def _submit(user, mail_from, rcpt_tos, raw):
+    close_old_connections()
+    try:
+        sending = submit_message(user, mail_from, rcpt_tos, raw)
+    except transactional.TransactionalError as error:
+        logger.info("smtp+ message rejected user=%s: %s", user.username, error.message)
+        return f"554 5.6.0 {error.message}"
+    except Exception:
+        logger.exception("smtp+ message failed user=%s", user.username)
+        return "451 4.3.0 Temporary failure, try again later"
+    finally:
+        close_old_connections()
+    return f"250 2.0.0 Queued as sending {sending.pk}"
+
+
+def authenticate(server, session, envelope, mechanism, auth_data):
+    """aiosmtpd authenticator: check an SMTP+ user for AUTH PLAIN or LOGIN.
+
+    The SmtpUser becomes `session.auth_data`, where DATA reads who sends.
+    """
+    if not isinstance(auth_data, LoginPassword):
+        return AuthResult(success=False, handled=False)
+    try:
+        username = auth_data.login.decode("utf-8")
+        secret = auth_data.password.decode("utf-8")
+    except UnicodeDecodeError:
+        return AuthResult(success=False, handled=False)
+
+    # aiosmtpd calls the authenticator synchronously inside its event loop,
+    # where Django refuses database access, so the check runs in a worker
+    # thread. NOTE: the loop waits for it, so password hashing delays other
+    # sessions of this process for its duration.
+    user = _auth_executor.submit(_check_credentials, username, secret).result()
+    if user is None:
+        return AuthResult(success=False, handled=False)
+    logger.info("smtp+ login user=%s peer=%s", user.username, session.peer[0] if session.peer else "")
+    return AuthResult(success=True, auth_data=user)
+
+
+def _check_credentials(username, secret):
+    close_old_connections()
+    try:
+        return transactional.authenticate(username, secret)
+    except transactional.AuthenticationFailed:
+        return None
+    finally:
+        close_old_connections()
+
+
+def start_submission(host, port):
+    """Start the SMTP+ server in a background thread and return its aiosmtpd Controller."""
+    controller = Controller(
+        SubmissionHandler(),
+        hostname=host,
+        port=port,
+        server_hostname="mailup-sim-submission.localhost",
+        authenticator=authenticate,
+        auth_required=True,
+        auth_require_tls=False,
+        data_size_limit=settings.SUBMISSION_MAX_MESSAGE_BYTES,
+    )
+    controller.start()
+    logger.info("smtp+ submission listening on %s:%s", host, port)
+    if not _is_loopback(host):
+        logger.warning("smtp+ submission on %s:%s accepts passwords without TLS from other machines", host, port)
+    return controller
+
+
+def _is_loopback(host):
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
