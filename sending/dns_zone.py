@@ -60,6 +60,8 @@ MAIL_DOMAINS = {
 
 _cache = {"zone": None, "built_at": 0.0, "keys": None, "checked_at": 0.0}
 _lock = threading.Lock()
+# {id(zone): (zone, {name: TXT record or None})} for the zone in use.
+_answers = {}
 
 
 def build_zone():
@@ -107,19 +109,32 @@ def resolve_txt(name):
     """Return the first TXT record of `name` (str or bytes) as one byte string, or None when there is none."""
     if isinstance(name, bytes):
         name = name.decode("ascii", "replace")
+    record = _cached_txt(_zone(), name)
+    if record is None:
+        record = _cached_txt(_zone(rebuild=True), name)
+    return record
+
+
+def _cached_txt(zone, name):
+    # Answers are kept with the zone they came from, because the sink asks
+    # for the same few keys on every message, and parsing the name and
+    # looking it up in dnspython cost it more than the signature check.
+    answers = _answers.get(id(zone))
+    if answers is None or answers[0] is not zone:
+        _answers.clear()
+        answers = _answers[id(zone)] = (zone, {})
+    key = name.lower()
+    if key not in answers[1]:
+        answers[1][key] = _find_txt(zone, name)
+    return answers[1][key]
+
+
+def _find_txt(zone, name):
     try:
         absolute = dns.name.from_text(name)
     except dns.exception.DNSException:
         return None
-
-    record = _lookup(_zone(), absolute)
-    if record is None:
-        record = _lookup(_zone(rebuild=True), absolute)
-    return record
-
-
-def _lookup(zone, name):
-    rdataset = zone.get_rdataset(name, dns.rdatatype.TXT)
+    rdataset = zone.get_rdataset(absolute, dns.rdatatype.TXT)
     if not rdataset:
         return None
     return b"".join(next(iter(rdataset)).strings)

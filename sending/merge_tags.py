@@ -3,9 +3,8 @@
 System mail and campaigns fill the same syntax, each with its own values.
 """
 
+import html
 import re
-
-from django.utils.html import escape
 
 from lists.models import MAX_FIELD_ID
 
@@ -58,6 +57,8 @@ def fill_tags(parts, values, escape_values):
         if value is None:
             out.append(f"[{name}]")
         else:
-            out.append(escape(value) if escape_values else value)
+            # html.escape is what Django's escape() runs, without its lazy
+            # wrapper, which cost more than the escaping for every tag.
+            out.append(html.escape(str(value)) if escape_values else value)
         out.append(parts[index + 1])
     return "".join(out)
