@@ -1,4 +1,4 @@
-"""DKIM keys of accounts, signing of outgoing mail and verification in the sink.
+"""DKIM keys of accounts and signing of outgoing mail; `dkim_verification` checks signatures in the sink.
 
 dkimpy 1.1.8 parses the message, canonicalizes it and selects the signed
 headers. The private-key step runs in OpenSSL through `cryptography`, with
@@ -109,16 +109,18 @@ def sign(raw, domain, keys):
     body_hash = base64.b64encode(hashlib.sha256(policy.canonicalize_body(parsed.body)).digest())
     present = {name.lower() for name, _value in parsed.headers}
     included = [name for name in SIGNED_HEADERS if name in present]
-    canonical_headers = policy.canonicalize_headers(parsed.headers)
+    # Every signature covers the same header fields, so they are chosen
+    # (the last instance of each name, RFC 6376 section 5.4.2) only once.
+    signed_fields = dkim.select_headers(policy.canonicalize_headers(parsed.headers), included)
 
     signatures = [
-        _signature_header(key, domain.encode("ascii"), included, body_hash, policy, canonical_headers)
+        _signature_header(key, domain.encode("ascii"), included, body_hash, policy, signed_fields)
         for key in keys
     ]
     return b"".join(signatures) + raw
 
 
-def _signature_header(key, domain, included, body_hash, policy, canonical_headers):
+def _signature_header(key, domain, included, body_hash, policy, signed_fields):
     atoms = [
         b"v=1;",
         b"a=" + key.algorithm.encode("ascii") + b";",
@@ -134,7 +136,12 @@ def _signature_header(key, domain, included, body_hash, policy, canonical_header
     # here is exactly what a verifier hashes once it empties b=.
     unsigned = _fold(atoms)
     hasher = hashlib.sha256()
-    dkim.hash_headers(hasher, policy, canonical_headers, included, (b"DKIM-Signature", unsigned), {})
+    for name, value in signed_fields:
+        hasher.update(name + b":" + value)
+    # The signature's own header is hashed last, canonicalized, with b=
+    # empty and without its final line break (RFC 6376 section 3.7).
+    [(name, value)] = policy.canonicalize_headers([(b"DKIM-Signature", unsigned)])
+    hasher.update(name + b":" + value.rstrip())
 
     signature = base64.b64encode(_sign_digest(key, hasher.digest()))
     chunks = [signature[start : start + 70] for start in range(0, len(signature), 70)]
@@ -165,60 +172,3 @@ def _sign_digest(key, digest):
         return private.sign(digest, padding.PKCS1v15(), utils.Prehashed(hashes.SHA256()))
     # RFC 8463 section 3: Ed25519 signs the SHA-256 hash of the headers.
     return private.sign(digest)
-
-
-# --- Verification -------------------------------------------------------------
-
-
-def verify(raw, resolve_txt):
-    """Check every DKIM-Signature of a message.
-
-    `resolve_txt(name)` returns the TXT record text of a DNS name (bytes)
-    or None. Returns (result, domain, reason, signatures): result is "pass"
-    when any signature verifies, "fail" when none does, "none" when there
-    is no signature. Domain and reason belong to the passing signature, or
-    to the first failing one.
-    """
-    try:
-        checker = dkim.DKIM(raw, minkey=1024)
-    except dkim.DKIMException as error:
-        return "fail", "", f"unparsable message: {error}", []
-
-    count = sum(1 for name, _value in checker.headers if name.lower() == b"dkim-signature")
-    signatures = [_verify_one(checker, index, resolve_txt) for index in range(count)]
-    if not signatures:
-        return "none", "", "", []
-
-    passed = [item for item in signatures if item["result"] == "pass"]
-    chosen = passed[0] if passed else signatures[0]
-    return chosen["result"], chosen["domain"], chosen["reason"], signatures
-
-
-def _verify_one(checker, index, resolve_txt):
-    missing = []
-
-    def dnsfunc(name, timeout=5):
-        record = resolve_txt(name)
-        if record is None:
-            missing.append(name.decode("ascii", "replace") if isinstance(name, bytes) else name)
-        return record
-
-    outcome = {"domain": "", "selector": "", "algorithm": "", "result": "fail", "reason": ""}
-    try:
-        valid = checker.verify(idx=index, dnsfunc=dnsfunc)
-    except dkim.DKIMException as error:
-        valid, outcome["reason"] = False, str(error)
-    if missing:
-        # dkimpy logs this case and returns False without saying why.
-        outcome["reason"] = f"no DKIM key published at {missing[0]}"
-
-    fields = getattr(checker, "signature_fields", None) or {}
-    for name, tag in (("domain", b"d"), ("selector", b"s"), ("algorithm", b"a")):
-        outcome[name] = fields.get(tag, b"").decode("ascii", "replace")
-    if valid:
-        outcome["result"] = "pass"
-    elif not outcome["reason"]:
-        outcome["reason"] = "signature did not verify"
-    # The checker keeps per-signature state; clear it for the next index.
-    checker.signature_fields = None
-    return outcome

@@ -18,6 +18,8 @@ import dns.rdatatype
 import dns.zone
 from dns.rdtypes.ANY.MX import MX
 from django.db.models import Count, Max
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from dns.rdtypes.ANY.TXT import TXT
 
 from lists.models import List
@@ -25,9 +27,15 @@ from sending.dkim_signing import dns_record
 from sending.models import DkimKey
 
 # A built zone is reused for this many seconds while the set of keys stays
-# the same. A new or replaced key, or a name the zone lacks, rebuilds it at
-# once. A changed list sender address is published after this time.
+# the same. A name the zone lacks rebuilds it at once. A list sender address
+# changed by another process is published after this time.
 ZONE_TTL_SECONDS = 5
+# How often the set of keys is compared with the zone's. The comparison is
+# a query, and the sink resolves a key for every signature it verifies, so
+# a new or replaced key made by another process is published within this
+# time. This process publishes its own keys and lists at once, through the
+# signal handler below.
+KEY_CHECK_SECONDS = 1.0
 RECORD_TTL = 300
 # A TXT record is a list of strings of at most 255 bytes each (RFC 1035).
 TXT_STRING_BYTES = 255
@@ -50,8 +58,10 @@ MAIL_DOMAINS = {
     "aruba.test": "mx.aruba.test",
 }
 
-_cache = {"zone": None, "built_at": 0.0, "keys": None}
+_cache = {"zone": None, "built_at": 0.0, "keys": None, "checked_at": 0.0}
 _lock = threading.Lock()
+# {id(zone): (zone, {name: TXT record or None})} for the zone in use.
+_answers = {}
 
 
 def build_zone():
@@ -99,35 +109,66 @@ def resolve_txt(name):
     """Return the first TXT record of `name` (str or bytes) as one byte string, or None when there is none."""
     if isinstance(name, bytes):
         name = name.decode("ascii", "replace")
+    record = _cached_txt(_zone(), name)
+    if record is None:
+        record = _cached_txt(_zone(rebuild=True), name)
+    return record
+
+
+def _cached_txt(zone, name):
+    # Answers are kept with the zone they came from, because the sink asks
+    # for the same few keys on every message, and parsing the name and
+    # looking it up in dnspython cost it more than the signature check.
+    answers = _answers.get(id(zone))
+    if answers is None or answers[0] is not zone:
+        _answers.clear()
+        answers = _answers[id(zone)] = (zone, {})
+    key = name.lower()
+    if key not in answers[1]:
+        answers[1][key] = _find_txt(zone, name)
+    return answers[1][key]
+
+
+def _find_txt(zone, name):
     try:
         absolute = dns.name.from_text(name)
     except dns.exception.DNSException:
         return None
-
-    record = _lookup(_zone(), absolute)
-    if record is None:
-        record = _lookup(_zone(rebuild=True), absolute)
-    return record
-
-
-def _lookup(zone, name):
-    rdataset = zone.get_rdataset(name, dns.rdatatype.TXT)
+    rdataset = zone.get_rdataset(absolute, dns.rdatatype.TXT)
     if not rdataset:
         return None
     return b"".join(next(iter(rdataset)).strings)
 
 
 def _zone(rebuild=False):
-    # Primary keys can be reused after rows are deleted, so the creation
-    # time is part of the fingerprint of the key set.
-    keys = DkimKey.objects.aggregate(count=Count("pk"), last_id=Max("pk"), last_created=Max("created_at"))
     with _lock:
-        stale = time.monotonic() - _cache["built_at"] > ZONE_TTL_SECONDS or keys != _cache["keys"]
+        now = time.monotonic()
+        fresh = _cache["zone"] is not None and now - _cache["built_at"] <= ZONE_TTL_SECONDS
+        if fresh and not rebuild and now - _cache["checked_at"] <= KEY_CHECK_SECONDS:
+            return _cache["zone"]
+    keys = _key_fingerprint()
+    with _lock:
+        now = time.monotonic()
+        _cache["checked_at"] = now
+        stale = now - _cache["built_at"] > ZONE_TTL_SECONDS or keys != _cache["keys"]
         if rebuild or stale or _cache["zone"] is None:
             _cache["zone"] = build_zone()
-            _cache["built_at"] = time.monotonic()
+            _cache["built_at"] = now
             _cache["keys"] = keys
         return _cache["zone"]
+
+
+def _key_fingerprint():
+    # Primary keys can be reused after rows are deleted, so the creation
+    # time is part of the fingerprint of the key set.
+    return DkimKey.objects.aggregate(count=Count("pk"), last_id=Max("pk"), last_created=Max("created_at"))
+
+
+@receiver([post_save, post_delete], sender=DkimKey)
+@receiver([post_save, post_delete], sender=List)
+def _forget_zone(**kwargs):
+    with _lock:
+        _cache["zone"] = None
 
 
 # --- Records an account publishes on a real domain ---------------------------------

@@ -595,34 +595,49 @@ def record_delivery_failure(delivery, error, permanent, source_ip=None, smtp_cod
     )
 
 
+# Delivery fields that recording a successful attempt writes.
+DELIVERED_FIELDS = ["status", "delivered_at", "message_id", "source_ip", "isp", "smtp_code", "last_error"]
+
+
 def record_attempts(results):
     """Write the outcomes of several attempts to their deliveries and the attempt log in one transaction.
 
     A delivery that is no longer being sent (the sweep took it back from
     a worker it thought dead) keeps its state, and no attempt is logged.
     """
-    attempts = []
     with transaction.atomic():
+        attempts = _apply_delivered([result for result in results if not result.error])
         for result in results:
-            attempt = _apply_delivered(result) if not result.error else _apply_failure(result)
+            attempt = _apply_failure(result) if result.error else None
             if attempt is not None:
                 attempts.append(attempt)
         DeliveryAttempt.objects.bulk_create(attempts)
 
 
-def _apply_delivered(result):
-    updated = Delivery.objects.filter(pk=result.delivery.pk, status=DeliveryStatus.SENDING).update(
-        status=DeliveryStatus.DELIVERED,
-        delivered_at=timezone.now(),
-        message_id=result.message_id,
-        source_ip=result.source_ip,
-        isp=result.isp,
-        smtp_code=250,
-        last_error="",
+def _apply_delivered(results):
+    """Mark delivered the deliveries of `results` that are still being sent; return their attempt rows.
+
+    One UPDATE for the whole batch, because one per delivery was the
+    largest cost of recording. The rows are locked first, so the sweep
+    cannot take one back between the check and the write.
+    """
+    ids = [result.delivery.pk for result in results]
+    sending = set(
+        Delivery.objects.select_for_update().filter(pk__in=ids, status=DeliveryStatus.SENDING).values_list("pk", flat=True)
     )
-    if not updated:
-        return None
-    return _attempt_row(result, DeliveryAttempt.Outcome.DELIVERED, 250)
+    kept = [result for result in results if result.delivery.pk in sending]
+    now = timezone.now()
+    for result in kept:
+        delivery = result.delivery
+        delivery.status = DeliveryStatus.DELIVERED
+        delivery.delivered_at = now
+        delivery.message_id = result.message_id
+        delivery.source_ip = result.source_ip
+        delivery.isp = result.isp
+        delivery.smtp_code = 250
+        delivery.last_error = ""
+    Delivery.objects.bulk_update([result.delivery for result in kept], DELIVERED_FIELDS)
+    return [_attempt_row(result, DeliveryAttempt.Outcome.DELIVERED, 250) for result in kept]
 
 
 def _apply_failure(result):

@@ -6,9 +6,13 @@ before `+` or `-`, names the behaviour, at any domain (`bounce@example.com`,
 """
 
 import fnmatch
+import threading
+import time
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 
 from sending.models import SinkRule
 
@@ -34,6 +38,11 @@ class Decision:
 
 
 ACCEPT = Decision(Behaviour.ACCEPT)
+# Another process (the web server's rule API) changes the rules; the sink
+# applies the change within this many seconds.
+RULES_CACHE_SECONDS = 1.0
+_rules_cache = {"rules": None, "loaded_at": 0.0}
+_rules_lock = threading.Lock()
 # Wait of a slow reply when no rule sets one; below the 30-second default
 # SMTP_TIMEOUT_SECONDS, so the relay still gets its reply.
 SLOW_ANSWER_SECONDS = 5
@@ -61,10 +70,32 @@ DEFAULT_REPLIES = {
 def decide(address):
     """Return the Decision for one recipient address."""
     address = (address or "").strip().lower()
-    for rule in SinkRule.objects.filter(active=True):
+    for rule in _active_rules():
         if matches(rule.pattern, address):
             return _from_rule(rule)
     return _magic(address) or ACCEPT
+
+
+def _active_rules():
+    """Return the active rules in the order they are tried, read again at most every RULES_CACHE_SECONDS.
+
+    The sink decides for every recipient, and one query each cost it more
+    than the rule matching. A save or delete in this process clears the
+    copy at once, through the signal handler below.
+    """
+    with _rules_lock:
+        if _rules_cache["rules"] is not None and time.monotonic() - _rules_cache["loaded_at"] <= RULES_CACHE_SECONDS:
+            return _rules_cache["rules"]
+    rules = list(SinkRule.objects.filter(active=True))
+    with _rules_lock:
+        _rules_cache.update(rules=rules, loaded_at=time.monotonic())
+    return rules
+
+
+@receiver([post_save, post_delete], sender=SinkRule)
+def _forget_rules(**kwargs):
+    with _rules_lock:
+        _rules_cache["rules"] = None
 
 
 def matches(pattern, address):

@@ -30,6 +30,8 @@ else:
     # in-memory databases only, Django shares one connection object among
     # threads, and that broke when a worker thread closed it.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}  # noqa: F405
+    # As on PostgreSQL, threads close their connections after each use.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
 
 # A queue of its own, so two runs on one Redis never take each other's tasks.
 CELERY_TASK_DEFAULT_QUEUE = f"mailup-sim-test-{os.getpid()}"

@@ -11,7 +11,7 @@ through `text_reports`, and `reasons` decides hard or soft per recipient.
 import json
 import re
 from dataclasses import dataclass, field
-from email import message_from_bytes, policy
+from email import errors, message_from_bytes, message_from_string, policy
 from email.parser import HeaderParser
 
 from sending.inbound import reasons, text_reports
@@ -28,6 +28,9 @@ ORIGINAL_TYPES = {"message/rfc822", "message/global", "text/rfc822-headers", "me
 # Headers of the original message that lead back to the delivery.
 ORIGINAL_HEADERS = ("message-id", "x-mailupsim-delivery", "x-mailupsim-sending", "x-mailupsim-list", "to", "from")
 
+BOUNDARY_LINE = re.compile(r"^--([^\s-][^\s]{0,69})\s*$", re.MULTILINE)
+# Mail clients introduce an inline forward with one of these lines.
+INLINE_FORWARD = re.compile(r"^\s*(begin forwarded message:|-+ ?forwarded message ?-+)\s*$", re.IGNORECASE | re.MULTILINE)
 SUCCESS_ACTIONS = {"delivered", "relayed", "expanded"}
 AUTO_REPLY_SUBJECT = re.compile(
     r"^\s*(auto(matic)?[ -]?(reply|response|antwort)|out of (the )?office|away from|away until|"
@@ -69,13 +72,31 @@ class InboundReport:
 
 def parse_report(raw):
     """Read raw message bytes into an InboundReport; never raises on malformed input."""
-    message = message_from_bytes(raw, policy=policy.compat32)
+    message = _with_actual_boundary(message_from_bytes(raw, policy=policy.compat32))
     report = _parse_message(message)
     if report.kind in (BOUNCE, UNKNOWN) and not any(recipient.address for recipient in report.recipients):
-        forwarded = _forwarded_report(message)
+        forwarded = _forwarded_report(message) or _inline_forwarded_report(message)
         if forwarded is not None:
             return _parse_message(forwarded)
     return report
+
+
+def _with_actual_boundary(message):
+    """Parse a multipart message again with the boundary its body uses, when the declared one never appears.
+
+    The email package then finds no parts at all (StartBoundaryNotFoundDefect),
+    for example when the header's boundary was rewritten but the body's was not.
+    """
+    if not any(isinstance(defect, errors.StartBoundaryNotFoundDefect) for defect in message.defects):
+        return message
+    match = BOUNDARY_LINE.search(str(message.get_payload()))
+    if match is None:
+        return message
+    message.set_param("boundary", match.group(1))
+    try:
+        return message_from_bytes(message.as_bytes(), policy=policy.compat32)
+    except (LookupError, ValueError, UnicodeError):
+        return message
 
 
 def _forwarded_report(message):
@@ -85,6 +106,19 @@ def _forwarded_report(message):
         if isinstance(payload, list) and payload and payload[0].get_content_type() == "multipart/report":
             return payload[0]
     return None
+
+
+def _inline_forwarded_report(message):
+    """Return a report that someone forwarded inline as "> " quoted text, or None."""
+    text = text_reports.part_text(message) if not message.is_multipart() else text_reports.human_readable_text(message)
+    marker = INLINE_FORWARD.search(text)
+    if marker is None:
+        return None
+    quoted = text[marker.end() :].lstrip("\r\n")
+    if not quoted.startswith(">"):
+        return None
+    unquoted = re.sub(r"^> ?", "", quoted, flags=re.MULTILINE)
+    return message_from_string(unquoted, policy=policy.compat32)
 
 
 def _parse_message(message):
@@ -205,7 +239,9 @@ def _recipient_from_block(block, explanation, addresses):
     context = text_reports.text_about(explanation, address, addresses) if explanation else ""
     recipient = FailedRecipient(address, status, reply_code, diagnostic, _action(block))
     text = diagnostic if reasons.text_reason(diagnostic) else f"{diagnostic}\n{context or explanation}"
-    recipient.reason, recipient.hard = reasons.classify(text, status, reply_code, recipient.action, context)
+    recipient.reason, recipient.hard = reasons.classify(
+        text, status, reply_code, recipient.action, context, remote_reply=bool(diagnostic)
+    )
     return recipient
 
 

@@ -97,6 +97,8 @@ TEXT_REASONS = [
         r"is not a valid mailbox", r"addressee unknown", r"recipient (not|is not) (found|valid|known)",
         r"doesn't have a .* account", r"no account", r"(unknown|invalid) e-?mail", r"mailbox unavailable",
         r"address couldn't be found", r"invalid \S+ (delivery )?userid",
+        # A reply that names only the recipient and the word "Rejected".
+        r"\b\d{3} [^\s@]+@\S+ rejected\s*$",
     )),
     ("expired", _patterns(r"timed? ?out", r"giving up on", r"expired", r"will retry", r"still trying", r"deferred", r"no answer from")),
     ("blocked", _patterns(
@@ -107,7 +109,30 @@ TEXT_REASONS = [
 # An unknown mailbox reported after the message body was sent (in reply to
 # the end of DATA) is a content filter speaking, not a missing mailbox,
 # unless the server also sent the user-unknown status 5.1.1.
-DATA_PHASE = _patterns(r"after end of data", r"end of data command", r"after data", r"smtp command\W+data\b")
+DATA_PHASE = _patterns(
+    r"after end of data", r"end of data command", r"after data", r"smtp command\W+data\b",
+    # A reply with an empty address slot ("550 : User unknown") concerns the
+    # whole message, which happens at DATA, not one recipient at RCPT.
+    r"\b5\d\d:? : ",
+)
+USER_UNKNOWN_STATUS = re.compile(r"(?<![\d.])5\.1\.1(?![\d.])")
+RCPT_PHASE = _patterns(r"\brcpt(\b|_to)", r"recipient address rejected")
+# A reply code (and status) followed at once by the address: "550 <a@b>: …",
+# "550 a@b... No such user", "542 a@b Rejected".
+ADDRESS_ECHO = re.compile(
+    r"\b[45]\d\d:?(?: [245]\.\d{1,3}\.\d{1,3})? <?[^\s<>@]+@[^\s<>]+?>?(?::|\.\.\.| rejected)", re.IGNORECASE
+)
+# A local-delivery agent's own verdict, as IMail words it: "Unknown user: a@b".
+LOCAL_VERDICT = _patterns(r"^\s*(unknown user|invalid final delivery userid|no such user|user unknown):\s*<?[^\s<>@]+@")
+# Replies taken as a missing mailbox in any SMTP phase: the Exchange 5.5 IMS
+# code for an unknown recipient, RFC 5321's standard 550 text, and Yahoo's
+# reply for an unknown account, which it sends after DATA.
+# NOTE: RFC 5321 also allows the standard 550 text for policy rejections.
+ADDRESS_VERDICT = _patterns(
+    r"\(000C05A6\)", r"\b550[ -]+requested action not taken: mailbox unavailable",
+    r"delivery error: dd this user doesn't have",
+)
+POSTFIX_REPLY = re.compile(r"\] said:")
 USER_UNKNOWN = dict(TEXT_REASONS)["user_unknown"]
 SMTP_COMMAND = re.compile(r"^\W*>>> (\w+)", re.MULTILINE)
 # Used when no pattern matches: the enhanced status code's subject and detail.
@@ -139,19 +164,62 @@ def find_reply_code(text):
     return match.group(1) if match else ""
 
 
-def classify(text, status, reply_code, action="failed", context=""):
+def classify(text, status, reply_code, action="failed", context="", remote_reply=True):
     """Return (reason, hard) for one failed recipient.
 
     `text` is the error text about the recipient, and `context` the
     report's explanation around it, which may name the SMTP phase.
     `action` is the DSN's Action field: a `delayed` report, a 4.x.x status
     or a 4xx reply is always soft, because the sender is still retrying.
+    `remote_reply` is False for a DSN without a Diagnostic-Code, whose
+    explanation is then the reporting MTA's own verdict.
     """
     reason = text_reason(text) or status_reason(status) or "other"
-    if reason == "user_unknown" and status != "5.1.1" and _failed_after_data(text, context):
-        reason = "filtered"
+    if reason == "user_unknown" and not status.startswith("5.1."):
+        reason = _recheck_user_unknown(text, status, context, remote_reply)
     temporary = action == "delayed" or status.startswith("4") or (not status and reply_code.startswith("4"))
     return reason, reason in HARD_REASONS and not temporary
+
+
+def _recheck_user_unknown(text, status, context, remote_reply):
+    """Return the reason for user-unknown wording that came without a 5.1.x status.
+
+    Content filters reuse "user unknown" wording, so without a 5.1.x status
+    the wording makes a hard bounce only with evidence that it concerns the
+    address: see `_concerns_the_address`. A specific status of another kind
+    (5.2.1 mailbox disabled, 5.7.1 policy) is the standard signal and wins
+    unless the reply came at RCPT. A reply to the end of DATA is a filter
+    unless the reporting MTA's own summary line gives 5.1.1.
+    """
+    after_data = _failed_after_data(text, context)
+    from_status = status_reason(status)
+    if from_status and from_status not in HARD_REASONS:
+        at_rcpt = RCPT_PHASE.search(f"{text}\n{context}") and not after_data
+        return "user_unknown" if at_rcpt else from_status
+    if USER_UNKNOWN_STATUS.search(context) or ADDRESS_VERDICT.search(text):
+        return "user_unknown"
+    if after_data:
+        return "filtered"
+    return "user_unknown" if _concerns_the_address(text, context, remote_reply) else "filtered"
+
+
+def _concerns_the_address(text, context, remote_reply):
+    """Tell whether user-unknown wording is about the address rather than the content.
+
+    It is when the reporting MTA speaks for itself (no quoted remote reply,
+    or a local-delivery verdict such as "Unknown user: a@example.com"),
+    when the reply came at RCPT, or when
+    it starts by echoing the address ("550 <a@example.com>: User unknown")
+    as per-recipient replies do. Postfix always names the command it sent
+    ("in reply to RCPT TO command"), so a Postfix reply without it does not
+    count as an echo.
+    """
+    both = f"{text}\n{context}"
+    if not remote_reply or LOCAL_VERDICT.search(both):
+        return True
+    if RCPT_PHASE.search(both):
+        return True
+    return bool(ADDRESS_ECHO.search(text)) and not POSTFIX_REPLY.search(both)
 
 
 def _failed_after_data(text, context):

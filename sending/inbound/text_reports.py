@@ -46,6 +46,11 @@ ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-
 # "SMTP error from remote mail server after MAIL FROM:<sender>" names the
 # sender, not a failed recipient.
 SENDER_MENTION = re.compile(r"(mail from:?|envelope-from|from:|sender:?|return-path:)\s*<?([^\s<>]+@[^\s<>,;]+)", re.IGNORECASE)
+# "For further assistance, please contact <support@isp.example>" names a help
+# desk, and a mailing list names its control address the same way.
+HELP_MENTION = re.compile(r"(contact|send (e-?)?mail to|write to|to the address)\s*<?([^\s<>]+@[^\s<>,;]+)", re.IGNORECASE)
+# Exim lists each address it could not parse as "  <text>: malformed address: …".
+MALFORMED_LINE = re.compile(r"^\s+(\S.*?): malformed address:", re.IGNORECASE | re.MULTILINE)
 EXIM_LIST_START = re.compile(r"following (address\(es\)|addresses|recipients?)[^\n]*(failed|deferred|delayed)", re.IGNORECASE)
 SERVICE_LOCAL_PARTS = {"mailer-daemon", "postmaster", "root", "abuse", "noreply", "no-reply", "nobody"}
 
@@ -157,11 +162,15 @@ def failed_recipients(message):
 
 
 def _listed_addresses(message, text):
-    """Addresses that the report lists explicitly: X-Failed-Recipients, or Exim's indented list."""
+    """Addresses that the report lists explicitly: X-Failed-Recipients, Exim's malformed addresses or its indented list."""
     header = str(message.get("X-Failed-Recipients") or "")
     listed = [address.strip().lower() for address in header.split(",") if address.strip()]
     if listed:
         return list(dict.fromkeys(listed))
+
+    malformed = [ADDRESS.search(match.group(1)) for match in MALFORMED_LINE.finditer(text)]
+    if any(malformed):
+        return list(dict.fromkeys(found.group(0).lower() for found in malformed if found))
 
     start = EXIM_LIST_START.search(text)
     if not start:
@@ -180,6 +189,7 @@ def _listed_addresses(message, text):
 def _mentioned_addresses(message, text, keep_service=False):
     """Addresses named in the explanation, less the sender, the report's own parties and service mailboxes."""
     excluded = {match.group(2).strip("<>.:").lower() for match in SENDER_MENTION.finditer(text)}
+    excluded.update(match.group(3).strip("<>.:").lower() for match in HELP_MENTION.finditer(text))
     for name in ("To", "From", "Reply-To", "Return-Path"):
         excluded.update(address.lower() for address in ADDRESS.findall(str(message.get(name) or "")))
     found = []

@@ -3,7 +3,7 @@
 import dkim
 
 from lists.models import Account
-from sending import dkim_signing, dns_zone
+from sending import dkim_signing, dkim_verification, dns_zone
 from sending.models import DkimKey
 from sending.sink import store_received_message
 from tests.personas import subscribe_pending
@@ -96,3 +96,39 @@ def test_unknown_selector_fails(demo, sink):
 
     assert stored.dkim_signatures[0]["result"] == "fail"
     assert stored.dkim_signatures[0]["reason"] == "no DKIM key published at gone1r._domainkey.demo.example."
+
+
+def _signed_message(account):
+    raw = b"From: Demo <newsletter@demo.example>\r\nTo: anna@example.com\r\nSubject: Hi\r\n\r\nHello\r\n"
+    return dkim_signing.sign(raw, "demo.example", dkim_signing.account_keys(account))
+
+
+def test_verifier_passes_both_signatures(demo):
+    raw = _signed_message(Account.objects.get(console_id=1234))
+
+    result, domain, _reason, signatures = dkim_verification.verify(raw, dns_zone.resolve_txt)
+
+    assert (result, domain) == ("pass", "demo.example")
+    assert [item["result"] for item in signatures] == ["pass", "pass"]
+
+
+def test_revoked_key_fails(demo):
+    raw = _signed_message(Account.objects.get(console_id=1234))
+
+    _result, _domain, _reason, signatures = dkim_verification.verify(raw, lambda name: b"v=DKIM1; k=rsa; p=")
+
+    assert signatures[0]["result"] == "fail"
+    assert signatures[0]["reason"] == "key revoked: the record's p= is empty"
+
+
+def test_key_of_other_type_fails(demo):
+    account = Account.objects.get(console_id=1234)
+    raw = _signed_message(account)
+    _rsa_key, ed_key = dkim_signing.account_keys(account)
+    ed_record = dkim_signing.dns_record(ed_key).encode()
+
+    _result, _domain, _reason, signatures = dkim_verification.verify(raw, lambda name: ed_record)
+
+    assert signatures[0]["result"] == "fail"
+    assert signatures[0]["reason"] == "ed25519 key does not match a=rsa-sha256"
+    assert signatures[1]["result"] == "pass"

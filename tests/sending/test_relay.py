@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from lists.models import Recipient, Subscription
-from sending import clock, relay_limits, services
+from sending import clock, relay_limits, services, smtp
 from sending.models import Delivery, DeliveryAttempt, Isp, IspRule
 from sending.relay_routes import RouteTable
 from tests.personas import demo_list
@@ -283,3 +283,26 @@ def test_invalid_rule_is_rejected(demo, options, field):
 def test_pool_address_outside_loopback_or_taken_is_rejected(demo, address):
     with pytest.raises(ValueError, match="address"):
         services.create_ip_pool("checked", [address])
+
+
+def test_connection_reopens_after_max_messages(demo, sink):
+    connection = smtp.Connection("127.0.0.37", max_messages=2)
+    for number in range(3):
+        connection.send(b"Subject: hello\r\n\r\nbody\r\n", "sender@demo.example", f"user{number}@example.com")
+    connection.close()
+
+    received = sink.wait_for(3)
+    assert len({message.peer_port for message in received}) == 2
+
+
+def test_connection_reports_rcpt_refusal(demo, sink):
+    connection = smtp.Connection("127.0.0.38")
+
+    with pytest.raises(smtp.DeliveryError) as raised:
+        connection.send(b"Subject: hello\r\n\r\nbody\r\n", "sender@demo.example", "reject@example.com")
+    connection.send(b"Subject: hello\r\n\r\nbody\r\n", "sender@demo.example", "anna@example.com")
+    connection.close()
+
+    assert raised.value.permanent
+    assert str(raised.value) == "550 5.1.1 User unknown. (in reply to RCPT TO command)"
+    assert len(sink.wait_for(1)) == 1
