@@ -29,7 +29,7 @@ from lists import services as lists_services
 from lists.models import Source
 from sending import campaign_rendering
 from sending.inbound import parsing, reasons
-from sending.models import Delivery, InboundMessage, SystemMail
+from sending.models import Delivery, DeliveryEvent, InboundMessage, SystemMail
 
 logger = logging.getLogger(__name__)
 
@@ -96,8 +96,8 @@ def process_inbound_message(inbound_id):
 
     The conditional UPDATE claims the row, so a duplicate task does
     nothing. A message left in `processing` by a dead worker stays there
-    for an operator to look at, because nothing records which subscription
-    changes it made before it died.
+    for an operator to look at; its verdict's changes were rolled back with
+    the worker's transaction.
     """
     claimed = InboundMessage.objects.filter(pk=inbound_id, status=InboundMessage.Status.RECEIVED).update(
         status=InboundMessage.Status.PROCESSING
@@ -107,7 +107,10 @@ def process_inbound_message(inbound_id):
 
     inbound = InboundMessage.objects.get(pk=inbound_id)
     try:
-        _apply(inbound)
+        # One transaction for the verdict's subscription changes and events,
+        # so a failure leaves none of them behind.
+        with transaction.atomic():
+            _apply(inbound)
     except Exception as error:
         logger.exception("inbound processing failed message=%s", inbound.pk)
         InboundMessage.objects.filter(pk=inbound.pk).update(
@@ -249,11 +252,13 @@ def _apply_hard_bounce(inbound, report, delivery, recipient, mailing_list, messa
     causes = [failed.reason for failed in report.recipients if failed.hard]
     reason = HARD_BOUNCE_REASONS.get(causes[0], GENERIC_BOUNCE_REASON) if causes else GENERIC_BOUNCE_REASON
     _mark_bounced(delivery, report)
+    _record_event(delivery, DeliveryEvent.Kind.HARD_BOUNCE)
     _unsubscribe(inbound, recipient, None, Source.BOUNCE, reason, message_id)
 
 
 def _apply_soft_bounce(inbound, report, delivery, recipient, mailing_list, message_id):
     _mark_bounced(delivery, report)
+    _record_event(delivery, DeliveryEvent.Kind.SOFT_BOUNCE)
     account = recipient.account
     if account.soft_bounce_limit == 0:
         return
@@ -268,6 +273,7 @@ def _apply_soft_bounce(inbound, report, delivery, recipient, mailing_list, messa
 
 
 def _apply_complaint(inbound, report, delivery, recipient, mailing_list, message_id):
+    _record_event(delivery, DeliveryEvent.Kind.COMPLAINT)
     _unsubscribe(inbound, recipient, [mailing_list], Source.FBL, COMPLAINT_REASON, message_id)
 
 
@@ -290,6 +296,16 @@ def _unsubscribe(inbound, recipient, lists, source, reason, message_id):
     )
     inbound.details["reason_code"] = reason
     inbound.details["unsubscribed_lists"] = [mailing_list.list_id for mailing_list in changed]
+
+
+def _record_event(delivery, kind):
+    # Sending statistics count later bounces and complaints from these
+    # events. A report about system mail has no delivery and no statistics.
+    if delivery is None:
+        return
+    from sending.services import record_delivery_event
+
+    record_delivery_event(delivery, kind)
 
 
 def _mark_bounced(delivery, report):

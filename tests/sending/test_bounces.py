@@ -12,9 +12,9 @@ import time
 import pytest
 
 from lists.models import Source, Subscription, SubscriptionEvent
-from sending import campaign_rendering, services
+from sending import campaign_rendering, services, statistics
 from sending.inbound.server import start_inbound_mx
-from sending.models import Delivery, InboundMessage, SinkRule
+from sending.models import Delivery, DeliveryEvent, InboundMessage, SinkRule
 from tests.personas import demo_list
 from tests.sending.campaigns import newsletter, subscribe, subscription_of
 from tests.support import free_port
@@ -123,6 +123,19 @@ def test_complaint_reason_16_on_that_list(demo, sink, inbound_mx):
     event = SubscriptionEvent.objects.get(recipient=recipient, kind=SubscriptionEvent.Kind.UNSUBSCRIBE)
     assert event.source == Source.FBL
     assert report.details["feedback_type"] == "abuse"
+
+
+def test_later_reports_count_in_sending_statistics(demo, sink, inbound_mx):
+    for email in ("bounce@example.com", "softbounce@example.com", "complaint@example.com", "ooto@example.com"):
+        subscribe(email)
+
+    sending = send_newsletter()
+    wait_for_inbound(4)
+
+    figures = statistics.sending_statistics(sending)
+    assert (figures["hard_bounces"], figures["soft_bounces"], figures["complaints"]) == (1, 1, 1)
+    kinds = sorted(DeliveryEvent.objects.filter(sending=sending).values_list("kind", flat=True))
+    assert kinds == ["complaint", "hard_bounce", "soft_bounce"]
 
 
 def test_nodomain_bounce_reason_82(demo, sink, inbound_mx):
