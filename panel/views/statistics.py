@@ -26,12 +26,25 @@ class _Echo:
         return value
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula, so
+# recipient-supplied text such as "=HYPERLINK(...)" would run on the
+# marketer's machine. Exported cells that start with one get a leading
+# apostrophe, which spreadsheets show as plain text.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _csv_response(filename, header, rows):
     writer = csv.writer(_Echo())
-    lines = (writer.writerow(row) for row in _prepend(header, rows))
+    lines = (writer.writerow([_plain_cell(value) for value in row]) for row in _prepend(header, rows))
     response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
+
+
+def _plain_cell(value):
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def _prepend(first, rows):

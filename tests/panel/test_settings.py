@@ -365,3 +365,15 @@ def test_recipient_csv_exports_filtered_list(viewer, demo_account):
     assert "in@example.com" in emails
     assert "out@example.com" not in emails
     assert rows[emails.index("in@example.com") + 1][5] == "Anna"
+
+
+def test_recipient_csv_keeps_formulas_as_text(viewer, demo_account):
+    mailing_list = demo_account.lists.get(list_id=1)
+    recipient = Recipient.objects.create(account=demo_account, email="formula@example.com", fields={"1": "=HYPERLINK(\"x\")"})
+    Subscription.objects.create(recipient=recipient, list=mailing_list, status="subscribed", source="API")
+
+    response = viewer.get("/console/lists/1/recipients.csv")
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+
+    [row] = [row for row in rows[1:] if row[0] == "formula@example.com"]
+    assert row[5] == "'=HYPERLINK(\"x\")"
