@@ -5,6 +5,7 @@ import datetime
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 DEFAULT_EXPORT_TIME = datetime.time(2, 0)
 
@@ -44,14 +45,15 @@ class FtpAccount(models.Model):
 class ImportFile(models.Model):
     """One upload into `import/<listId>/`, with its content hash, progress and counts."""
 
+    # The panel shows these labels on the import page, so they are translated.
     class Status(models.TextChoices):
-        RECEIVED = "received", "received"
-        RUNNING = "running", "running"
-        DONE = "done", "done"
-        DUPLICATE = "duplicate", "duplicate"
-        REJECTED = "rejected", "rejected"
-        FAILED = "failed", "failed"
-        SUPERSEDED = "superseded", "superseded"
+        RECEIVED = "received", _("received")
+        RUNNING = "running", _("running")
+        DONE = "done", _("done")
+        DUPLICATE = "duplicate", _("duplicate")
+        REJECTED = "rejected", _("rejected")
+        FAILED = "failed", _("failed")
+        SUPERSEDED = "superseded", _("superseded")
 
     account = models.ForeignKey("lists.Account", on_delete=models.CASCADE, related_name="import_files")
     list = models.ForeignKey("lists.List", on_delete=models.CASCADE, related_name="import_files")

@@ -35,3 +35,16 @@ def test_upload_rejects_other_file_types(editor, demo_account, ftp_root):
     assert response.status_code == 200
     assert "Upload a .csv or .zip file" in response.content.decode()
     assert not ImportFile.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_import_status_follows_the_panel_language(editor, demo_account, ftp_root):
+    upload = SimpleUploadedFile("persone.csv", b"111|1\nanna@example.com|Anna\n", "text/csv")
+    editor.post("/console/lists/1/import", {"file": upload})
+    imported = ImportFile.objects.get()
+
+    page = editor.get(f"/console/imports/{imported.pk}", HTTP_ACCEPT_LANGUAGE="it").content.decode()
+    status = editor.get(f"/console/imports/{imported.pk}/status", HTTP_ACCEPT_LANGUAGE="it").json()
+
+    assert 'id="import-status">completato<' in page
+    assert status["status_label"] == "completato"
