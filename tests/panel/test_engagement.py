@@ -62,3 +62,15 @@ def test_isp_sums_equal_sending_totals(viewer, sent):
     response = viewer.get(f"/console/sendings/{sent.pk}")
 
     assert response.context["engagement"]["counters"] == sending_statistics.sending_statistics(sent)
+
+
+def test_sending_page_counts_opens_and_clicks_in_the_right_number(viewer, sent):
+    english = viewer.get(f"/console/sendings/{sent.pk}", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    italian = viewer.get(f"/console/sendings/{sent.pk}", HTTP_ACCEPT_LANGUAGE="it").content.decode()
+
+    assert "(2 opens)" in english
+    assert "(0 clicks)" in english
+    assert "(2 aperture)" in italian
+    sending_services.record_delivery_event(sent.deliveries.first(), "click")
+    english = viewer.get(f"/console/sendings/{sent.pk}", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "(1 click)" in english
