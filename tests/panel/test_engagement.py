@@ -64,7 +64,7 @@ def test_isp_sums_equal_sending_totals(viewer, sent):
     assert response.context["engagement"]["counters"] == sending_statistics.sending_statistics(sent)
 
 
-def test_sending_page_counts_opens_and_clicks_in_the_right_number(viewer, sent):
+def test_sending_page_open_and_click_totals_plural(viewer, sent):
     english = viewer.get(f"/console/sendings/{sent.pk}", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     italian = viewer.get(f"/console/sendings/{sent.pk}", HTTP_ACCEPT_LANGUAGE="it").content.decode()
 

@@ -48,3 +48,4 @@ def test_import_status_follows_the_panel_language(editor, demo_account, ftp_root
 
     assert 'id="import-status">completato<' in page
     assert status["status_label"] == "completato"
+    assert "<dt>Creati</dt>" in page
