@@ -6,6 +6,7 @@ from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 DEFAULT_EXPORT_TIME = datetime.time(2, 0)
 
@@ -185,11 +186,12 @@ class PostOperation(EventRule):
 class PostOperationRun(models.Model):
     """One run of a post-operation for one event, stored in the event's transaction and run after commit."""
 
+    # The panel shows these labels in its post-operation log, so they are translated.
     class Status(models.TextChoices):
-        PENDING = "pending", "pending"
-        DONE = "done", "done"
-        LOOP = "loop", "loop"
-        FAILED = "failed", "failed"
+        PENDING = "pending", pgettext_lazy("task", "pending")
+        DONE = "done", _("done")
+        LOOP = "loop", _("loop")
+        FAILED = "failed", _("failed")
 
     post_operation = models.ForeignKey(PostOperation, on_delete=models.CASCADE, related_name="runs")
     event = models.ForeignKey(
@@ -217,10 +219,11 @@ class PostOperationRun(models.Model):
 class WebhookDelivery(models.Model):
     """One call of a webhook for one event, stored before it is sent and retried until it succeeds or fails."""
 
+    # The panel shows these labels in its webhook log, so they are translated.
     class Status(models.TextChoices):
-        PENDING = "pending", "pending"
-        DELIVERED = "delivered", "delivered"
-        FAILED = "failed", "failed"
+        PENDING = "pending", pgettext_lazy("task", "pending")
+        DELIVERED = "delivered", _("delivered")
+        FAILED = "failed", _("failed")
 
     webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
     event = models.ForeignKey(

@@ -1,4 +1,7 @@
 import pytest
+from django.utils import translation
+
+from integrations.models import ImportFile, PostOperationRun, WebhookDelivery
 
 pytestmark = pytest.mark.django_db
 
@@ -23,3 +26,14 @@ def test_language_switch_overrides_browser(admin):
     assert response.status_code == 302
     page = admin.get("/console/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert '<html lang="it">' in page
+
+
+def test_log_status_labels_are_italian():
+    with translation.override("it"):
+        labels = [
+            str(WebhookDelivery.Status.PENDING.label),
+            str(PostOperationRun.Status.LOOP.label),
+            str(ImportFile.Status.DUPLICATE.label),
+        ]
+
+    assert labels == ["in attesa", "ciclo", "duplicato"]
