@@ -90,7 +90,7 @@ def start_gunicorn(environment, port):
     command = [
         sys.executable, "-m", "gunicorn", "mailup_sim.wsgi:application",
         "--bind", f"127.0.0.1:{port}", "--workers", workers, "--threads", "4",
-        "--worker-class", "gthread", "--keep-alive", "30", "--log-level", "warning",
+        "--worker-class", "gthread", "--keep-alive", "30", "--log-level", "warning", "--no-control-socket",
     ]  # fmt: skip
     server = subprocess.Popen(command, env=environment, cwd=ROOT)
     deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS

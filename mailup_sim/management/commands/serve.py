@@ -29,6 +29,10 @@ def part_commands():
             "--workers", str(settings.WEB_WORKERS),
             "--threads", "4",
             "--access-logfile", "-",
+            # Gunicorn's control socket has one fixed path per user, so a
+            # second copy of serve (or a test's) would take it over. serve
+            # stops its children by signal and does not need the socket.
+            "--no-control-socket",
         ],
         "worker": [python, "-m", "celery", "-A", "mailup_sim", "worker", "--loglevel", "INFO", "--concurrency", "2"],
         "beat": [
