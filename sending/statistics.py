@@ -18,10 +18,12 @@ The counters of one group of deliveries:
   with at least one.
 """
 
+from datetime import datetime, timezone
 from itertools import chain
 
-from django.db.models import Case, CharField, Count, Exists, F, OuterRef, Q, Subquery, Value, When
+from django.db.models import Case, CharField, Count, Exists, F, Func, IntegerField, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Coalesce, TruncHour
+from django.utils.timezone import localtime, make_aware
 
 from lists.models import Source, SubscriptionEvent
 from sending.models import Delivery, DeliveryAttempt, DeliveryEvent, Message
@@ -59,13 +61,88 @@ def statistics_by_isp(deliveries=None):
 def statistics_by(deliveries, field):
     """Return {value of `field`: counters} for a Delivery queryset grouped by one of its fields."""
     deliveries = Delivery.objects.all() if deliveries is None else deliveries
-    candidates = _flag_candidates()
-    flagged = _with_flags(deliveries.filter(candidates)).values(field).annotate(**_delivery_counters())
-    plain = deliveries.exclude(candidates).values(field).annotate(**_delivery_counters(flags=False))
     grouped = {}
-    for row in chain(plain.order_by(field), flagged.order_by(field)):
-        _add_counters(grouped.setdefault(row[field] or "", dict.fromkeys(COUNTERS, 0)), _counters(row))
+    for row, counters in _grouped_counters(deliveries, field):
+        _add_counters(grouped.setdefault(row[field] or "", dict.fromkeys(COUNTERS, 0)), counters)
+    _add_event_totals(grouped, deliveries, field)
+    return grouped
 
+
+def sending_breakdown(sending):
+    """Return a sending's figures by status, hour, source IP and ISP, from one grouped pass over its deliveries.
+
+    The result is a dict:
+
+    - `statuses`: {delivery status: deliveries}; `sent`: deliveries with at least one attempt;
+    - `delivered_by_hour`: (hour, deliveries now delivered) pairs by hour of
+      delivery in the current time zone, oldest first;
+    - `by_source_ip`: (source IP, deliveries) pairs of attempted deliveries, busiest first;
+    - `by_isp`: {ISP key: counters}, as statistics_by_isp returns it.
+
+    Each row of the pass is one combination of status, source IP, ISP and
+    quarter hour of delivery, so the number of rows does not grow with the
+    number of deliveries.
+    """
+    deliveries = Delivery.objects.filter(sending=sending)
+    statuses, sent, hours, source_ips, by_isp = {}, 0, {}, {}, {}
+    for row, counters in _grouped_counters(deliveries, "status", "source_ip", "isp", slot=_QuarterHour("delivered_at")):
+        total = counters["recipients"]
+        statuses[row["status"]] = statuses.get(row["status"], 0) + total
+        sent += counters["sent"]
+        if row["status"] == Status.DELIVERED and row["slot"] is not None:
+            hour = _local_hour(row["slot"])
+            hours[hour] = hours.get(hour, 0) + total
+        if row["source_ip"] is not None:
+            source_ips[row["source_ip"]] = source_ips.get(row["source_ip"], 0) + total
+        _add_counters(by_isp.setdefault(row["isp"] or "", dict.fromkeys(COUNTERS, 0)), counters)
+    _add_event_totals(by_isp, deliveries, "isp")
+    return {
+        "statuses": statuses,
+        "sent": sent,
+        "delivered_by_hour": [(make_aware(hour), total) for hour, total in sorted(hours.items())],
+        "by_source_ip": sorted(source_ips.items(), key=lambda item: (-item[1], item[0])),
+        "by_isp": by_isp,
+    }
+
+
+class _QuarterHour(Func):
+    """The number of the quarter hour since 1970 (UTC) of a datetime column, computed by the database itself.
+
+    Django's TruncHour calls a Python function for each row on SQLite.
+    Every time zone's offset is a whole number of quarter hours, so
+    quarter hours regroup exactly into the hours of the current time zone.
+    """
+
+    output_field = IntegerField()
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return self.as_sql(compiler, connection, template="CAST(strftime('%%%%s', %(expressions)s) AS INTEGER) / 900", **extra_context)
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        return self.as_sql(compiler, connection, template="FLOOR(EXTRACT(EPOCH FROM %(expressions)s) / 900)::integer", **extra_context)
+
+
+def _local_hour(slot):
+    """The naive start, in the current time zone, of the hour that holds quarter hour `slot`."""
+    moment = localtime(datetime.fromtimestamp(slot * 900, tz=timezone.utc))
+    return moment.replace(minute=0, second=0, microsecond=0, tzinfo=None)
+
+
+def _grouped_counters(deliveries, *fields, **expressions):
+    """Yield (row, counters) per combination of `fields` and `expressions` over `deliveries`.
+
+    Deliveries that can have no flag are counted without the per-delivery
+    subqueries, so a combination may come in two rows, to be added up.
+    """
+    candidates = _flag_candidates()
+    flagged = _with_flags(deliveries.filter(candidates)).values(*fields, **expressions).annotate(**_delivery_counters())
+    plain = deliveries.exclude(candidates).values(*fields, **expressions).annotate(**_delivery_counters(flags=False))
+    for row in chain(plain.order_by(), flagged.order_by()):
+        yield row, _counters(row)
+
+
+def _add_event_totals(grouped, deliveries, field):
+    """Add the opens and clicks of `deliveries` to `grouped`, {value of `field`: counters}."""
     event_totals = (
         DeliveryEvent.objects.filter(delivery__in=deliveries.values("pk"), kind__in=[Kind.OPEN, Kind.CLICK])
         .values(f"delivery__{field}", "kind")
@@ -75,7 +152,6 @@ def statistics_by(deliveries, field):
     for row in event_totals:
         counters = grouped.setdefault(row[f"delivery__{field}"] or "", dict.fromkeys(COUNTERS, 0))
         counters["opens" if row["kind"] == Kind.OPEN else "clicks"] += row["total"]
-    return grouped
 
 
 def top_links(sendings, limit=10):
