@@ -109,7 +109,7 @@ class _QuarterHour(Func):
     """The number of the quarter hour since 1970 (UTC) of a datetime column, computed by the database itself.
 
     Django's TruncHour calls a Python function for each row on SQLite.
-    Every time zone's offset is a whole number of quarter hours, so
+    Every UTC offset in use today is a whole number of quarter hours, so
     quarter hours regroup exactly into the hours of the current time zone.
     """
 
