@@ -21,7 +21,7 @@ The counters of one group of deliveries:
 from datetime import datetime, timezone
 from itertools import chain
 
-from django.db.models import Case, CharField, Count, Exists, F, Func, IntegerField, OuterRef, Q, Subquery, Value, When
+from django.db.models import Case, CharField, Count, Exists, F, Func, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Coalesce, TruncHour
 from django.utils.timezone import localtime, make_aware
 
@@ -69,7 +69,7 @@ def statistics_by(deliveries, field):
 
 
 def sending_breakdown(sending):
-    """Return a sending's figures by status, hour, source IP and ISP, from one grouped pass over its deliveries.
+    """Return a sending's figures by status, hour, source IP and ISP, from two grouped passes over its deliveries.
 
     The result is a dict:
 
@@ -82,7 +82,7 @@ def sending_breakdown(sending):
     The counters come from one pass grouped by status, source IP and ISP,
     in the order of the `delivery_breakdown` index, which covers every
     column they read. The hours come from a second pass over the delivered
-    deliveries only.
+    deliveries only, grouped by minute of delivery.
     """
     deliveries = Delivery.objects.filter(sending=sending)
     statuses, sent, source_ips, by_isp = {}, 0, {}, {}
@@ -97,8 +97,8 @@ def sending_breakdown(sending):
 
     delivered = deliveries.filter(status=Status.DELIVERED, delivered_at__isnull=False)
     hours = {}
-    for row in delivered.values(slot=_QuarterHour("delivered_at")).annotate(total=Count("pk")).order_by():
-        hour = _local_hour(row["slot"])
+    for row in delivered.values(minute=_UtcMinute("delivered_at")).annotate(total=Count("pk")).order_by():
+        hour = _local_hour(row["minute"])
         hours[hour] = hours.get(hour, 0) + row["total"]
     return {
         "statuses": statuses,
@@ -109,27 +109,29 @@ def sending_breakdown(sending):
     }
 
 
-class _QuarterHour(Func):
-    """The number of the quarter hour since 1970 (UTC) of a datetime column, computed by the database itself.
+class _UtcMinute(Func):
+    """The minute of a datetime column in UTC, as text "YYYY-MM-DD HH:MM", computed by the database itself.
 
-    Django's TruncHour calls a Python function for each row on SQLite.
-    Every UTC offset in use today is a whole number of quarter hours, so
-    quarter hours regroup exactly into the hours of the current time zone.
+    Django's TruncHour calls a Python function for each row on SQLite,
+    where datetimes are stored as UTC text, so a prefix of the text is the
+    cheapest grouping. Every UTC offset in use today is a whole number of
+    minutes, so minutes regroup exactly into the hours of the current time zone.
     """
 
-    output_field = IntegerField()
+    output_field = CharField()
 
     def as_sqlite(self, compiler, connection, **extra_context):
-        return self.as_sql(compiler, connection, template="CAST(strftime('%%%%s', %(expressions)s) AS INTEGER) / 900", **extra_context)
+        return self.as_sql(compiler, connection, template="SUBSTR(%(expressions)s, 1, 16)", **extra_context)
 
     def as_postgresql(self, compiler, connection, **extra_context):
-        return self.as_sql(compiler, connection, template="FLOOR(EXTRACT(EPOCH FROM %(expressions)s) / 900)::integer", **extra_context)
+        template = "TO_CHAR(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI')"
+        return self.as_sql(compiler, connection, template=template, **extra_context)
 
 
-def _local_hour(slot):
-    """The naive start, in the current time zone, of the hour that holds quarter hour `slot`."""
-    moment = localtime(datetime.fromtimestamp(slot * 900, tz=timezone.utc))
-    return moment.replace(minute=0, second=0, microsecond=0, tzinfo=None)
+def _local_hour(minute):
+    """The naive start, in the current time zone, of the hour that holds `minute`, a text of _UtcMinute."""
+    moment = localtime(datetime.strptime(minute, "%Y-%m-%d %H:%M").replace(tzinfo=timezone.utc))
+    return moment.replace(minute=0, tzinfo=None)
 
 
 def _grouped_counters(deliveries, *fields, **expressions):
