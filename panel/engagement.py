@@ -8,28 +8,30 @@ from sending import statistics as sending_statistics
 from sending.models import DeliveryEvent, Sending
 
 
-def sending_engagement(sending, deliveries):
+def sending_engagement(sending, by_isp, deliveries):
     """Return the sending page's engagement context: counters, per-ISP rows, opens and clicks per hour, top links.
 
-    These pass over every delivery of the sending, so for a sending of
-    CACHE_FROM_SUBSCRIPTIONS deliveries or more they are reused for
-    COUNT_CACHE_SECONDS. The progress figures of the page stay live.
+    `by_isp` holds the per-ISP counters of sending.statistics, which the page
+    computes live in the same pass as its progress. Opens and clicks per
+    hour and the top links read every event of the sending, so for a
+    sending of CACHE_FROM_SUBSCRIPTIONS deliveries or more they are reused
+    for COUNT_CACHE_SECONDS.
     """
 
     def compute():
-        by_isp = sending_statistics.statistics_by_isp(sending.deliveries.all())
         return {
-            "counters": _sum_counters(by_isp.values()),
-            "isps": sorted(by_isp.items()),
             "opens": sending_statistics.events_by_hour(sending, DeliveryEvent.Kind.OPEN),
             "clicks": sending_statistics.events_by_hour(sending, DeliveryEvent.Kind.CLICK),
             "links": sending_statistics.top_links(Sending.objects.filter(pk=sending.pk)),
         }
 
     figures = cached_value(f"engagement:{sending.pk}", compute, large=deliveries >= CACHE_FROM_SUBSCRIPTIONS)
+    isps = sorted(by_isp.items())
     return {
         **figures,
-        "isp_chart": bar_chart([(isp or "-", counters["delivered"]) for isp, counters in figures["isps"]]),
+        "counters": _sum_counters(by_isp.values()),
+        "isps": isps,
+        "isp_chart": bar_chart([(isp or "-", counters["delivered"]) for isp, counters in isps]),
         "opens_chart": bar_chart([(_hour_label(hour), total) for hour, total in figures["opens"]]),
         "clicks_chart": bar_chart([(_hour_label(hour), total) for hour, total in figures["clicks"]]),
     }

@@ -21,7 +21,7 @@ from django.conf import settings
 from django.db import transaction
 from django.core.files.base import ContentFile
 from django.db.models import Count, Exists, F, OuterRef, Q, Sum, Value
-from django.db.models.functions import Coalesce, TruncHour
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from lists.models import Channel, GroupMembership, Recipient, Source, Subscription, SubscriptionEvent
@@ -893,14 +893,19 @@ def sending_statistics(sending):
     counts = dict(
         sending.deliveries.values_list("status").annotate(total=Count("pk")).values_list("status", "total")
     )
+    return progress_counters(counts, sending.deliveries.filter(attempts__gt=0).count())
+
+
+def progress_counters(statuses, sent):
+    """Turn {delivery status: deliveries} and the number sent into the counters of sending_statistics."""
     return {
-        "total": sum(counts.values()),
-        "sent": sending.deliveries.filter(attempts__gt=0).count(),
-        "queued": counts.get(DeliveryStatus.QUEUED, 0) + counts.get(DeliveryStatus.SENDING, 0),
-        "delivered": counts.get(DeliveryStatus.DELIVERED, 0),
-        "deferred": counts.get(DeliveryStatus.DEFERRED, 0),
-        "failed": counts.get(DeliveryStatus.FAILED, 0),
-        "bounced": counts.get(DeliveryStatus.BOUNCED, 0),
+        "total": sum(statuses.values()),
+        "sent": sent,
+        "queued": statuses.get(DeliveryStatus.QUEUED, 0) + statuses.get(DeliveryStatus.SENDING, 0),
+        "delivered": statuses.get(DeliveryStatus.DELIVERED, 0),
+        "deferred": statuses.get(DeliveryStatus.DEFERRED, 0),
+        "failed": statuses.get(DeliveryStatus.FAILED, 0),
+        "bounced": statuses.get(DeliveryStatus.BOUNCED, 0),
     }
 
 
@@ -965,25 +970,6 @@ def stop_sending(sending):
             sending.deliveries.filter(status__in=[DeliveryStatus.QUEUED, DeliveryStatus.DEFERRED]).update(
                 status=DeliveryStatus.FAILED, last_error=STOPPED_ERROR
             )
-
-
-
-def deliveries_by_hour(sending):
-    """Return (hour, delivered count) pairs of a sending, oldest first."""
-    delivered = sending.deliveries.filter(status=DeliveryStatus.DELIVERED, delivered_at__isnull=False)
-    rows = delivered.annotate(hour=TruncHour("delivered_at")).values("hour").annotate(total=Count("pk")).order_by("hour")
-    return [(row["hour"], row["total"]) for row in rows]
-
-
-def deliveries_by_source_ip(sending):
-    """Return (source IP, delivery count) pairs of a sending's attempted deliveries, busiest first."""
-    rows = (
-        sending.deliveries.filter(source_ip__isnull=False)
-        .values("source_ip")
-        .annotate(total=Count("pk"))
-        .order_by("-total", "source_ip")
-    )
-    return [(row["source_ip"], row["total"]) for row in rows]
 
 
 # --- Message management: edit, copy, tags, images ----------------------------

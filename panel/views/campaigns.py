@@ -21,6 +21,7 @@ from panel.forms import MessageForm, SendForm, TestSendForm
 from panel.paging import keyset_page
 from sending import dkim_signing
 from sending import services as sending_services
+from sending import statistics as sending_statistics
 from sending.merge_tags import UNSUBSCRIBE_LINK
 from sending.models import Delivery, DkimKey, Message, Sending
 
@@ -198,7 +199,9 @@ def sending_index(request):
 @console_view()
 def sending_detail(request, sending_id):
     sending = get_sending(request, sending_id)
-    statistics = sending_services.sending_statistics(sending)
+    # One grouped pass over the deliveries gives the progress, the charts and the per-ISP counters.
+    breakdown = sending_statistics.sending_breakdown(sending)
+    statistics = sending_services.progress_counters(breakdown["statuses"], breakdown["sent"])
     done = statistics["total"] - statistics["queued"] - statistics["deferred"]
     context = {
         "sending": sending,
@@ -207,10 +210,10 @@ def sending_detail(request, sending_id):
         "running": sending.status not in (Sending.Status.DONE, Sending.Status.CANCELLED),
         "status_chart": bar_chart(_status_rows(statistics), STATUS_COLOURS),
         "hour_chart": bar_chart(
-            [(localtime(hour).strftime("%Y-%m-%d %H:00"), total) for hour, total in sending_services.deliveries_by_hour(sending)]
+            [(localtime(hour).strftime("%Y-%m-%d %H:00"), total) for hour, total in breakdown["delivered_by_hour"]]
         ),
-        "ip_chart": bar_chart(sending_services.deliveries_by_source_ip(sending)),
-        "engagement": sending_engagement(sending, statistics["total"]),
+        "ip_chart": bar_chart(breakdown["by_source_ip"]),
+        "engagement": sending_engagement(sending, breakdown["by_isp"], statistics["total"]),
     }
     return render(request, "panel/campaigns/sending.html", context)
 
