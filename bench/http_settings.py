@@ -1,4 +1,4 @@
-"""Settings of the server that bench/http.py starts: the production settings plus the ceiling view."""
+"""Settings of the server that bench/endpoints.py starts: the production settings plus the ceiling view."""
 
 from mailup_sim.settings import *  # noqa: F401,F403
 

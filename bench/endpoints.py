@@ -1,6 +1,6 @@
 """Measure three MailUp HTTP endpoints under gunicorn against a trivial Django view on the same server.
 
-Run with `.venv/bin/python bench/http.py [seconds per endpoint] [clients]`
+Run with `.venv/bin/python bench/endpoints.py [seconds per endpoint] [clients]`
 (defaults 10 and 50). The script creates a fresh database (a SQLite file
 in a temporary folder, or its own PostgreSQL database `mailup_sim_bench_http`
 when DATABASE_URL names a PostgreSQL server), seeds the demo console, and
