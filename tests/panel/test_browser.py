@@ -107,7 +107,7 @@ def import_file(tour, group, tmp_path):
     tour.open("/console/lists/3/import")
     tour.page.set_input_files("#id_file", str(csv_file))
     tour.page.click("button >> text=Carica e importa")
-    tour.page.wait_for_selector("#import-status >> text=done")
+    tour.page.wait_for_selector("#import-status >> text=completato")
 
 
 def compose_with_merge_tag(tour):
