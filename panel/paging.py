@@ -10,16 +10,20 @@ class Page:
     items: list
     next_after: int | None
     previous_before: int | None
+    # Text prepended to `after` and `before`, so several tables on one page keep separate positions.
+    prefix: str = ""
 
 
-def keyset_page(queryset, params, newest_first=False, size=PAGE_SIZE):
+def keyset_page(queryset, params, newest_first=False, size=None, prefix=""):
     """Return one page of `queryset`, ordered by primary key, from the `after` or `before` id in `params`.
 
     `after` pages forward and `before` pages back; a missing or malformed
     value starts at the first page. `newest_first` orders by descending id.
+    With a `prefix`, the parameters are `<prefix>after` and `<prefix>before`.
     """
-    after = _read_id(params.get("after"))
-    before = _read_id(params.get("before"))
+    size = size or PAGE_SIZE
+    after = _read_id(params.get(f"{prefix}after"))
+    before = _read_id(params.get(f"{prefix}before"))
     forward_order, backward_order = ("-pk", "pk") if newest_first else ("pk", "-pk")
     forward_after, forward_before = ("pk__lt", "pk__gt") if newest_first else ("pk__gt", "pk__lt")
 
@@ -27,7 +31,7 @@ def keyset_page(queryset, params, newest_first=False, size=PAGE_SIZE):
         rows = list(queryset.filter(**{forward_before: before}).order_by(backward_order)[: size + 1])
         has_more_back = len(rows) > size
         items = list(reversed(rows[:size]))
-        return Page(items, items[-1].pk if items else None, items[0].pk if items and has_more_back else None)
+        return Page(items, items[-1].pk if items else None, items[0].pk if items and has_more_back else None, prefix)
 
     if after is not None:
         queryset = queryset.filter(**{forward_after: after})
@@ -35,7 +39,7 @@ def keyset_page(queryset, params, newest_first=False, size=PAGE_SIZE):
     items = rows[:size]
     next_after = items[-1].pk if len(rows) > size else None
     previous_before = items[0].pk if items and after is not None else None
-    return Page(items, next_after, previous_before)
+    return Page(items, next_after, previous_before, prefix)
 
 
 def _read_id(raw):

@@ -106,12 +106,14 @@ def spam_checklist(message):
 @console_view()
 def message_detail(request, message_id):
     message = get_message(request, message_id)
+    sendings = keyset_page(message.sendings.all(), request.GET, newest_first=True)
     context = {
         "message": message,
         "checklist": spam_checklist(message),
         "send_form": SendForm(mailing_list=message.list),
         "test_form": TestSendForm(),
-        "sendings": message.sendings.order_by("-pk")[:20],
+        "sendings": sendings.items,
+        "page": sendings,
         "target_count": _target_count(message.list),
     }
     return render(request, "panel/campaigns/message.html", context)

@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 
 from panel.access import Role, console_view
 from panel.forms import SavedFilterForm, filter_row_count
+from panel.paging import keyset_page
 from panel.views.lists import get_list
 from sending import services as sending_services
 from sending.filters import FilterError
@@ -25,7 +26,8 @@ def get_saved_filter(request, filter_id):
 @console_view()
 def filter_index(request, list_id):
     mailing_list = get_list(request, list_id)
-    context = {"list": mailing_list, "filters": mailing_list.saved_filters.order_by("name")}
+    page = keyset_page(mailing_list.saved_filters.all(), request.GET)
+    context = {"list": mailing_list, "filters": page.items, "page": page}
     return render(request, "panel/filters/index.html", context)
 
 

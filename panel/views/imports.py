@@ -13,6 +13,7 @@ from integrations import csv_import
 from integrations import services as integration_services
 from integrations.models import ImportFile
 from panel.access import Role, console_view
+from panel.paging import keyset_page
 from panel.views.lists import get_list
 
 logger = logging.getLogger(__name__)
@@ -39,8 +40,8 @@ def import_upload(request, list_id):
             form.add_error("file", _("Upload a .csv or .zip file no larger than the import limit."))
         else:
             return redirect("panel:import_detail", import_id=upload.pk)
-    recent = ImportFile.objects.filter(list=mailing_list).order_by("-pk")[:10]
-    return render(request, "panel/imports/upload.html", {"form": form, "list": mailing_list, "recent": recent})
+    page = keyset_page(ImportFile.objects.filter(list=mailing_list), request.GET, newest_first=True)
+    return render(request, "panel/imports/upload.html", {"form": form, "list": mailing_list, "recent": page.items, "page": page})
 
 
 def get_import(request, import_id):

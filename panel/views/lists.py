@@ -11,6 +11,7 @@ from lists.models import Group, List
 from panel.access import Role, console_view
 from panel.counts import subscription_counts
 from panel.forms import GroupForm, ListForm
+from panel.paging import keyset_page
 
 MAX_LISTS_SHOWN = 500
 
@@ -31,15 +32,16 @@ def get_group(request, group_id):
 
 @console_view()
 def list_index(request):
-    lists = request.account.lists.order_by("list_id")[:MAX_LISTS_SHOWN]
-    return render(request, "panel/lists/index.html", {"lists": lists})
+    page = keyset_page(request.account.lists.all(), request.GET)
+    return render(request, "panel/lists/index.html", {"lists": page.items, "page": page})
 
 
 @console_view()
 def list_detail(request, list_id):
     mailing_list = get_list(request, list_id)
     counts = subscription_counts([mailing_list.pk])[mailing_list.pk]
-    context = {"list": mailing_list, "groups": mailing_list.groups.all(), "counts": counts}
+    groups = keyset_page(mailing_list.groups.all(), request.GET)
+    context = {"list": mailing_list, "groups": groups.items, "groups_page": groups, "counts": counts}
     return render(request, "panel/lists/detail.html", context)
 
 

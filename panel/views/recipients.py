@@ -18,7 +18,6 @@ from panel.views.lists import get_group, get_list
 
 logger = logging.getLogger(__name__)
 
-RECENT_ROWS = 50
 
 
 @console_view()
@@ -108,12 +107,16 @@ def _error_text(error):
 def recipient_detail(request, recipient_id):
     recipient = get_object_or_404(Recipient, account=request.account, pk=recipient_id)
     account_groups = request.account.lists.prefetch_related("groups")
+    events = keyset_page(recipient.events.select_related("list"), request.GET, newest_first=True, prefix="events_")
+    deliveries = keyset_page(recipient.deliveries.select_related("sending__message"), request.GET, newest_first=True, prefix="deliveries_")
     context = {
         "recipient": recipient,
         "subscriptions": recipient.subscriptions.select_related("list").order_by("list__list_id", "channel"),
         "memberships": recipient.group_memberships.select_related("group__list").order_by("group__list__list_id"),
-        "events": recipient.events.select_related("list").order_by("-pk")[:RECENT_ROWS],
-        "deliveries": recipient.deliveries.select_related("sending__message").order_by("-pk")[:RECENT_ROWS],
+        "events": events.items,
+        "events_page": events,
+        "deliveries": deliveries.items,
+        "deliveries_page": deliveries,
         "fields": _named_fields(request.account, recipient),
         "lists": account_groups,
     }

@@ -12,9 +12,8 @@ from integrations import configuration, webhooks
 from integrations.configuration import ConfigurationError
 from integrations.models import PostOperation, PostOperationRun, Webhook, WebhookDelivery
 from panel.access import Role, console_view
+from panel.paging import keyset_page
 from panel.settings_forms import PostOperationForm, WebhookForm
-
-RECENT_RUNS = 20
 
 
 def _webhook(request, webhook_id):
@@ -33,13 +32,20 @@ def _show_error(form, error):
 @console_view()
 def rule_index(request):
     account = request.account
-    runs = PostOperationRun.objects.filter(post_operation__account=account).order_by("-pk")[:RECENT_RUNS]
+    webhooks = keyset_page(Webhook.objects.filter(account=account).prefetch_related("lists"), request.GET, prefix="webhooks_")
+    post_operations = keyset_page(
+        PostOperation.objects.filter(account=account).prefetch_related("lists", "subscribe_to", "unsubscribe_from"),
+        request.GET,
+        prefix="post_operations_",
+    )
+    runs = keyset_page(PostOperationRun.objects.filter(post_operation__account=account), request.GET, newest_first=True, prefix="runs_")
     context = {
-        "webhooks": Webhook.objects.filter(account=account).prefetch_related("lists"),
-        "post_operations": PostOperation.objects.filter(account=account).prefetch_related(
-            "lists", "subscribe_to", "unsubscribe_from"
-        ),
-        "runs": runs,
+        "webhooks": webhooks.items,
+        "webhooks_page": webhooks,
+        "post_operations": post_operations.items,
+        "post_operations_page": post_operations,
+        "runs": runs.items,
+        "runs_page": runs,
     }
     return render(request, "panel/settings/rules.html", context)
 

@@ -37,8 +37,6 @@ from sending.models import DkimKey, SmtpUser
 
 logger = logging.getLogger(__name__)
 
-RECENT_EXPORTS = 20
-
 
 def _not_saved(request, error):
     logger.info("panel setting rejected account=%s path=%s field=%s", request.account.console_id, request.path, error.field)
@@ -50,8 +48,10 @@ def _not_saved(request, error):
 
 @console_view()
 def frontend_settings(request):
+    addresses = keyset_page(account_settings.frontend_addresses(request.account), request.GET)
     context = {
-        "addresses": account_settings.frontend_addresses(request.account),
+        "addresses": addresses.items,
+        "page": addresses,
         "form": FrontendAddressForm(),
         "restriction_form": FrontendRestrictionForm(initial={"restricted": request.account.frontend_ip_restricted}),
     }
@@ -100,8 +100,8 @@ def _member(request, member_id):
 
 
 def _render_users(request, form):
-    members = request.account.members.select_related("user").order_by("user__username")
-    context = {"members": members, "form": form, "role_form": RoleForm(), "ws_form": WebServicePasswordForm()}
+    members = keyset_page(request.account.members.select_related("user"), request.GET)
+    context = {"members": members.items, "page": members, "form": form, "role_form": RoleForm(), "ws_form": WebServicePasswordForm()}
     return render(request, "panel/settings/users.html", context)
 
 
@@ -175,7 +175,8 @@ def _client(request, client_pk):
 
 @console_view()
 def oauth_settings(request):
-    context = {"clients": sso.account_oauth_clients(request.account), "form": OAuthClientForm()}
+    clients = keyset_page(sso.account_oauth_clients(request.account), request.GET)
+    context = {"clients": clients.items, "page": clients, "form": OAuthClientForm()}
     return render(request, "panel/settings/oauth.html", context)
 
 
@@ -220,14 +221,14 @@ def ftp_settings(request):
         "export_time": ftp_account.export_time if ftp_account else DEFAULT_EXPORT_TIME,
     }
     uploads = ImportFile.objects.filter(account=request.account).select_related("list")
-    exports = UnsubscribeExport.objects.filter(list__account=request.account).select_related("list").order_by("-pk")
+    exports = UnsubscribeExport.objects.filter(list__account=request.account).select_related("list")
     context = {
         "password_set": ftp_account is not None and is_password_usable(ftp_account.password),
         "username": f"ftp{request.account.console_id}",
         "form": FtpSettingsForm(initial=initial),
         "password_form": FtpPasswordForm(),
         "uploads": keyset_page(uploads, request.GET, newest_first=True),
-        "exports": exports[:RECENT_EXPORTS],
+        "exports": keyset_page(exports, request.GET, newest_first=True, prefix="exports_"),
     }
     return render(request, "panel/settings/ftp.html", context)
 
@@ -286,8 +287,8 @@ def settings_index(request):
 
 @console_view()
 def smtp_settings(request):
-    users = SmtpUser.objects.filter(account=request.account).select_related("list").order_by("username")
-    context = {"smtp_users": users, "form": SmtpUserForm(account=request.account)}
+    users = keyset_page(SmtpUser.objects.filter(account=request.account).select_related("list"), request.GET)
+    context = {"smtp_users": users.items, "page": users, "form": SmtpUserForm(account=request.account)}
     return render(request, "panel/settings/smtp.html", context)
 
 
