@@ -1,9 +1,11 @@
 """Opens, clicks, bounces and ISPs of a sending, for the sending page."""
 
 from django.utils.timezone import localtime
+from django.utils.translation import gettext as _
 
 from panel.charts import bar_chart
 from panel.counts import CACHE_FROM_SUBSCRIPTIONS, cached_value
+from sending import isp as sending_isp
 from sending import statistics as sending_statistics
 from sending.models import DeliveryEvent, Sending
 
@@ -26,15 +28,22 @@ def sending_engagement(sending, by_isp, deliveries):
         }
 
     figures = cached_value(f"engagement:{sending.pk}", compute, large=deliveries >= CACHE_FROM_SUBSCRIPTIONS)
-    isps = sorted(by_isp.items())
+    isps = [(isp_label(isp), counters) for isp, counters in sorted(by_isp.items())]
     return {
         **figures,
         "counters": _sum_counters(by_isp.values()),
         "isps": isps,
-        "isp_chart": bar_chart([(isp or "-", counters["delivered"]) for isp, counters in isps]),
+        "isp_chart": bar_chart([(isp, counters["delivered"]) for isp, counters in isps]),
         "opens_chart": bar_chart([(_hour_label(hour), total) for hour, total in figures["opens"]]),
         "clicks_chart": bar_chart([(_hour_label(hour), total) for hour, total in figures["clicks"]]),
     }
+
+
+def isp_label(key):
+    """Return the panel's name for an ISP key: the key itself, or words for the catch-all and for no attempt yet."""
+    if key == sending_isp.OTHER:
+        return _("other providers")
+    return key or "-"
 
 
 def _sum_counters(groups):
