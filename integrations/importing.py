@@ -101,13 +101,15 @@ def execute(job, records, report, full=False):
     present = set() if full else None
     hints = []
     batch = []
+    # Read once: each read of a setting goes through Django's lazy settings object.
+    batch_size = settings.IMPORT_BATCH_SIZE
     with fewer_collections(), read_ahead(records) as ahead:
         for record in ahead:
             if record.number <= job.rows_done:
                 _remember_skipped(record, hints, full)
                 continue
             batch.append(record)
-            if len(batch) >= settings.IMPORT_BATCH_SIZE:
+            if len(batch) >= batch_size:
                 _commit_batch(job, mailing_list, options, batch, report, present)
                 batch = []
     if batch:
