@@ -97,7 +97,9 @@ class RowParser:
         self.width = len(header.columns)
         self.email = header.index(EMAIL)
         self.mobile = [(name, header.index(name)) for name in (WHOLE_MOBILE, NUMBER, PREFIX) if name in header.columns]
-        self.fields = [(position, column) for position, column in enumerate(header.columns) if isinstance(column, int)]
+        fields = [(position, column) for position, column in enumerate(header.columns) if isinstance(column, int)]
+        self.field_positions = [position for position, _column in fields]
+        self.field_ids = [column for _position, column in fields]
         self.groups = header.index(GROUPS)
         self.status = header.index(STATUS)
         self.default_prefix = default_prefix
@@ -129,12 +131,13 @@ class RowParser:
         return _parse_contact(values, self.default_prefix)
 
     def _fields(self, cells):
-        fields = {column: cells[position].strip() for position, column in self.fields}
+        values = [cells[position].strip() for position in self.field_positions]
+        if not values:
+            return {}
+        fields = dict(zip(self.field_ids, values))
         # One pass over all the values clears nearly every row. A row that
         # fails it is checked field by field, so the reason names the field.
-        if any(len(value) > MAX_FIELD_VALUE_LENGTH for value in fields.values()) or CONTROL_CHARACTERS.search(
-            "".join(fields.values())
-        ):
+        if max(map(len, values)) > MAX_FIELD_VALUE_LENGTH or CONTROL_CHARACTERS.search("".join(values)):
             return _parse_fields(fields)
         return fields
 

@@ -24,11 +24,13 @@ from django.utils import timezone
 from integrations import rules
 from integrations.models import PostOperation
 from lists import services
-from lists.models import Channel, GroupMembership, Recipient, Subscription, SubscriptionEvent
+from lists.models import MAX_FIELD_ID, Channel, GroupMembership, Recipient, Subscription, SubscriptionEvent
 
 logger = logging.getLogger(__name__)
 
 Status = Subscription.Status
+# Recipient.fields is keyed by the field id as a string.
+FIELD_KEYS = {field_id: str(field_id) for field_id in range(1, MAX_FIELD_ID + 1)}
 Kind = SubscriptionEvent.Kind
 EVENT_KINDS = {Status.SUBSCRIBED: Kind.SUBSCRIBE, Status.PENDING: Kind.SUBSCRIBE_REQUEST, Status.UNSUBSCRIBED: Kind.UNSUBSCRIBE}
 
@@ -51,31 +53,30 @@ def _split_at_repeats(rows):
     One statement cannot insert or update the same row twice, and later
     rows must see the effect of earlier ones.
     """
-    part, seen = [], set()
+    part, emails, mobiles = [], set(), set()
     for row in rows:
-        keys = _contact_keys(row.contact)
-        if seen & keys:
+        contact = row.contact
+        email = contact.email
+        mobile = (contact.mobile_prefix, contact.mobile_number) if contact.mobile_number else None
+        if email in emails or mobile in mobiles:
             yield part
-            part, seen = [], set()
+            part, emails, mobiles = [], set(), set()
         part.append(row)
-        seen |= keys
+        if email:
+            emails.add(email)
+        if mobile:
+            mobiles.add(mobile)
     if part:
         yield part
-
-
-def _contact_keys(contact):
-    keys = set()
-    if contact.email:
-        keys.add(("email", contact.email))
-    if contact.mobile_number:
-        keys.add(("mobile", contact.mobile_prefix, contact.mobile_number))
-    return keys
 
 
 def _import_part(mailing_list, rows, options):
     store = store_for_connection()
     store.prepare()
-    plan = BatchPlan(mailing_list, options, timezone.now())
+    # Post-operations need each event as a model instance. When one reacts to
+    # imports, the rows of new recipients are written like the others.
+    dispatch = _post_operations_react_to_imports(mailing_list.account_id)
+    plan = BatchPlan(mailing_list, options, timezone.now(), dispatch, store.writes_new_recipients_whole and not dispatch)
     plan.read(store, rows)
     for row in rows:
         plan.add(row)
@@ -95,7 +96,7 @@ class KnownRecipient:
     fields: dict
 
 
-@dataclass
+@dataclass(slots=True)
 class RowPlan:
     """The decisions for one row; `recipient` is an id, or a NewRecipient until it is inserted."""
 
@@ -110,20 +111,36 @@ class RowPlan:
 
 @dataclass(eq=False)
 class NewRecipient:
+    """A recipient the batch creates.
+
+    `subscriptions` ([(channel, status)]) and `group_ids` are filled only
+    when the store writes them with the recipient (insert_new_recipients).
+    """
+
     email: str | None
     mobile_prefix: str
     mobile_number: str | None
     fields: dict
     id: int | None = None
+    subscriptions: list = field(default_factory=list)
+    group_ids: list = field(default_factory=list)
 
 
 class BatchPlan:
     """Collects every write of a batch, row by row, then performs them table by table."""
 
-    def __init__(self, mailing_list, options, now):
+    def __init__(self, mailing_list, options, now, dispatch=False, whole_new_recipients=False):
+        """`dispatch` records the events through lists.services, for the post-operations that react to imports.
+
+        `whole_new_recipients` keeps the subscriptions and groups of new
+        recipients on their NewRecipient, and the store writes them
+        together with their events (insert_new_recipients).
+        """
         self.mailing_list = mailing_list
         self.options = options
         self.now = now
+        self.dispatch = dispatch
+        self.whole_new_recipients = whole_new_recipients
         self.rows = []
         self.new_recipients = []
         self.contact_updates = []
@@ -135,6 +152,7 @@ class BatchPlan:
         self.memberships_removed = []
         self.confirmations = []
         self._transitions = {}
+        self._group_ids = {}
 
     # Reads
 
@@ -231,7 +249,7 @@ class BatchPlan:
 
     def _new_recipient(self, row):
         contact = row.contact
-        fields = {str(field_id): value for field_id, value in row.fields.items() if value != ""}
+        fields = {FIELD_KEYS[field_id]: value for field_id, value in row.fields.items() if value != ""}
         recipient = NewRecipient(contact.email, contact.mobile_prefix if contact.mobile_number else "", contact.mobile_number, fields)
         self.new_recipients.append(recipient)
         return recipient
@@ -245,19 +263,36 @@ class BatchPlan:
 
             if transition.target is not None and (current is None or current.status != transition.target):
                 plan.changed = True
-                if current is None:
-                    self.subscription_inserts.append((plan.recipient, channel, transition.target))
-                else:
-                    self.subscription_updates.append((current.id, transition.target))
-                reason = services.REASON_IMPORTED_UNSUBSCRIBED if transition.target == Status.UNSUBSCRIBED else ""
-                self._event(plan.recipient, EVENT_KINDS[transition.target], channel, reason)
+                self._move(plan, channel, current, transition.target)
             if transition.request and channel == Channel.EMAIL and final == Status.PENDING:
                 self.confirmations.append(plan)
 
+    def _move(self, plan, channel, current, target):
+        if plan.created and self.whole_new_recipients:
+            plan.recipient.subscriptions.append((channel, target))
+            return
+        if current is None:
+            self.subscription_inserts.append((plan.recipient, channel, target))
+        else:
+            self.subscription_updates.append((current.id, target))
+        reason = services.REASON_IMPORTED_UNSUBSCRIBED if target == Status.UNSUBSCRIBED else ""
+        self._event(plan.recipient, EVENT_KINDS[target], channel, reason)
+
+    def _groups_for(self, row_group_ids):
+        """Return the import's groups and the row's, without repeats; rows repeat a few group cells."""
+        group_ids = self._group_ids.get(row_group_ids)
+        if group_ids is None:
+            group_ids = self._group_ids[row_group_ids] = list(dict.fromkeys([*self.options.group_ids, *row_group_ids]))
+        return group_ids
+
     def _apply_profile(self, row, recipient, plan):
-        group_ids = list(dict.fromkeys([*self.options.group_ids, *row.group_ids]))
+        group_ids = self._groups_for(row.group_ids)
         if plan.created:
-            self.memberships_added.extend((group_id, plan.recipient) for group_id in group_ids)
+            if self.whole_new_recipients:
+                # Shared between rows, and only read from here on.
+                plan.recipient.group_ids = group_ids
+            else:
+                self.memberships_added.extend((group_id, plan.recipient) for group_id in group_ids)
             return
 
         changed_fields = self._merge_fields(recipient, row)
@@ -307,7 +342,9 @@ class BatchPlan:
     # Writes
 
     def write(self, store):
-        if self.new_recipients:
+        if self.new_recipients and self.whole_new_recipients:
+            store.insert_new_recipients(self.mailing_list, self.new_recipients, self.now)
+        elif self.new_recipients:
             ids = store.insert_recipients(self.mailing_list.account_id, self.new_recipients, self.now)
             for recipient, recipient_id in zip(self.new_recipients, ids):
                 recipient.id = recipient_id
@@ -323,7 +360,7 @@ class BatchPlan:
         store.insert_memberships(new_memberships, self.now, conflicts_possible=False)
         store.insert_memberships(memberships, self.now)
         store.delete_memberships(self.memberships_removed)
-        store.insert_events(self.mailing_list, self._resolved(self.events), self.now)
+        store.insert_events(self.mailing_list, self._resolved(self.events), self.now, self.dispatch)
         self._queue_confirmations()
 
     def _split_new(self, items, position=0):
@@ -406,6 +443,8 @@ class SqlStore:
     memberships = GroupMembership._meta.db_table
     events = SubscriptionEvent._meta.db_table
     lock = ""
+    # Whether insert_new_recipients writes new recipients with their subscriptions, groups and events.
+    writes_new_recipients_whole = False
 
     def prepare(self):
         """Set up the transaction before the batch's first statement."""
@@ -520,9 +559,9 @@ class SqlStore:
     def delete_memberships(self, memberships):
         self.execute_many(f"DELETE FROM {self.memberships} WHERE group_id = %s AND recipient_id = %s", memberships)
 
-    def insert_events(self, mailing_list, events, now):
-        """Insert the events; when a post-operation reacts to imports, create them one by one and dispatch them."""
-        if events and _post_operations_react_to_imports(mailing_list.account_id):
+    def insert_events(self, mailing_list, events, now, dispatch=False):
+        """Insert the events; with `dispatch` (a post-operation reacts to imports), create them one by one and dispatch them."""
+        if events and dispatch:
             _dispatch_events(mailing_list, events)
             return
 
@@ -630,6 +669,7 @@ class PostgresStore(SqlStore):
     """The same reads with row locks, and writes that COPY into temporary staging tables first."""
 
     lock = "FOR UPDATE"
+    writes_new_recipients_whole = True
 
     def prepare(self):
         # The batch and the import's checkpoint commit together, so a commit
@@ -639,7 +679,47 @@ class PostgresStore(SqlStore):
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
     def in_list(self, column, values):
+        # Addresses and numbers never contain a line break, so thousands of
+        # them travel as one string rather than an array psycopg builds
+        # value by value.
+        joined = "\n".join(values) if values and isinstance(values[0], str) else None
+        if joined is not None and joined.count("\n") == len(values) - 1:
+            return f"{column} = ANY(string_to_array(%s, E'\\n'))", joined
         return f"{column} = ANY(%s)", list(values)
+
+    def insert_new_recipients(self, mailing_list, recipients, now):
+        """Write new recipients with their subscriptions, group memberships and events, and set their ids.
+
+        One COPY fills a temporary staging table with a line per recipient,
+        and SQL fans each line out into the tables. The batch read the
+        account's recipients with these addresses and numbers under lock, so
+        only a transaction that inserted one of them meanwhile can break the
+        unique constraints, and then the batch is retried.
+        """
+        ids = [row[0] for row in self.fetch(RESERVE_RECIPIENT_IDS, [len(recipients)])]
+        for recipient, recipient_id in zip(recipients, ids):
+            recipient.id = recipient_id
+        params = {
+            "account": mailing_list.account_id,
+            "list": mailing_list.pk,
+            "now": now,
+            "source": services.Source.IMPORT,
+            "details": BULK_IMPORT_DETAILS_JSON,
+            **STAGED_VALUES,
+        }
+        with connection.cursor() as cursor:
+            cursor.execute(CREATE_NEW_RECIPIENTS_STAGING)
+            cursor.execute(f"TRUNCATE {NEW_RECIPIENTS_STAGING}")
+            with cursor.copy(f"COPY {NEW_RECIPIENTS_STAGING} FROM STDIN") as copy:
+                copy.write(_staging_text(recipients))
+            try:
+                cursor.execute(INSERT_STAGED_RECIPIENTS, params)
+            except IntegrityError as error:
+                if not isinstance(error.__cause__, psycopg.errors.UniqueViolation):
+                    raise
+                raise ConcurrentChange(f"A recipient of account {mailing_list.account_id} appeared meanwhile: {error}") from error
+            for statement in (INSERT_STAGED_SUBSCRIPTIONS, INSERT_STAGED_MEMBERSHIPS, INSERT_STAGED_EVENTS):
+                cursor.execute(statement, params)
 
     def insert_recipients(self, account_id, recipients, now):
         """Reserve ids from the sequence, then COPY the rows straight into the table.
@@ -683,6 +763,65 @@ class PostgresStore(SqlStore):
             return cursor.rowcount
 
 
+NEW_RECIPIENTS_STAGING = "import_staging_new_recipients"
+CREATE_NEW_RECIPIENTS_STAGING = f"""
+    CREATE TEMPORARY TABLE IF NOT EXISTS {NEW_RECIPIENTS_STAGING} (
+        id integer, email text, mobile_prefix text, mobile_number text, fields jsonb,
+        email_status text, sms_status text, group_ids integer[]
+    ) ON COMMIT DELETE ROWS
+"""
+# The values the statements below compare with or write, as parameters.
+STAGED_VALUES = {
+    "email": Channel.EMAIL,
+    "sms": Channel.SMS,
+    "subscribed": Status.SUBSCRIBED,
+    "pending": Status.PENDING,
+    "unsubscribed": Status.UNSUBSCRIBED,
+    "subscribe": Kind.SUBSCRIBE,
+    "subscribe_request": Kind.SUBSCRIBE_REQUEST,
+    "unsubscribe": Kind.UNSUBSCRIBE,
+    "optout_reason": services.REASON_IMPORTED_UNSUBSCRIBED,
+}
+INSERT_STAGED_RECIPIENTS = f"""
+    INSERT INTO {Recipient._meta.db_table} (id, account_id, email, mobile_prefix, mobile_number, fields, created_at, updated_at)
+    SELECT id, %(account)s, email, mobile_prefix, mobile_number, fields, %(now)s, %(now)s
+    FROM {NEW_RECIPIENTS_STAGING}
+"""
+# One row per channel that a staged recipient subscribes to, in the order
+# the generic path writes them: by recipient, e-mail before SMS.
+STAGED_SUBSCRIPTIONS = f"""
+    FROM {NEW_RECIPIENTS_STAGING} s
+    CROSS JOIN LATERAL (VALUES (1, %(email)s, s.email_status), (2, %(sms)s, s.sms_status)) AS c(position, channel, status)
+    WHERE c.status IS NOT NULL
+    ORDER BY s.id, c.position
+"""
+INSERT_STAGED_SUBSCRIPTIONS = f"""
+    INSERT INTO {Subscription._meta.db_table}
+        (recipient_id, list_id, channel, status, source, requested_at, optin_at, optout_at, optout_reason, updated_at)
+    SELECT s.id, %(list)s, c.channel, c.status, %(source)s,
+        CASE WHEN c.status = %(unsubscribed)s THEN NULL ELSE %(now)s END,
+        CASE WHEN c.status = %(subscribed)s THEN %(now)s END,
+        CASE WHEN c.status = %(unsubscribed)s THEN %(now)s END,
+        CASE WHEN c.status = %(unsubscribed)s THEN %(optout_reason)s ELSE '' END,
+        %(now)s
+    {STAGED_SUBSCRIPTIONS}
+"""
+INSERT_STAGED_MEMBERSHIPS = f"""
+    INSERT INTO {GroupMembership._meta.db_table} (group_id, recipient_id, created_at)
+    SELECT g.group_id, s.id, %(now)s
+    FROM {NEW_RECIPIENTS_STAGING} s CROSS JOIN LATERAL unnest(s.group_ids) AS g(group_id)
+"""
+INSERT_STAGED_EVENTS = f"""
+    INSERT INTO {SubscriptionEvent._meta.db_table}
+        (account_id, list_id, recipient_id, kind, channel, source, reason, details, created_at)
+    SELECT %(account)s, %(list)s, s.id,
+        CASE c.status WHEN %(subscribed)s THEN %(subscribe)s WHEN %(pending)s THEN %(subscribe_request)s ELSE %(unsubscribe)s END,
+        c.channel, %(source)s,
+        CASE WHEN c.status = %(unsubscribed)s THEN %(optout_reason)s ELSE '' END,
+        %(details)s, %(now)s
+    {STAGED_SUBSCRIPTIONS}
+"""
+
 RESERVE_RECIPIENT_IDS = (
     f"SELECT nextval(pg_get_serial_sequence('{Recipient._meta.db_table}', 'id')) FROM generate_series(1, %s)"
 )
@@ -707,6 +846,45 @@ def _copy(cursor, table, columns, rows):
     lines.append("")
     with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
         copy.write("\n".join(lines))
+
+
+def _fields_json(fields):
+    """Return the JSON of a fields dict, built by hand when no value needs a JSON escape, as almost none does."""
+    if not fields:
+        return "{}"
+    if JSON_SPECIAL.search("".join(fields.values())):
+        return json.dumps(fields, ensure_ascii=False)
+    return '{"' + '","'.join([f'{key}":"{value}' for key, value in fields.items()]) + '"}'
+
+
+# The characters a JSON string cannot contain unescaped: quote, backslash and controls.
+JSON_SPECIAL = re.compile(r'["\\\x00-\x1f]')
+
+
+def _staging_text(recipients):
+    """Format new recipients as the COPY text of the staging table."""
+    lines = []
+    for recipient in recipients:
+        statuses = dict(recipient.subscriptions)
+        email, prefix, number = recipient.email or "", recipient.mobile_prefix, recipient.mobile_number or ""
+        fields = _fields_json(recipient.fields)
+        # Only these four cells come from the input. One search over them
+        # clears nearly every line, and the rest are escaped cell by cell.
+        if COPY_SPECIAL.search(email + prefix + number + fields):
+            email, prefix, number, fields = (_copy_value(cell, None) for cell in (email, prefix, number, fields))
+        cells = (
+            str(recipient.id),
+            email if recipient.email is not None else "\\N",
+            prefix,
+            number if recipient.mobile_number is not None else "\\N",
+            fields,
+            statuses.get(Channel.EMAIL, "\\N"),
+            statuses.get(Channel.SMS, "\\N"),
+            "{" + ",".join(map(str, recipient.group_ids)) + "}",
+        )
+        lines.append("\t".join(cells))
+    lines.append("")
+    return "\n".join(lines)
 
 
 # The characters COPY's text format gives a meaning to, escaped as it reads them back.

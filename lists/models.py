@@ -275,8 +275,10 @@ class Subscription(models.Model):
         PENDING = "pending", _("pending")
         UNSUBSCRIBED = "unsubscribed", _("unsubscribed")
 
-    recipient = models.ForeignKey(Recipient, on_delete=models.CASCADE, related_name="subscriptions")
-    list = models.ForeignKey(List, on_delete=models.CASCADE, related_name="subscriptions")
+    # No index of their own: the unique constraint starts with recipient and
+    # the index below with list, and every index slows a bulk import down.
+    recipient = models.ForeignKey(Recipient, on_delete=models.CASCADE, related_name="subscriptions", db_index=False)
+    list = models.ForeignKey(List, on_delete=models.CASCADE, related_name="subscriptions", db_index=False)
     channel = models.CharField(max_length=5, choices=Channel.choices, default=Channel.EMAIL)
     status = models.CharField(max_length=12, choices=Status.choices)
     source = models.CharField(max_length=10, choices=Source.choices)
@@ -303,7 +305,8 @@ class Subscription(models.Model):
 
 
 class GroupMembership(models.Model):
-    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="memberships")
+    # The unique constraint, which starts with group, is its index.
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="memberships", db_index=False)
     recipient = models.ForeignKey(Recipient, on_delete=models.CASCADE, related_name="group_memberships")
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -325,9 +328,24 @@ class SubscriptionEvent(models.Model):
         OPEN = "open", _("message opened")
         CLICK = "click", _("link clicked")
 
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="events")
-    list = models.ForeignKey(List, on_delete=models.SET_NULL, null=True, blank=True, related_name="events")
-    recipient = models.ForeignKey(Recipient, on_delete=models.SET_NULL, null=True, blank=True, related_name="events")
+    # The table is append-only and the largest one an import writes, so its
+    # foreign keys have no database constraint. Checking three of them per
+    # event at commit took about a quarter of the database time of the
+    # SQL-only import in bench/import.py --floor. Events are only created by
+    # lists.services and lists.bulk_import, in the transaction that created
+    # or locked their recipient and read their list, and every delete goes
+    # through the ORM, which applies on_delete itself. The indexes stay for
+    # those deletes and for the reads by recipient and list. The index that
+    # starts with account also serves account lookups.
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="events", db_index=False, db_constraint=False
+    )
+    list = models.ForeignKey(
+        List, on_delete=models.SET_NULL, null=True, blank=True, related_name="events", db_constraint=False
+    )
+    recipient = models.ForeignKey(
+        Recipient, on_delete=models.SET_NULL, null=True, blank=True, related_name="events", db_constraint=False
+    )
     kind = models.CharField(max_length=20, choices=Kind.choices)
     channel = models.CharField(max_length=5, choices=Channel.choices, blank=True)
     source = models.CharField(max_length=10, choices=Source.choices)

@@ -14,6 +14,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -1332,13 +1333,14 @@ def _row_status_transitions(row_status):
     return {NEW: target, Status.SUBSCRIBED: target, Status.PENDING: target, Status.UNSUBSCRIBED: KEEP}
 
 
-@dataclass(frozen=True)
-class ImportRowResult:
+class ImportRowResult(NamedTuple):
     """The outcome of importing one row: `outcome` is created, updated, unchanged or rejected.
 
     `new_channels` lists the channels subscribed to the list for the first
     time, `existing_channels` those the recipient already had on the list,
-    and `unsubscribed_channels` those that end unsubscribed.
+    and `unsubscribed_channels` those that end unsubscribed. A named tuple
+    rather than a dataclass, because an import makes one per row and a
+    tuple is several times cheaper to create.
     """
 
     outcome: str

@@ -136,6 +136,31 @@ def test_field_values_keep_backslashes_and_tabs(demo):
     assert Recipient.objects.get(email="anna@example.com").fields["1"] == value
 
 
+def test_new_recipient_written_whole(demo):
+    group = demo_list().groups.create(name="Clienti")
+    options = ImportOptions(as_opt_out=True, group_ids=(group.pk,))
+    payload = services.PayloadSettings(mobile_input_type=xmldoc.SPLIT_MOBILE)
+    row = subscriber("anna@example.com", '<campo1>Anna "Rossi"</campo1>', prefix="+39", number="3331234567")
+
+    soap_import(document(row), options, payload)
+
+    recipient = Recipient.objects.get()
+    subscriptions = {subscription.channel: subscription for subscription in recipient.subscriptions.all()}
+    events = SubscriptionEvent.objects.filter(recipient=recipient).order_by("id")
+    assert recipient.fields == {"1": 'Anna "Rossi"'}
+    assert sorted(subscriptions) == [Channel.EMAIL, Channel.SMS]
+    for subscription in subscriptions.values():
+        assert (subscription.status, subscription.optout_reason) == (Status.UNSUBSCRIBED, "4")
+        assert subscription.optout_at is not None
+        assert subscription.requested_at is None
+    assert list(recipient.group_memberships.values_list("group_id", flat=True)) == [group.pk]
+    assert [(event.kind, event.channel, event.reason) for event in events] == [
+        (SubscriptionEvent.Kind.UNSUBSCRIBE, Channel.EMAIL, "4"),
+        (SubscriptionEvent.Kind.UNSUBSCRIBE, Channel.SMS, "4"),
+    ]
+    assert events[0].details == lists_services.BULK_IMPORT_EVENT_DETAILS
+
+
 @pytest.mark.parametrize(
     "mobile_input_type, prefix, number",
     [(xmldoc.MERGED_MOBILE, "", "+393331234567"), (xmldoc.SPLIT_MOBILE, "+39", "3331234567")],
