@@ -770,7 +770,8 @@ LIST_NAME_MAX_LENGTH = 200
 
 def find_list(account, list_id):
     """Return the list `list_id` of the account; raises ListNotFound."""
-    found = account.lists.filter(list_id=list_id).first() if 0 < list_id <= 2_147_483_647 else None
+    # (account, list_id) is unique, so ordering by pk avoids the join of List's default ordering.
+    found = account.lists.filter(list_id=list_id).order_by("pk").first() if 0 < list_id <= 2_147_483_647 else None
     if found is None:
         raise ListNotFound(f"List {list_id} does not exist in console {account.console_id}.")
     return found
