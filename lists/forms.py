@@ -62,7 +62,10 @@ class FrontendForm:
         if len(ids) > MAX_LISTS_PER_CALL:
             raise InvalidParameter("List", f"List names more than {MAX_LISTS_PER_CALL} lists.")
 
-        found = {mailing_list.list_id: mailing_list for mailing_list in self.account.lists.filter(list_id__in=ids)}
+        # Unordered, because List's default ordering joins the account and the lists
+        # are returned in call order anyway.
+        rows = self.account.lists.filter(list_id__in=ids).order_by()
+        found = {mailing_list.list_id: mailing_list for mailing_list in rows}
         missing = [list_id for list_id in ids if list_id not in found]
         if missing:
             raise InvalidParameter("List", f"No list {missing[0]} in account {self.account.console_id}.")
@@ -76,7 +79,7 @@ class FrontendForm:
     def list_with_guid(self):
         """Return the one list named by `List`, whose GUID must be given as `ListGuid`."""
         list_id = self.required_id("List")
-        mailing_list = self.account.lists.filter(list_id=list_id).first()
+        mailing_list = self.account.lists.filter(list_id=list_id).order_by("pk").first()
         if mailing_list is None:
             raise InvalidParameter("List", f"No list {list_id} in account {self.account.console_id}.")
         if _parse_guid(self.params.get("ListGuid") or "") != mailing_list.guid:

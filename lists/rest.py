@@ -398,6 +398,10 @@ class LookedUpProperties(dict):
         return super().get(key, default)
 
 
+# The columns that recipient_shaper reads; a listing loads only these.
+SHAPED_RECIPIENT_COLUMNS = ("pk", "email", "mobile_prefix", "mobile_number", "fields")
+
+
 def recipient_query(request, recipients):
     """Return a paged recipient listing, filterable and sortable by property and by Fields['name']."""
     definitions = field_definitions(request.account)
@@ -415,7 +419,7 @@ def recipient_query(request, recipients):
         for definition in definitions
         if field_key(definition.name) in properties.looked_up
     }
-    listing = recipients.alias(**aliases).filter(query).order_by(*ordering)
+    listing = recipients.alias(**aliases).filter(query).order_by(*ordering).only(*SHAPED_RECIPIENT_COLUMNS)
     return paged_response(listing, page, recipient_shaper(request.account, definitions))
 
 
@@ -431,8 +435,11 @@ def recipient_shaper(account, definitions=None):
     """
     if definitions is None:
         definitions = field_definitions(account)
+    # Recipient.fields is keyed by the field id as a string.
+    columns = [(definition.name, definition.field_id, str(definition.field_id)) for definition in definitions]
 
     def shape(recipient):
+        values = recipient.fields
         return {
             "idRecipient": recipient.pk,
             # TODO: Recipient has no name column yet, so Name is always empty.
@@ -441,12 +448,7 @@ def recipient_shaper(account, definitions=None):
             "MobilePrefix": recipient.mobile_prefix or None,
             "MobileNumber": recipient.mobile_number or None,
             "Fields": [
-                {
-                    "Description": definition.name,
-                    "Id": definition.field_id,
-                    "Value": recipient.fields.get(str(definition.field_id), ""),
-                }
-                for definition in definitions
+                {"Description": name, "Id": field_id, "Value": values.get(key, "")} for name, field_id, key in columns
             ],
         }
 

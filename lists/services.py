@@ -55,6 +55,10 @@ from lists.models import (
 from lists.validation import normalize_email
 from sending import services as sending_services
 
+# Calls that change one recipient (subscribe, confirm, unsubscribe, profile
+# updates) log at DEBUG, because the APIs take hundreds of them a second
+# and one INFO line each would bury the rest of the log. List, group and
+# account changes stay at INFO.
 logger = logging.getLogger(__name__)
 
 Status = Subscription.Status
@@ -330,7 +334,7 @@ def subscribe(request):
         _apply_profile(recipient, request, changed_lists)
         _queue_confirmations(recipient, request, pending)
 
-    logger.info(
+    logger.debug(
         "subscribe account=%s recipient=%s lists=%s source=%s created=%s outcome=%s",
         request.account.console_id,
         recipient.pk,
@@ -521,7 +525,7 @@ def confirm_subscriptions(token, ip=None):
                 welcomed.add(subscription.list_id)
                 sending_services.queue_welcome(subscription.recipient, subscription.list)
 
-    logger.info("confirm subscriptions=%s ip=%s", [s.pk for s in live], ip)
+    logger.debug("confirm subscriptions=%s ip=%s", [s.pk for s in live], ip)
     return list(dict.fromkeys(s.list for s in live))
 
 
@@ -551,7 +555,7 @@ def unsubscribe(account, mailing_list, contact, source, reason=REASON_ADMINISTRA
             if any(s.channel == Channel.EMAIL for s in active):
                 sending_services.queue_unsubscribe_confirmation(recipient, mailing_list)
 
-    logger.info(
+    logger.debug(
         "unsubscribe account=%s list=%s recipient=%s source=%s reason=%s",
         account.console_id,
         mailing_list.list_id,
@@ -635,7 +639,7 @@ def update_profile(account, mailing_list, contact, fields, group_ids, replace_gr
             details = {"fields": changed_fields, "groups_added": added, "groups_removed": removed}
             _record(recipient, mailing_list, Kind.PROFILE_CHANGE, source, details=details)
 
-    logger.info(
+    logger.debug(
         "update_profile account=%s list=%s recipient=%s changed=%s",
         account.console_id,
         mailing_list.list_id,
@@ -767,7 +771,8 @@ LIST_NAME_MAX_LENGTH = 200
 
 def find_list(account, list_id):
     """Return the list `list_id` of the account; raises ListNotFound."""
-    found = account.lists.filter(list_id=list_id).first() if 0 < list_id <= 2_147_483_647 else None
+    # (account, list_id) is unique, so ordering by pk avoids the join of List's default ordering.
+    found = account.lists.filter(list_id=list_id).order_by("pk").first() if 0 < list_id <= 2_147_483_647 else None
     if found is None:
         raise ListNotFound(f"List {list_id} does not exist in console {account.console_id}.")
     return found
@@ -1014,7 +1019,7 @@ def add_recipient(account, mailing_list, contact, fields, group_ids=(), confirm=
         _apply_rest_profile(recipient, mailing_list, fields, group_ids)
         _queue_confirmations(recipient, request, pending)
 
-    logger.info(
+    logger.debug(
         "add_recipient account=%s list=%s recipient=%s confirm=%s",
         account.console_id,
         mailing_list.list_id,
@@ -1131,7 +1136,7 @@ def update_recipient(account, recipient, contact, fields):
             details = {"fields": changed_fields, "contact": changed, **REST_EVENT_DETAILS}
             _record(recipient, None, Kind.PROFILE_CHANGE, Source.API, details=details)
 
-    logger.info("update_recipient account=%s recipient=%s", account.console_id, recipient.pk)
+    logger.debug("update_recipient account=%s recipient=%s", account.console_id, recipient.pk)
     return recipient
 
 

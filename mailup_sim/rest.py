@@ -19,7 +19,7 @@ from django.http import HttpResponse, QueryDict
 from django.views.decorators.csrf import csrf_exempt
 
 from lists.errors import ListsError
-from mailup_sim.oauth import BearerError, authenticate_bearer
+from mailup_sim.oauth import BearerError, authenticate_console
 from mailup_sim.params import CaseInsensitiveParams
 
 logger = logging.getLogger(__name__)
@@ -111,9 +111,8 @@ def endpoint(**handlers):
         if handler is None:
             return error_response(405, f"The method {request.method} is not allowed on {request.path}.")
         try:
-            user = authenticate_bearer(request)
-            request.account = account_of(user)
-            check_rate_limit(request, user)
+            user_id, request.account = authenticate_console(request)
+            check_rate_limit(request, user_id)
             return handler(request, **path_values)
         except BearerError as error:
             return error_response(401, error.description)
@@ -130,8 +129,8 @@ def endpoint(**handlers):
     return view
 
 
-def check_rate_limit(request, user):
-    """Raise RestError(429) when `user` exceeds REST_RATE_LIMIT_PER_SECOND calls on this route this second.
+def check_rate_limit(request, user_id):
+    """Raise RestError(429) when the user exceeds REST_RATE_LIMIT_PER_SECOND calls on this route this second.
 
     The count is kept per user, route and wall-clock second in Django's
     cache. NOTE: with the default local-memory cache each server process
@@ -142,7 +141,7 @@ def check_rate_limit(request, user):
         return
 
     route = request.resolver_match.route if request.resolver_match else request.path
-    key = f"rest-rate:{user.pk}:{route}:{int(time.time())}"
+    key = f"rest-rate:{user_id}:{route}:{int(time.time())}"
     cache.add(key, 0, timeout=RATE_WINDOW_CACHE_SECONDS)
     try:
         count = cache.incr(key)
@@ -150,19 +149,12 @@ def check_rate_limit(request, user):
         # The entry expired between add() and incr(); this call starts a new count.
         count = 1
     if count > limit:
-        logger.info("REST rate limit user=%s route=%s count=%s limit=%s", user.pk, route, count, limit)
+        logger.info("REST rate limit user=%s route=%s count=%s limit=%s", user_id, route, count, limit)
         raise RestError(
             429,
             "Authorization error (too_many_requests): Too many requests. "
             f"Max:{limit} calls per second , actual:{count}.",
         )
-
-
-def account_of(user):
-    membership = getattr(user, "membership", None)
-    if membership is None:
-        raise BearerError("Authorization error: the token's user belongs to no console.")
-    return membership.account
 
 
 @csrf_exempt

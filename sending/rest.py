@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from lists import services as lists_services
 from lists.errors import InvalidContact
-from lists.rest import filtered, get_group, get_list, read_contact, read_fields
+from lists.rest import filtered, get_group, get_list, paged, read_contact, read_fields
 from lists.services import Contact
 from lists.validation import CONTROL_CHARACTERS, MAX_ID, normalize_email
 from mailup_sim.filterby import Property
@@ -83,14 +83,23 @@ QUEUE_STATUSES = {
 
 
 def get_message(account, list_id, message_id):
-    mailing_list = get_list(account, list_id)
-    messages = Message.objects.filter(pk=message_id, list=mailing_list).select_related("list__account")
-    return get_or_404(messages, f"message {message_id} in list {list_id}")
+    return _find_in_list(Message, "message", account, list_id, message_id)
 
 
 def get_account_message(account, message_id):
-    messages = Message.objects.filter(pk=message_id, list__account=account).select_related("list__account")
-    return get_or_404(messages, f"message {message_id} in this console")
+    return _find_in_account(Message, "message", account, message_id)
+
+
+def _find_in_list(model, noun, account, list_id, message_id):
+    """Return the e-mail or SMS message `message_id` of list `list_id`, or raise RestError(404) naming the `noun`."""
+    mailing_list = get_list(account, list_id)
+    messages = model.objects.filter(pk=message_id, list=mailing_list).select_related("list__account")
+    return get_or_404(messages, f"{noun} {message_id} in list {list_id}")
+
+
+def _find_in_account(model, noun, account, message_id):
+    messages = model.objects.filter(pk=message_id, list__account=account).select_related("list__account")
+    return get_or_404(messages, f"{noun} {message_id} in this console")
 
 
 def get_sending(account, sending_id):
@@ -100,12 +109,6 @@ def get_sending(account, sending_id):
 
 def format_utc(value):
     return value.astimezone(dt_timezone.utc).strftime(DATE_FORMAT) if value else ""
-
-
-def paged(request, queryset, properties, shape):
-    params = query_params(request)
-    page = read_page(params)
-    return paged_response(filtered(queryset, params, properties), page, shape)
 
 
 def _text(document, name, default=""):
@@ -646,14 +649,11 @@ def delete_sending(request, sending_id):
 
 
 def get_sms_message(account, list_id, message_id):
-    mailing_list = get_list(account, list_id)
-    messages = SmsMessage.objects.filter(pk=message_id, list=mailing_list).select_related("list__account")
-    return get_or_404(messages, f"SMS message {message_id} in list {list_id}")
+    return _find_in_list(SmsMessage, "SMS message", account, list_id, message_id)
 
 
 def get_account_sms_message(account, message_id):
-    messages = SmsMessage.objects.filter(pk=message_id, list__account=account).select_related("list__account")
-    return get_or_404(messages, f"SMS message {message_id} in this console")
+    return _find_in_account(SmsMessage, "SMS message", account, message_id)
 
 
 def shape_sms(message):

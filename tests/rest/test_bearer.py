@@ -6,6 +6,7 @@ from django.utils import timezone
 from oauth2_provider.models import get_access_token_model
 
 from lists.demo import DEMO_OAUTH_CLIENT_ID, DEMO_OAUTH_CLIENT_SECRET
+from lists.models import Account, AccountUser
 from tests.rest.conftest import CONSOLE, TOKEN_PATH, Api, assert_envelope
 
 
@@ -76,3 +77,48 @@ def test_authentication_details_shape(api):
     assert body["TotalCredits"] == 0
     assert isinstance(body["Plan"], str)
     assert isinstance(body["Email"], str)
+
+
+def test_revoked_token_is_401_at_once(demo, http, tokens):
+    api = Api(http, tokens["access_token"])
+    assert api.get("/Authentication/Info").status_code == 200
+
+    get_access_token_model().objects.get().revoke()
+
+    response = api.get("/Authentication/Info")
+    body = assert_envelope(response, 401, "Unauthorized")
+    assert body["ErrorDescription"] == "Authorization error: Access token is invalid"
+
+
+def test_token_expiring_between_calls_is_401(demo, http, tokens):
+    api = Api(http, tokens["access_token"])
+    assert api.get("/Authentication/Info").status_code == 200
+
+    get_access_token_model().objects.update(expires=timezone.now() - timedelta(seconds=1))
+
+    body = assert_envelope(api.get("/Authentication/Info"), 401, "Unauthorized")
+    assert body["ErrorDescription"] == "Authorization error: Access token is expired"
+
+
+def test_token_of_user_without_console_is_401(demo, http, django_user_model):
+    outsider = django_user_model.objects.create_user("no-console")
+    get_access_token_model().objects.create(
+        user=outsider, token="outsider-token-1234", expires=timezone.now() + timedelta(hours=1), scope="console"
+    )
+
+    response = Api(http, "outsider-token-1234").get("/Authentication/Info")
+    body = assert_envelope(response, 401, "Unauthorized")
+    assert body["ErrorDescription"] == "Authorization error: the token's user belongs to no console."
+
+
+def test_token_names_the_console_of_its_user(demo, http, django_user_model):
+    other = Account.objects.create(console_id=5678, name="Other S.r.l.")
+    user = django_user_model.objects.create_user("m5678")
+    AccountUser.objects.create(account=other, user=user)
+    get_access_token_model().objects.create(
+        user=user, token="other-console-token", expires=timezone.now() + timedelta(hours=1), scope="console"
+    )
+
+    body = Api(http, "other-console-token").get("/Authentication/Info").json()
+    assert body["UID"] == "5678"
+    assert body["Company"] == "Other S.r.l."
