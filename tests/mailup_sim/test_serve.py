@@ -4,6 +4,7 @@ import json
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -11,6 +12,8 @@ import time
 import pytest
 import requests
 
+from mailup_sim.celery import app as celery_app
+from mailup_sim.management.commands.serve import declare_queues
 from tests.support import free_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -95,3 +98,14 @@ def test_serve_runs_the_walkthrough(platform):
     assert "console user" in output or '"console_user"' in output
     banner = output[output.index("Demo console") :]
     assert json.loads(banner[banner.index("{") : banner.index("\n}") + 2])["console_id"] == 1234
+
+
+def test_declare_queues_creates_broker_rows(tmp_path, monkeypatch):
+    broker_file = tmp_path / "broker.sqlite3"
+    monkeypatch.setattr(celery_app.conf, "broker_url", f"sqla+sqlite:///{broker_file}")
+
+    declare_queues()
+
+    with sqlite3.connect(broker_file) as connection:
+        names = {name for (name,) in connection.execute("SELECT name FROM kombu_queue")}
+    assert celery_app.conf.task_default_queue in names

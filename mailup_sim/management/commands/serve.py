@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from lists.demo import describe, seed_demo
 from lists.models import Account
+from mailup_sim.celery import app as celery_app
 
 PARTS = ("web", "worker", "beat", "sink", "inbound", "ftp", "submission")
 # Children get this long to stop after SIGTERM before they are killed.
@@ -67,6 +68,7 @@ class Command(BaseCommand):
         if not options["no_migrate"]:
             call_command("migrate", interactive=False, verbosity=0)
         demo = self._seed_if_empty()
+        declare_queues()
 
         commands = part_commands()
         children = {part: subprocess.Popen(commands[part]) for part in parts}
@@ -134,6 +136,19 @@ class Command(BaseCommand):
                 self.stderr.write(f"{part} did not stop in {STOP_TIMEOUT_SECONDS} s; killing it.")
                 child.kill()
                 child.wait()
+
+
+def declare_queues():
+    """Create the Celery queues on the broker before any child process publishes.
+
+    Kombu's SQLAlchemy transport (the default SQLite broker) creates a
+    queue's row on its first publish, so two web workers publishing first
+    at the same moment raced, and one of them got an IntegrityError.
+    """
+    with celery_app.connection_for_write() as connection:
+        channel = connection.default_channel
+        for queue in celery_app.amqp.queues.values():
+            queue.bind(channel).declare()
 
 
 def _redact(url):
