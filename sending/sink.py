@@ -168,6 +168,11 @@ def _store_batch(batch):
 def _insert_batch(batch):
     messages = []
     for envelope, future in batch:
+        # A session that ended before its turn (the client left, or the
+        # sink is stopping) cancelled its future and never gets a reply, so
+        # its message is not stored: the client sends it again.
+        if not future.set_running_or_notify_cancel():
+            continue
         try:
             messages.append((received_message(*envelope), future))
         except Exception as error:
