@@ -102,11 +102,18 @@ class MessageStore:
         self.queue = queue.SimpleQueue()
         self.thread = None
         self.lock = threading.Lock()
+        self.stopped = False
 
     def submit(self, peer, helo, mail_from, rcpt_tos, raw):
-        """Queue one message; return a concurrent.futures.Future of its SinkMessage."""
+        """Queue one message; return a concurrent.futures.Future of its SinkMessage.
+
+        After `stop` the future fails at once, so the session answers 451.
+        """
         future = Future()
         with self.lock:
+            if self.stopped:
+                future.set_exception(RuntimeError("The sink is stopping."))
+                return future
             if self.thread is None:
                 self.thread = threading.Thread(target=self._run, name="sink-store", daemon=True)
                 self.thread.start()
@@ -114,8 +121,9 @@ class MessageStore:
         return future
 
     def stop(self):
-        """Store what is queued, then end the thread."""
+        """Store what is queued, then end the thread; later messages are refused."""
         with self.lock:
+            self.stopped = True
             thread, self.thread = self.thread, None
             if thread is not None:
                 self.queue.put(None)
@@ -380,11 +388,19 @@ def send_report(original, mail_from, recipient, decision, source_ip):
 
 
 class SinkController(Controller):
-    """An aiosmtpd Controller that also ends its handler's store thread when it stops."""
+    """An aiosmtpd Controller that stores and answers the messages it holds before it stops."""
+
+    # Time the event loop gets to send the replies of the last stored messages.
+    REPLY_SECONDS = 0.2
 
     def stop(self, *args, **kwargs):
-        super().stop(*args, **kwargs)
+        # Stopping cancels every session. A message stored but not yet
+        # answered would come again from a client that never got its 250,
+        # so the store finishes first and the loop then sends the replies.
         self.handler.store.stop()
+        if self.loop.is_running():
+            asyncio.run_coroutine_threadsafe(asyncio.sleep(self.REPLY_SECONDS), self.loop).result(timeout=5)
+        super().stop(*args, **kwargs)
 
 
 def start_sink(host, port):
