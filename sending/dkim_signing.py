@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa, uti
 from dkim.canonicalization import CanonicalizationPolicy
 from django.db import IntegrityError, transaction
 
+from sending.dkim_canonicalization import canonicalize_body
 from sending.models import DkimKey
 
 logger = logging.getLogger(__name__)
@@ -106,7 +107,7 @@ def sign(raw, domain, keys):
     """
     parsed = dkim.DKIM(raw)
     policy = CanonicalizationPolicy.from_c_value(CANONICALIZATION)
-    body_hash = base64.b64encode(hashlib.sha256(policy.canonicalize_body(parsed.body)).digest())
+    body_hash = base64.b64encode(hashlib.sha256(canonicalize_body(policy, parsed.body)).digest())
     present = {name.lower() for name, _value in parsed.headers}
     included = [name for name in SIGNED_HEADERS if name in present]
     # Every signature covers the same header fields, so they are chosen

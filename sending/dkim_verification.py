@@ -23,6 +23,8 @@ from dkim.canonicalization import CanonicalizationPolicy, InvalidCanonicalizatio
 from dkim.crypto import UnparsableKeyError, parse_public_key
 from dkim.util import InvalidTagValueList, parse_tag_value
 
+from sending.dkim_canonicalization import canonicalize_body
+
 # Smaller RSA keys are rejected, as dkimpy does by default.
 MIN_RSA_KEY_BITS = 1024
 # Key type (k= of the key record) that each accepted algorithm needs.
@@ -72,7 +74,7 @@ class _Message:
 
     def canonical_body(self, policy, c_value):
         if c_value not in self._bodies:
-            self._bodies[c_value] = policy.canonicalize_body(self.body)
+            self._bodies[c_value] = canonicalize_body(policy, self.body)
         return self._bodies[c_value]
 
     def canonical_headers(self, policy, c_value):
