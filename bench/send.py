@@ -65,6 +65,7 @@ from django.core.management import call_command  # noqa: E402
 
 from lists.demo import seed_demo  # noqa: E402
 from lists.models import Account, List, Recipient, Subscription  # noqa: E402
+from mailup_sim.management.commands.serve import declare_queues  # noqa: E402
 from sending import dkim_signing, services  # noqa: E402
 from sending.models import SinkMessage  # noqa: E402
 
@@ -83,6 +84,9 @@ def main():
     mailing_list = List.objects.get(account__console_id=1234, list_id=1)
     recipients = create_recipients(mailing_list, ARGS.recipients)
     print(f"{len(recipients)} recipients at @{BENCH_DOMAIN}, var dir {settings.VAR_DIR}")
+    # Before the worker starts, as serve does: the SQLite broker otherwise
+    # creates the queue's row when the worker and this process first use it.
+    declare_queues()
 
     sink = start_child(["manage.py", "run_sink"], "sink")
     worker = start_child(
