@@ -212,18 +212,18 @@ def percentile(values, fraction):
 
 
 def main(seconds, clients):
-    var_dir = Path(tempfile.mkdtemp(prefix="mailup-sim-bench-http-"))
-    environment = bench_environment(var_dir)
-    demo = prepare_database(environment)
+    with tempfile.TemporaryDirectory(prefix="mailup-sim-bench-http-") as folder:
+        environment = bench_environment(Path(folder))
+        demo = prepare_database(environment)
 
-    port = free_port()
-    server = start_gunicorn(environment, port)
-    try:
-        token = fetch_token(port, demo)
-        report(port, token, seconds, clients, environment)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+        port = free_port()
+        server = start_gunicorn(environment, port)
+        try:
+            token = fetch_token(port, demo)
+            report(port, token, seconds, clients, environment)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
 
 
 def report(port, token, seconds, clients, environment):
