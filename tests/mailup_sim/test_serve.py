@@ -16,7 +16,7 @@ from django.core.management.base import CommandError
 
 from mailup_sim.celery import app as celery_app
 from mailup_sim.management.commands import serve
-from mailup_sim.management.commands.serve import declare_queues
+from mailup_sim.management.commands.serve import declare_queues, needs_broker
 from tests.support import free_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -142,3 +142,9 @@ def test_declare_queues_gives_up_on_a_silent_broker(monkeypatch):
 
         with pytest.raises(CommandError, match="Cannot reach the Celery broker"):
             declare_queues()
+
+
+def test_sink_alone_needs_no_broker():
+    assert needs_broker(["sink"]) is False
+    assert needs_broker(["sink", "ftp"]) is True
+    assert needs_broker(["web"]) is True

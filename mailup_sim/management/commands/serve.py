@@ -16,6 +16,8 @@ from lists.models import Account
 from mailup_sim.celery import app as celery_app
 
 PARTS = ("web", "worker", "beat", "sink", "inbound", "ftp", "submission")
+# The SMTP sink queues no Celery task, so it runs while the broker is down.
+PARTS_WITHOUT_BROKER = frozenset({"sink"})
 # Children get this long to stop after SIGTERM before they are killed.
 STOP_TIMEOUT_SECONDS = 15
 # Seconds declare_queues waits for a Redis broker's reply to one command.
@@ -71,7 +73,8 @@ class Command(BaseCommand):
         if not options["no_migrate"]:
             call_command("migrate", interactive=False, verbosity=0)
         demo = self._seed_if_empty()
-        declare_queues()
+        if needs_broker(parts):
+            declare_queues()
 
         commands = part_commands()
         children = {part: subprocess.Popen(commands[part]) for part in parts}
@@ -139,6 +142,11 @@ class Command(BaseCommand):
                 self.stderr.write(f"{part} did not stop in {STOP_TIMEOUT_SECONDS} s; killing it.")
                 child.kill()
                 child.wait()
+
+
+def needs_broker(parts):
+    """Return whether any of `parts` publishes or consumes Celery tasks."""
+    return any(part not in PARTS_WITHOUT_BROKER for part in parts)
 
 
 def declare_queues():
