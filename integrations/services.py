@@ -29,6 +29,10 @@ logger = logging.getLogger(__name__)
 
 IMPORT_SUFFIXES = (".csv", ".zip")
 REPORT_SUFFIX = ".report.csv"
+# A file name has at most 255 bytes (NAME_MAX on Linux file systems). A
+# panel upload is stored with a 15-byte time prefix, and the names of its
+# partial report and done/ copy add up to 19 more, so longer names raised OSError.
+MAX_PANEL_UPLOAD_NAME_BYTES = 200
 DONE_FOLDER = "done"
 FULL_FILE_PREFIX = "full_"
 HASH_CHUNK_BYTES = 1024 * 1024
@@ -459,6 +463,8 @@ def receive_panel_upload(account, mailing_list, uploaded_file):
         raise csv_import.FileRejected(f"{name!r} is not a .csv or .zip file.")
     if uploaded_file.size > settings.FTP_IMPORT_MAX_BYTES:
         raise csv_import.FileRejected(f"{name!r} is larger than {settings.FTP_IMPORT_MAX_BYTES} bytes.")
+    if len(name.encode("utf-8")) > MAX_PANEL_UPLOAD_NAME_BYTES:
+        raise csv_import.FileRejected(f"The name {name[:40]!r}... is longer than {MAX_PANEL_UPLOAD_NAME_BYTES} bytes.")
 
     folder = prepare_home(account) / "import" / str(mailing_list.list_id)
     folder.mkdir(parents=True, exist_ok=True)
