@@ -29,6 +29,12 @@ logger = logging.getLogger(__name__)
 
 IMPORT_SUFFIXES = (".csv", ".zip")
 REPORT_SUFFIX = ".report.csv"
+# A file name has at most 255 bytes (NAME_MAX on Linux file systems). The
+# names of an upload's partial report and done/ copy are up to 19 bytes
+# longer than its own, so a longer upload name made the import raise OSError.
+MAX_IMPORT_NAME_BYTES = 236
+# The panel stores an upload under its name with a 15-byte time prefix.
+MAX_PANEL_UPLOAD_NAME_BYTES = MAX_IMPORT_NAME_BYTES - 15
 DONE_FOLDER = "done"
 FULL_FILE_PREFIX = "full_"
 HASH_CHUNK_BYTES = 1024 * 1024
@@ -215,6 +221,14 @@ def import_upload(path, sha256):
         reason = "The file changed or disappeared before its import."
         _finish(upload, ImportFile.Status.SUPERSEDED, error=reason)
         _fail_job(upload, reason)
+        return upload
+
+    if len(source.name.encode("utf-8")) > MAX_IMPORT_NAME_BYTES:
+        # No report can be written beside it, so the reason is only on the ImportFile.
+        reason = f"The file name is longer than {MAX_IMPORT_NAME_BYTES} bytes. Rename the file and upload it again."
+        _finish(upload, ImportFile.Status.REJECTED, error=reason)
+        _fail_job(upload, reason)
+        logger.info("import rejected import_file=%s reason=name too long", upload.pk)
         return upload
 
     try:
@@ -459,6 +473,8 @@ def receive_panel_upload(account, mailing_list, uploaded_file):
         raise csv_import.FileRejected(f"{name!r} is not a .csv or .zip file.")
     if uploaded_file.size > settings.FTP_IMPORT_MAX_BYTES:
         raise csv_import.FileRejected(f"{name!r} is larger than {settings.FTP_IMPORT_MAX_BYTES} bytes.")
+    if len(name.encode("utf-8")) > MAX_PANEL_UPLOAD_NAME_BYTES:
+        raise csv_import.FileRejected(f"The name {name[:40]!r}... is longer than {MAX_PANEL_UPLOAD_NAME_BYTES} bytes.")
 
     folder = prepare_home(account) / "import" / str(mailing_list.list_id)
     folder.mkdir(parents=True, exist_ok=True)

@@ -22,8 +22,8 @@ def keyset_page(queryset, params, newest_first=False, size=None, prefix=""):
     With a `prefix`, the parameters are `<prefix>after` and `<prefix>before`.
     """
     size = size or PAGE_SIZE
-    after = _read_id(params.get(f"{prefix}after"))
-    before = _read_id(params.get(f"{prefix}before"))
+    after = read_id(params.get(f"{prefix}after"))
+    before = read_id(params.get(f"{prefix}before"))
     forward_order, backward_order = ("-pk", "pk") if newest_first else ("pk", "-pk")
     forward_after, forward_before = ("pk__lt", "pk__gt") if newest_first else ("pk__gt", "pk__lt")
 
@@ -42,7 +42,9 @@ def keyset_page(queryset, params, newest_first=False, size=None, prefix=""):
     return Page(items, next_after, previous_before, prefix)
 
 
-def _read_id(raw):
-    if raw and raw.isdigit() and len(raw) <= 18:
+def read_id(raw):
+    """Return the id a query parameter holds, or None when it is missing, not ASCII digits or too long for a key."""
+    # isdigit() alone accepts characters such as "²" that int() refuses.
+    if raw and raw.isascii() and raw.isdigit() and len(raw) <= 18:
         return int(raw)
     return None

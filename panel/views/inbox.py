@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 from integrations import services as integration_services
 from integrations.models import WebhookAttempt, WebhookDelivery
 from panel.access import Role, console_view
-from panel.paging import keyset_page
+from panel.paging import keyset_page, read_id
 from sending import services as sending_services
 from sending.models import Delivery, Sending, SinkMessage
 from sending.sink import parse_message
@@ -27,8 +27,9 @@ def inbox_index(request):
     query = request.GET.get("q", "").strip()
     if query:
         inbox = inbox.filter(Q(rcpt_search__contains=query.lower()) | Q(subject__icontains=query))
-    if request.GET.get("sending", "").isdigit():
-        inbox = inbox.filter(sending_id=int(request.GET["sending"]))
+    sending_id = read_id(request.GET.get("sending"))
+    if sending_id is not None:
+        inbox = inbox.filter(sending_id=sending_id)
     page = keyset_page(inbox, request.GET, newest_first=True)
     return render(request, "panel/inbox/index.html", {"page": page, "query": _paging_query(request)})
 

@@ -13,7 +13,7 @@ from lists.rest import FieldValue
 from lists.validation import normalize_email
 from panel.access import Role, console_view
 from panel.forms import AddRecipientForm
-from panel.paging import keyset_page
+from panel.paging import keyset_page, read_id
 from panel.views.lists import get_group, get_list
 
 logger = logging.getLogger(__name__)
@@ -45,16 +45,16 @@ def filtered_subscriptions(mailing_list, params):
     if params.get("q"):
         subscriptions = subscriptions.filter(recipient__email__contains=params["q"].strip().lower())
 
-    field_id = params.get("field", "")
-    if field_id.isdigit() and 1 <= int(field_id) <= 39 and params.get("value"):
-        matching = Recipient.objects.annotate(value=FieldValue(int(field_id))).filter(
+    field_id = read_id(params.get("field"))
+    if field_id is not None and 1 <= field_id <= 39 and params.get("value"):
+        matching = Recipient.objects.annotate(value=FieldValue(field_id)).filter(
             account_id=mailing_list.account_id, value__icontains=params["value"]
         )
         subscriptions = subscriptions.filter(recipient__in=matching.values("pk"))
 
-    group_id = params.get("group", "")
-    if group_id.isdigit():
-        members = GroupMembership.objects.filter(group_id=int(group_id), group__list=mailing_list)
+    group_id = read_id(params.get("group"))
+    if group_id is not None:
+        members = GroupMembership.objects.filter(group_id=group_id, group__list=mailing_list)
         subscriptions = subscriptions.filter(recipient__in=members.values("recipient_id"))
     return subscriptions
 

@@ -335,3 +335,24 @@ def test_crashed_file_import_resumes_with_one_report_line_per_row(demo, settings
     assert [row["row"] for row in rows] == ["2", "3", "4", "5", "6"]
     assert {row["outcome"] for row in rows} == {"created"}
     assert Recipient.objects.count() == 5
+
+
+def test_overlong_file_name_is_rejected(demo, settings, tmp_path, monkeypatch):
+    from integrations import services as integration_services
+
+    settings.FTP_ROOT = tmp_path / "ftp"
+    account = demo_list().account
+    folder = integration_services.prepare_home(account) / "import" / "1"
+    # 240 bytes fit in a file name, but its report's and done/ copy's names would not.
+    path = folder / ("n" * 236 + ".csv")
+    path.write_text("111\nanna@example.com\n", encoding="utf-8")
+    monkeypatch.setattr("integrations.tasks.import_uploaded_file.delay", lambda *arguments: None)
+    upload = integration_services.receive_upload(account, path)
+
+    integration_services.import_upload(str(path), upload.sha256)
+
+    upload.refresh_from_db()
+    assert upload.status == ImportFile.Status.REJECTED
+    assert "longer than" in upload.error
+    assert str(tmp_path) not in upload.error
+    assert not Recipient.objects.exists()

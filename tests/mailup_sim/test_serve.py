@@ -4,6 +4,7 @@ import json
 import os
 import re
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -11,9 +12,11 @@ import time
 
 import pytest
 import requests
+from django.core.management.base import CommandError
 
 from mailup_sim.celery import app as celery_app
-from mailup_sim.management.commands.serve import declare_queues
+from mailup_sim.management.commands import serve
+from mailup_sim.management.commands.serve import declare_queues, needs_broker
 from tests.support import free_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -100,12 +103,48 @@ def test_serve_runs_the_walkthrough(platform):
     assert json.loads(banner[banner.index("{") : banner.index("\n}") + 2])["console_id"] == 1234
 
 
+def use_broker(monkeypatch, url):
+    # Celery reads CELERY_BROKER_URL from the environment before its settings, as the PostgreSQL + Redis tier sets it.
+    monkeypatch.setenv("CELERY_BROKER_URL", url)
+
+
 def test_declare_queues_creates_broker_rows(tmp_path, monkeypatch):
     broker_file = tmp_path / "broker.sqlite3"
-    monkeypatch.setattr(celery_app.conf, "broker_url", f"sqla+sqlite:///{broker_file}")
+    use_broker(monkeypatch, f"sqla+sqlite:///{broker_file}")
 
     declare_queues()
 
     with sqlite3.connect(broker_file) as connection:
         names = {name for (name,) in connection.execute("SELECT name FROM kombu_queue")}
     assert celery_app.conf.task_default_queue in names
+
+
+def test_declare_queues_names_an_unreachable_broker(monkeypatch):
+    # Nothing listens on a port free_port() just released.
+    use_broker(monkeypatch, f"redis://:secret@127.0.0.1:{free_port()}/14")
+
+    with pytest.raises(CommandError) as raised:
+        declare_queues()
+
+    message = str(raised.value)
+    assert "Cannot reach the Celery broker" in message
+    assert "127.0.0.1" in message
+    assert "secret" not in message
+
+
+def test_declare_queues_gives_up_on_a_silent_broker(monkeypatch):
+    monkeypatch.setattr(serve, "BROKER_REPLY_TIMEOUT_SECONDS", 1)
+    # The kernel completes connections to a listening socket that never accepts or replies.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        use_broker(monkeypatch, f"redis://127.0.0.1:{silent.getsockname()[1]}/14")
+
+        with pytest.raises(CommandError, match="Cannot reach the Celery broker"):
+            declare_queues()
+
+
+def test_sink_alone_needs_no_broker():
+    assert needs_broker(["sink"]) is False
+    assert needs_broker(["sink", "ftp"]) is True
+    assert needs_broker(["web"]) is True

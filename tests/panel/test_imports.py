@@ -49,3 +49,15 @@ def test_import_status_follows_the_panel_language(editor, demo_account, ftp_root
     assert 'id="import-status">completato<' in page
     assert status["status_label"] == "completato"
     assert "<dt>Creati</dt>" in page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_upload_rejects_overlong_file_name(editor, demo_account, ftp_root):
+    # 240 bytes: the stored copy, its report and its done/ copy would pass the 255-byte limit of a file name.
+    upload = SimpleUploadedFile("é" * 118 + ".csv", b"111|1\nanna@example.com|Anna\n", "text/csv")
+
+    response = editor.post("/console/lists/1/import", {"file": upload}, HTTP_ACCEPT_LANGUAGE="en")
+
+    assert response.status_code == 200
+    assert "Upload a .csv or .zip file" in response.content.decode()
+    assert not ImportFile.objects.exists()

@@ -56,6 +56,16 @@ def test_inbox_search_by_recipient(viewer, demo_account):
     assert "Per Anna" not in page
 
 
+@pytest.mark.parametrize("value", ["\u00b2", "\u2460", "-1", "99999999999999999999999"])
+def test_inbox_sending_filter_ignores_malformed_ids(viewer, demo_account, value):
+    capture(1234, "anna@example.com", "Per Anna")
+
+    response = viewer.get("/console/inbox", {"sending": value})
+
+    assert response.status_code == 200
+    assert "Per Anna" in response.content.decode()
+
+
 def test_message_page_sandboxes_html(viewer, demo_account):
     message = capture(1234, "anna@example.com", "Sandbox", html="<p onclick=x>Ciao</p><script>alert(1)</script>")
 

@@ -77,6 +77,17 @@ def test_recipients_filter_by_address_status_field_and_group(viewer, demo_accoun
     assert "dario@example.com" not in by_group
 
 
+@pytest.mark.parametrize("value", ["\u00b2", "\u2460", "-1", "99999999999999999999999"])
+@pytest.mark.parametrize("name", ["field", "group"])
+def test_recipients_filter_ignores_malformed_ids(viewer, demo_account, name, value):
+    subscribe(demo_account, "carla@example.com")
+
+    response = viewer.get("/console/lists/1/recipients", {name: value, "value": "x"})
+
+    assert response.status_code == 200
+    assert "carla@example.com" in response.content.decode()
+
+
 def test_recipient_page_shows_subscriptions_and_events(viewer, demo_account):
     recipient = subscribe(demo_account, "elena@example.com", fields={"1": "Elena"})
 

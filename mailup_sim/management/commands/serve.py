@@ -9,14 +9,19 @@ import time
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+from kombu.exceptions import OperationalError as KombuOperationalError
 
 from lists.demo import describe, seed_demo
 from lists.models import Account
 from mailup_sim.celery import app as celery_app
 
 PARTS = ("web", "worker", "beat", "sink", "inbound", "ftp", "submission")
+# The SMTP sink queues no Celery task, so it runs while the broker is down.
+PARTS_WITHOUT_BROKER = frozenset({"sink"})
 # Children get this long to stop after SIGTERM before they are killed.
 STOP_TIMEOUT_SECONDS = 15
+# Seconds declare_queues waits for a Redis broker's reply to one command.
+BROKER_REPLY_TIMEOUT_SECONDS = 10
 
 
 def part_commands():
@@ -68,7 +73,8 @@ class Command(BaseCommand):
         if not options["no_migrate"]:
             call_command("migrate", interactive=False, verbosity=0)
         demo = self._seed_if_empty()
-        declare_queues()
+        if needs_broker(parts):
+            declare_queues()
 
         commands = part_commands()
         children = {part: subprocess.Popen(commands[part]) for part in parts}
@@ -138,17 +144,33 @@ class Command(BaseCommand):
                 child.wait()
 
 
+def needs_broker(parts):
+    """Return whether any of `parts` publishes or consumes Celery tasks."""
+    return any(part not in PARTS_WITHOUT_BROKER for part in parts)
+
+
 def declare_queues():
     """Create the Celery queues on the broker before any child process publishes.
 
     Kombu's SQLAlchemy transport (the default SQLite broker) creates a
     queue's row on its first publish, so two web workers publishing first
     at the same moment raced, and one of them got an IntegrityError.
+    Raises CommandError naming the broker when it cannot be reached, so
+    `serve` stops with one line instead of a traceback.
     """
-    with celery_app.connection_for_write() as connection:
-        channel = connection.default_channel
-        for queue in celery_app.amqp.queues.values():
-            queue.bind(channel).declare()
+    options = {}
+    if celery_app.conf.broker_url.startswith(("redis://", "rediss://")):
+        # Without a read timeout, a port that completes the connection but
+        # never replies would hang `serve` here before any part starts.
+        options["transport_options"] = {"socket_timeout": BROKER_REPLY_TIMEOUT_SECONDS}
+    try:
+        with celery_app.connection_for_write(**options) as connection:
+            channel = connection.default_channel
+            for queue in celery_app.amqp.queues.values():
+                queue.bind(channel).declare()
+    except (KombuOperationalError, OSError) as error:
+        url = _redact(celery_app.conf.broker_url)
+        raise CommandError(f"Cannot reach the Celery broker {url} (CELERY_BROKER_URL): {error}") from error
 
 
 def _redact(url):
