@@ -24,6 +24,7 @@ import threading
 from urllib.parse import parse_qsl, urlencode
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import connection
 from django.http import HttpResponse
 from django.utils import timezone
@@ -112,6 +113,10 @@ class MailUpOAuth2Validator(OAuth2Validator):
 
     def validate_user(self, username, password, client, request, *args, **kwargs):
         if not super().validate_user(username, password, client, request, *args, **kwargs):
+            return False
+        membership = getattr(request.user, "membership", None)
+        if membership is not None and membership.account.status != Account.Status.ACTIVE:
+            logger.info("token rejected: console not active user=%s console=%s status=%s", request.user.pk, membership.account.console_id, membership.account.status)
             return False
         if client.user_id is None:
             return True
@@ -312,11 +317,13 @@ def authenticate_console(request):
     """Return (user id, account) of the request's `Authorization: Bearer` access token.
 
     Raises BearerError when the header is missing or malformed, the token
-    is unknown, revoked or expired, or its user belongs to no console.
+    is unknown, revoked or expired, its user is deactivated or belongs to
+    no console, or the console is not active.
     """
     raw_token = _read_bearer_value(request)
     account = _find_live_token_account(raw_token)
     if account is not None:
+        _check_may_act(account.bearer_user_active, account)
         return account.bearer_user_id, account
 
     # Any failure takes oauthlib's full check, which words the error.
@@ -324,7 +331,16 @@ def authenticate_console(request):
     membership = getattr(user, "membership", None)
     if membership is None:
         raise BearerError("Authorization error: the token's user belongs to no console.")
+    _check_may_act(user.is_active, membership.account)
     return user.pk, membership.account
+
+
+def _check_may_act(user_active, account):
+    # The panel and FTP reject the same users and consoles.
+    if not user_active:
+        raise BearerError("Authorization error: the token's user is deactivated.")
+    if account.status != Account.Status.ACTIVE:
+        raise BearerError(f"Authorization error: console {account.console_id} is {account.status}.")
 
 
 def _read_bearer_value(request):
@@ -366,8 +382,11 @@ def _live_token_account_sql():
     token_table = quote(get_access_token_model()._meta.db_table)
     member_table = quote(AccountUser._meta.db_table)
     account_table = quote(Account._meta.db_table)
+    user_table = quote(get_user_model()._meta.db_table)
     return (
-        f"SELECT account.*, token.user_id AS bearer_user_id FROM {token_table} token "
+        "SELECT account.*, token.user_id AS bearer_user_id, login.is_active AS bearer_user_active "
+        f"FROM {token_table} token "
+        f"JOIN {user_table} login ON login.id = token.user_id "
         f"JOIN {member_table} member ON member.user_id = token.user_id "
         f"JOIN {account_table} account ON account.id = member.account_id "
         "WHERE token.token_checksum = %s AND token.expires > %s"

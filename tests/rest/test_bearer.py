@@ -122,3 +122,31 @@ def test_token_names_the_console_of_its_user(demo, http, django_user_model):
     body = Api(http, "other-console-token").get("/Authentication/Info").json()
     assert body["UID"] == "5678"
     assert body["Company"] == "Other S.r.l."
+
+
+def test_token_of_suspended_console_is_401(demo, http, tokens):
+    Account.objects.filter(console_id=1234).update(status=Account.Status.SUSPENDED)
+
+    response = Api(http, tokens["access_token"]).get("/Authentication/Info")
+
+    body = assert_envelope(response, 401, "Unauthorized")
+    assert body["ErrorDescription"] == "Authorization error: console 1234 is suspended."
+
+
+def test_token_of_deactivated_user_is_401(demo, http, tokens, django_user_model):
+    django_user_model.objects.filter(username="m1234").update(is_active=False)
+
+    response = Api(http, tokens["access_token"]).get("/Authentication/Info")
+
+    body = assert_envelope(response, 401, "Unauthorized")
+    assert body["ErrorDescription"] == "Authorization error: the token's user is deactivated."
+
+
+def test_expired_token_of_suspended_console_is_401(demo, http, tokens):
+    Account.objects.filter(console_id=1234).update(status=Account.Status.INACTIVE)
+    get_access_token_model().objects.update(expires=timezone.now() - timedelta(seconds=1))
+
+    response = Api(http, tokens["access_token"]).get("/Authentication/Info")
+
+    body = assert_envelope(response, 401, "Unauthorized")
+    assert body["ErrorDescription"] == "Authorization error: Access token is expired"

@@ -136,6 +136,12 @@ def test_wrong_password_is_invalid_grant(demo, http):
     assert_oauth_error(http.post(TOKEN_PATH, data=form), "invalid_grant")
 
 
+def test_suspended_console_gets_no_token(demo, http):
+    Account.objects.filter(console_id=1234).update(status=Account.Status.SUSPENDED)
+
+    assert_oauth_error(http.post(TOKEN_PATH, data=password_grant_form()), "invalid_grant")
+
+
 def test_wrong_secret_is_invalid_client(demo, http):
     form = {**password_grant_form(), "client_secret": "wrong"}
     assert_oauth_error(http.post(TOKEN_PATH, data=form), "invalid_client")
