@@ -105,9 +105,9 @@ class MessageStore:
         self.stopped = False
 
     def submit(self, peer, helo, mail_from, rcpt_tos, raw):
-        """Queue one message; return a concurrent.futures.Future of its SinkMessage.
+        """Queue one message and return a concurrent.futures.Future of its SinkMessage.
 
-        After `stop` the future fails at once, so the session answers 451.
+        After `stop` the future fails at once, so the session replies 451.
         """
         future = Future()
         with self.lock:
@@ -388,15 +388,15 @@ def send_report(original, mail_from, recipient, decision, source_ip):
 
 
 class SinkController(Controller):
-    """An aiosmtpd Controller that stores and answers the messages it holds before it stops."""
+    """An aiosmtpd Controller that stores the messages it has queued, and replies to them, before it stops."""
 
     # Time the event loop gets to send the replies of the last stored messages.
     REPLY_SECONDS = 0.2
 
     def stop(self, *args, **kwargs):
-        # Stopping cancels every session. A message stored but not yet
-        # answered would come again from a client that never got its 250,
-        # so the store finishes first and the loop then sends the replies.
+        # Stopping cancels every session. A client that never got the 250 of
+        # a stored message would send it again, so the store finishes first
+        # and the event loop then sends the replies.
         self.handler.store.stop()
         if self.loop.is_running():
             asyncio.run_coroutine_threadsafe(asyncio.sleep(self.REPLY_SECONDS), self.loop).result(timeout=5)

@@ -105,7 +105,8 @@ MALFORMED_POSITIONS = ["-1", "0", "abc", "1e3", " 7", "²", "①", "999999999999
 def test_malformed_positions_show_a_page(viewer, two_of_each, monkeypatch, url, prefix):
     monkeypatch.setattr(paging, "PAGE_SIZE", 1)
     url = url.format(**two_of_each)
-    # A viewer may not open every page (the import page is for editors); a bad position must not change the answer.
+    # A viewer may not open every page, because the import page is for
+    # editors. A malformed position must not change the status code.
     expected = viewer.get(url).status_code
 
     for value in MALFORMED_POSITIONS:
