@@ -64,7 +64,7 @@ from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
 from lists.demo import seed_demo  # noqa: E402
-from lists.models import Account, List, Recipient, Subscription  # noqa: E402
+from lists.models import List, Recipient, Subscription  # noqa: E402
 from mailup_sim.management.commands.serve import declare_queues  # noqa: E402
 from sending import dkim_signing, services  # noqa: E402
 from sending.models import SinkMessage  # noqa: E402

@@ -3,7 +3,6 @@
 import logging
 
 from django import forms
-from django.contrib import messages
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
