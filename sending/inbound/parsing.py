@@ -32,6 +32,13 @@ BOUNDARY_LINE = re.compile(r"^--([^\s-][^\s]{0,69})\s*$", re.MULTILINE)
 # Mail clients introduce an inline forward with one of these lines.
 INLINE_FORWARD = re.compile(r"^\s*(begin forwarded message:|-+ ?forwarded message ?-+)\s*$", re.IGNORECASE | re.MULTILINE)
 SUCCESS_ACTIONS = {"delivered", "relayed", "expanded"}
+# OpenSMTPD's notices open with this line. Their delivery-status part often
+# gives only a generic 4.0.0 or 5.0.0 and, while OpenSMTPD retries, the
+# Action "delayed", even for a cause that retrying cannot heal, such as a
+# domain without a mail exchanger. The notice's line for the recipient names
+# the cause, so that line decides.
+OPENSMTPD_NOTICE = re.compile(r"this is the mailer-daemon, please do not reply to this e-?mail", re.IGNORECASE)
+GENERIC_STATUS = re.compile(r"^[45]\.0\.0$")
 AUTO_REPLY_SUBJECT = re.compile(
     r"^\s*(auto(matic)?[ -]?(reply|response|antwort)|out of (the )?office|away from|away until|"
     r"abwesenheit|risposta automatica|fuori sede|r[ée]ponse automatique|vacation)",
@@ -210,7 +217,8 @@ def _report_from_dsn(message, parts, original):
     if not failed:
         return InboundReport(DELIVERED, [], original=original, subject=_header(message, "Subject"))
     addresses = [_typed_address(block.get("final-recipient") or block.get("original-recipient", "")) for block in failed]
-    recipients = [_recipient_from_block(block, explanation, addresses) for block in failed]
+    text_decides = bool(OPENSMTPD_NOTICE.search(explanation))
+    recipients = [_recipient_from_block(block, explanation, addresses, text_decides) for block in failed]
     return InboundReport(BOUNCE, recipients, original=original, subject=_header(message, "Subject"))
 
 
@@ -231,7 +239,12 @@ def _action(block):
     return block.get("action", "failed").strip().lower().split()[0] if block.get("action", "").strip() else "failed"
 
 
-def _recipient_from_block(block, explanation, addresses):
+def _recipient_from_block(block, explanation, addresses, text_decides=False):
+    """Return the FailedRecipient of one DSN block.
+
+    With `text_decides` (an OpenSMTPD notice), a generic status and the
+    Action are left out of the verdict: see OPENSMTPD_NOTICE.
+    """
     address = _typed_address(block.get("final-recipient") or block.get("original-recipient", ""))
     diagnostic = _strip_type(block.get("diagnostic-code", ""))
     status = reasons.find_status(block.get("status", "")) or reasons.find_status(diagnostic)
@@ -239,8 +252,12 @@ def _recipient_from_block(block, explanation, addresses):
     context = text_reports.text_about(explanation, address, addresses) if explanation else ""
     recipient = FailedRecipient(address, status, reply_code, diagnostic, _action(block))
     text = diagnostic if reasons.text_reason(diagnostic) else f"{diagnostic}\n{context or explanation}"
+
+    verdict_status, verdict_action = status, recipient.action
+    if text_decides and GENERIC_STATUS.match(status):
+        verdict_status, verdict_action = "", "failed"
     recipient.reason, recipient.hard = reasons.classify(
-        text, status, reply_code, recipient.action, context, remote_reply=bool(diagnostic)
+        text, verdict_status, reply_code, verdict_action, context, remote_reply=bool(diagnostic)
     )
     return recipient
 
@@ -263,13 +280,14 @@ def _strip_type(value):
 def _report_from_text(message, original):
     recipients = text_reports.failed_recipients(message)
     explanation = text_reports.human_readable_text(message)
+    reporter = _domain(_header(message, "From"))
     result = []
     for address, lines in recipients:
         diagnostic = _most_specific_text(lines, explanation)
         status = reasons.find_status(diagnostic)
         reply_code = reasons.find_reply_code(diagnostic)
         recipient = FailedRecipient(address, status, reply_code, diagnostic)
-        recipient.reason, recipient.hard = reasons.classify(diagnostic, status, reply_code, "failed")
+        recipient.reason, recipient.hard = reasons.classify(diagnostic, status, reply_code, "failed", reporter=reporter)
         result.append(recipient)
     return InboundReport(BOUNCE, result, original=original, subject=_header(message, "Subject"))
 
@@ -400,3 +418,8 @@ ADDRESS = re.compile(r"[^\s<>\"'(),;:\[\]]+@[^\s<>\"'(),;:\[\]]+")
 def _bare_address(value):
     match = ADDRESS.search(value or "")
     return match.group(0).strip(".").lower() if match else (value or "").strip().strip("<>").lower()
+
+
+def _domain(value):
+    """Return the domain of the first address in a header value, or ''."""
+    return _bare_address(value).rpartition("@")[2] if "@" in (value or "") else ""

@@ -117,6 +117,10 @@ DATA_PHASE = _patterns(
 )
 USER_UNKNOWN_STATUS = re.compile(r"(?<![\d.])5\.1\.1(?![\d.])")
 RCPT_PHASE = _patterns(r"\brcpt(\b|_to)", r"recipient address rejected")
+# A notice's summary of the envelope ("MAIL FROM: a@b", then "RCPT TO: c@d",
+# each alone on its line, as Apache James lists its "Message details") names
+# the addresses, not the SMTP command the server replied to.
+ENVELOPE_LINE = _patterns(r"^[ \t]*(mail from|rcpt to):[ \t]*<?[^\s<>@]+@[^\s<>]+?>?[ \t\r]*$")
 # A reply code (and status) followed at once by the address: "550 <a@b>: …",
 # "550 a@b... No such user", "542 a@b Rejected".
 ADDRESS_ECHO = re.compile(
@@ -132,6 +136,13 @@ ADDRESS_VERDICT = _patterns(
     r"\(000C05A6\)", r"\b550[ -]+requested action not taken: mailbox unavailable",
     r"delivery error: dd this user doesn't have",
 )
+# Provider replies read by the domain their notices come from. Verizon's
+# e-mail-to-SMS gateway sends "no such user here" in notices that do not
+# name the SMTP command. From it the reply is taken as an unknown number,
+# while the same words from an unknown server could come from a filter.
+PROVIDER_REPLIES = {
+    "vtext.com": [("user_unknown", _patterns(r"requested action not taken: no such user here"))],
+}
 POSTFIX_REPLY = re.compile(r"\] said:")
 USER_UNKNOWN = dict(TEXT_REASONS)["user_unknown"]
 SMTP_COMMAND = re.compile(r"^\W*>>> (\w+)", re.MULTILINE)
@@ -164,7 +175,7 @@ def find_reply_code(text):
     return match.group(1) if match else ""
 
 
-def classify(text, status, reply_code, action="failed", context="", remote_reply=True):
+def classify(text, status, reply_code, action="failed", context="", remote_reply=True, reporter=""):
     """Return (reason, hard) for one failed recipient.
 
     `text` is the error text about the recipient, and `context` the
@@ -172,11 +183,14 @@ def classify(text, status, reply_code, action="failed", context="", remote_reply
     `action` is the DSN's Action field: a `delayed` report, a 4.x.x status
     or a 4xx reply is always soft, because the sender is still retrying.
     `remote_reply` is False for a DSN without a Diagnostic-Code, whose
-    explanation is then the reporting MTA's own verdict.
+    explanation is then the reporting MTA's own verdict. `reporter` is the
+    domain the report came from, for the replies in `PROVIDER_REPLIES`.
     """
-    reason = text_reason(text) or status_reason(status) or "other"
-    if reason == "user_unknown" and not status.startswith("5.1."):
-        reason = _recheck_user_unknown(text, status, context, remote_reply)
+    reason = provider_reason(reporter, text)
+    if not reason:
+        reason = text_reason(text) or status_reason(status) or "other"
+        if reason == "user_unknown" and not status.startswith("5.1."):
+            reason = _recheck_user_unknown(text, status, context, remote_reply)
     temporary = action == "delayed" or status.startswith("4") or (not status and reply_code.startswith("4"))
     return reason, reason in HARD_REASONS and not temporary
 
@@ -194,7 +208,7 @@ def _recheck_user_unknown(text, status, context, remote_reply):
     after_data = _failed_after_data(text, context)
     from_status = status_reason(status)
     if from_status and from_status not in HARD_REASONS:
-        at_rcpt = RCPT_PHASE.search(f"{text}\n{context}") and not after_data
+        at_rcpt = _names_rcpt(f"{text}\n{context}") and not after_data
         return "user_unknown" if at_rcpt else from_status
     if USER_UNKNOWN_STATUS.search(context) or ADDRESS_VERDICT.search(text):
         return "user_unknown"
@@ -217,9 +231,14 @@ def _concerns_the_address(text, context, remote_reply):
     both = f"{text}\n{context}"
     if not remote_reply or LOCAL_VERDICT.search(both):
         return True
-    if RCPT_PHASE.search(both):
+    if _names_rcpt(both):
         return True
     return bool(ADDRESS_ECHO.search(text)) and not POSTFIX_REPLY.search(both)
+
+
+def _names_rcpt(text):
+    """Tell whether `text` states that the reply came to RCPT TO, leaving out any summary of the envelope."""
+    return bool(RCPT_PHASE.search(ENVELOPE_LINE.sub("", text)))
 
 
 def _failed_after_data(text, context):
@@ -233,6 +252,14 @@ def _failed_after_data(text, context):
         return False
     commands = SMTP_COMMAND.findall(context[: replies[-1].start()])
     return bool(commands) and commands[-1].upper() == "DATA"
+
+
+def provider_reason(reporter, text):
+    """Return the reason `PROVIDER_REPLIES` gives the reply in `text` from `reporter`, or ''."""
+    for reason, pattern in PROVIDER_REPLIES.get(reporter.lower(), ()):
+        if pattern.search(text or ""):
+            return reason
+    return ""
 
 
 def text_reason(text):

@@ -16,26 +16,13 @@ from sending.inbound.reasons import classify
 FIXTURES = settings.SHARED_DATA_DIR / "fixtures" / "bounces"
 BOUNCE_OUTCOMES = {"hard_bounce", "soft_bounce"}
 
-# Reports whose expected classification contradicts another report in the
-# same table, or counts recipients that the report does not name.
-KNOWN_MISMATCHES = {
-    "lhost-apachejames-01.eml": "the same text as lhost-verizon-02.eml, which the expected table calls an unknown user",
-    "lhost-opensmtpd-12.eml": "an 'Action: delayed' report with status 4.0.0 that the expected table calls permanent",
-}
-
 
 def _cases():
     expected_file = FIXTURES / "expected.json"
     if not expected_file.is_file():
         return [pytest.param(None, None, marks=pytest.mark.skip(reason=f"no bounce fixtures in {FIXTURES}"))]
     expected = json.loads(expected_file.read_text())
-    cases = []
-    for name in sorted(expected):
-        marks = []
-        if name in KNOWN_MISMATCHES:
-            marks.append(pytest.mark.xfail(reason=KNOWN_MISMATCHES[name], strict=True))
-        cases.append(pytest.param(name, expected[name], id=name, marks=marks))
-    return cases
+    return [pytest.param(name, expected[name], id=name) for name in sorted(expected)]
 
 
 def _fixture_messages(path):
@@ -163,3 +150,58 @@ def test_help_desk_address_is_not_recipient():
     report = parse_report(raw)
 
     assert [recipient.address for recipient in report.recipients] == ["bruno@example.com"]
+
+
+JAMES_NOTICE = (
+    "From: post_master@{domain}\r\nTo: anna@example.org\r\nSubject: Re:Offers\r\n"
+    "Content-Type: text/plain; charset=us-ascii\r\n\r\n"
+    "Error: Invalid user address\r\n\r\nError message below:\r\n"
+    "550 - Requested action not taken: no such user here\r\n\r\n"
+    "Message details:\r\n  Subject: Offers\r\n  MAIL FROM: anna@example.org\r\n"
+    "  RCPT TO: 3331234567@{domain}\r\n  Size (in bytes): 39\r\n"
+)
+
+
+def test_envelope_summary_is_not_phase():
+    report = parse_report(JAMES_NOTICE.format(domain="sms.example.net").encode())
+
+    assert [(recipient.reason, recipient.hard) for recipient in report.recipients] == [("filtered", False)]
+
+
+def test_vtext_reply_is_unknown_user():
+    report = parse_report(JAMES_NOTICE.format(domain="vtext.com").encode())
+
+    assert [(recipient.reason, recipient.hard) for recipient in report.recipients] == [("user_unknown", True)]
+
+
+def _opensmtpd_notice(line, status, action):
+    return (
+        "From: Mailer Daemon <MAILER-DAEMON@mx.example.org>\r\nTo: anna@example.org\r\n"
+        "Subject: Delivery status notification: delayed\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/mixed; boundary="b"\r\n\r\n'
+        "--b\r\nContent-Type: text/plain\r\n\r\n"
+        "    Hi!\r\n\r\n    This is the MAILER-DAEMON, please DO NOT REPLY to this email.\r\n\r\n"
+        "    A message is delayed for more than 4 hours for the following\r\n    list of recipients:\r\n\r\n"
+        f"{line}\r\n\r\n"
+        "--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.org\r\n\r\n"
+        f"Final-Recipient: rfc822; bruno@example.net\r\nAction: {action}\r\nStatus: {status}\r\n\r\n--b--\r\n"
+    ).encode()
+
+
+def test_opensmtpd_delay_without_mx_hard():
+    report = parse_report(_opensmtpd_notice("bruno@example.net: No MX found for domain", "4.0.0", "delayed"))
+
+    assert report.outcome == "hard_bounce"
+
+
+def test_opensmtpd_network_delay_soft():
+    report = parse_report(_opensmtpd_notice("bruno@example.net: Network error on destination MXs", "4.0.0", "delayed"))
+
+    assert report.outcome == "soft_bounce"
+
+
+def test_other_mta_delay_stays_soft():
+    raw = _opensmtpd_notice("bruno@example.net: No MX found for domain", "4.0.0", "delayed")
+    raw = raw.replace(b"This is the MAILER-DAEMON, please DO NOT REPLY to this email.", b"Delivery is delayed.")
+
+    assert parse_report(raw).outcome == "soft_bounce"
