@@ -353,7 +353,11 @@ def _set_body(message, html, text, attachments, embedded):
 def _reply_to(message, value):
     if value in (None, ""):
         return
-    addresses = getaddresses([_text(value, "ReplyTo", 500)])
+    text = _text(value, "ReplyTo", 500)
+    # getaddresses() would silently read "a\r\nBcc: b@x.y" as a group holding b@x.y.
+    if len(text.splitlines()) > 1:
+        raise InvalidField("ReplyTo contains a line break.")
+    addresses = getaddresses([text])
     if not addresses or not all(_valid_email(address) for _name, address in addresses):
         raise InvalidField("ReplyTo must be an e-mail address.")
     message["Reply-To"] = ", ".join(formataddr(pair) for pair in addresses)
@@ -364,7 +368,9 @@ def _extended_headers(message, value):
         header = _object(item, f"ExtendedHeaders[{position}]")
         name = _text(header.get("N"), f"ExtendedHeaders[{position}].N", 76)
         header_value = _text(header.get("V"), f"ExtendedHeaders[{position}].V", 998)
-        if not HEADER_NAME.match(name) or "\r" in header_value or "\n" in header_value:
+        # The email package rejects any value that str.splitlines() splits, which includes
+        # \v, \f, U+0085, U+2028 and U+2029 as well as CR and LF.
+        if not HEADER_NAME.match(name) or len(header_value.splitlines()) > 1:
             raise InvalidField(f"ExtendedHeaders[{position}] has an invalid header name or a line break in its value.")
         if name.lower() in RESERVED_HEADERS:
             raise InvalidField(f"ExtendedHeaders[{position}] may not set {name}; use the MessageDTO key for it.")
