@@ -267,6 +267,7 @@ def build_message(body, template=None):
 
     smtp_api = _object(body.get("XSmtpAPI"), "XSmtpAPI")
     dynamic = _dynamic_fields(smtp_api.get("DynamicFields"))
+    campaign_code, campaign_name = campaign_names(smtp_api, "XSmtpAPI")
     attachments = _files(body.get("Attachments"), "Attachments")
     embedded = _files(body.get("EmbeddedImages"), "EmbeddedImages")
     subject, html, text = _content(body, template, dynamic, attachments)
@@ -284,8 +285,16 @@ def build_message(body, template=None):
         message=message,
         mail_from=sender.addr_spec,
         recipients=recipients,
-        campaign_code=_text(smtp_api.get("CampaignCode"), "XSmtpAPI.CampaignCode", 200),
-        campaign_name=_text(smtp_api.get("CampaignName"), "XSmtpAPI.CampaignName", 200),
+        campaign_code=campaign_code,
+        campaign_name=campaign_name,
+    )
+
+
+def campaign_names(smtp_api, key):
+    """Return the (CampaignCode, CampaignName) of an XSmtpAPI object, or raise InvalidField naming `key`."""
+    return (
+        _text(smtp_api.get("CampaignCode"), f"{key}.CampaignCode", 200),
+        _text(smtp_api.get("CampaignName"), f"{key}.CampaignName", 200),
     )
 
 
