@@ -282,6 +282,12 @@ def check_schedule_limit(when):
     return when
 
 
+def lock_active_sendings(mailing_list):
+    """Lock the list's queued, preparing and sending sendings until the transaction ends; return whether any exist."""
+    active = [SendingStatus.QUEUED, SendingStatus.PREPARING, SendingStatus.SENDING]
+    return bool(list(Sending.objects.select_for_update().filter(list=mailing_list, status__in=active).values_list("pk", flat=True)))
+
+
 def queue_sending(
     message,
     groups=(),
