@@ -6,6 +6,7 @@ the first invalid field, with nothing written.
 """
 
 import logging
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
@@ -188,7 +189,9 @@ def _read_url(data):
         raise ConfigurationError("url", f"must be an http or https URL of at most {max_length} characters.")
     try:
         URL_VALIDATOR(url)
-    except ValidationError:
+        # URLValidator accepts any number of digits as the port; urlsplit() raises above 65535.
+        urlsplit(url).port
+    except (ValidationError, ValueError):
         raise ConfigurationError("url", f"must be an http or https URL; got {url!r}.") from None
     return url
 

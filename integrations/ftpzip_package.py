@@ -15,6 +15,8 @@ from django.conf import settings
 from django.utils import timezone
 from lxml import etree
 
+from sending import services as sending_services
+
 SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "ftpzip-settings.xsd"
 SETTINGS_NAME = "settings.xml"
 MARKUP_NAMES = ("markup.htm", "markup.html")
@@ -205,9 +207,13 @@ def _sort_member(package, name, data):
 
 def _decode_markup(data):
     try:
-        return data.decode("utf-8-sig")
+        markup = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise PackageRejected(f"Markup.htm is not valid UTF-8 (byte {error.start}).") from None
+    # PostgreSQL text columns cannot store NUL.
+    if "\x00" in markup:
+        raise PackageRejected(f"Markup.htm contains a NUL character (character {markup.index(chr(0))}).")
+    return markup
 
 
 def _check_required_files(package):
@@ -279,4 +285,7 @@ def _parse_send_date(raw):
         raise PackageRejected(f"SendDate {raw!r} is not a date and time such as 2026-12-05T10:00:00+01:00.") from None
     if timezone.is_naive(moment):
         moment = timezone.make_aware(moment)
-    return moment
+    try:
+        return sending_services.check_schedule(moment)
+    except ValueError as error:
+        raise PackageRejected(f"SendDate {raw!r}: {error}") from None

@@ -124,7 +124,8 @@ def issue_code(account, user, application):
 def redeem_code(code, ip=None):
     """Mark a login code used and return its user.
 
-    Raises CodeRejected when the code is unknown, already used or expired.
+    Raises CodeRejected when the code is unknown, already used or expired,
+    or its client no longer has single sign-on (reported as unknown).
     The conditional UPDATE lets only one of two simultaneous requests win.
     """
     now = timezone.now()
@@ -136,6 +137,9 @@ def redeem_code(code, ip=None):
             raise CodeRejected("used")
         if found.expires_at <= now:
             raise CodeRejected("expired")
+        # Switching SSO off for a client also voids the codes it issued and nobody used yet.
+        if not is_sso_enabled(found.application):
+            raise CodeRejected("unknown")
         claimed = SsoCode.objects.filter(pk=found.pk, used_at__isnull=True).update(used_at=now, used_ip=ip)
         if not claimed:
             raise CodeRejected("used")

@@ -10,6 +10,8 @@ as xmlSubscribe records its event before it writes the recipient's fields.
 import base64
 import logging
 import re
+import socket
+import threading
 import time
 from datetime import timedelta
 from http.client import HTTPConnection, HTTPException, HTTPSConnection
@@ -254,28 +256,99 @@ def _send(method, url, body, delivery_id):
 
     http.client sends the URL exactly as given, whereas requests and urllib3
     rewrite percent escapes in upper case. Redirects are not followed,
-    because only a 2xx response counts as delivered.
+    because only a 2xx response counts as delivered. The whole attempt,
+    not just each socket read, ends after REQUEST_TIMEOUT_SECONDS, because
+    a receiver that trickles its response would otherwise hold a Celery worker
+    that campaign deliveries share for hours.
     """
-    parts = urlsplit(url)
     headers = {DELIVERY_ID_HEADER: str(delivery_id)}
     if body is not None:
         headers["Content-Type"] = "application/x-www-form-urlencoded"
-    if parts.username:
-        credentials = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode("utf-8")
-        headers["Authorization"] = "Basic " + base64.b64encode(credentials).decode("ascii")
-
-    connection_class = HTTPSConnection if parts.scheme == "https" else HTTPConnection
-    connection = connection_class(parts.hostname, parts.port, timeout=REQUEST_TIMEOUT_SECONDS)
-    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     try:
-        connection.request(method, target, body=body.encode("ascii") if body is not None else None, headers=headers)
-        response = connection.getresponse()
-        # Four bytes per character covers any UTF-8 text.
-        return response.status, "", _decode_start(response, response.read(MAX_RESPONSE_CHARS * 4))
+        parts = urlsplit(url)
+        if parts.username:
+            credentials = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode("utf-8")
+            headers["Authorization"] = "Basic " + base64.b64encode(credentials).decode("ascii")
+        connection_class = HTTPSConnection if parts.scheme == "https" else HTTPConnection
+        connection = connection_class(parts.hostname, parts.port, timeout=REQUEST_TIMEOUT_SECONDS)
+    except ValueError as error:
+        return None, f"{type(error).__name__}: {error}"[:MAX_RESPONSE_CHARS], ""
+
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    timed_out = f"TimeoutError: timed out after {REQUEST_TIMEOUT_SECONDS} seconds without a complete response"
+    deadline = _AttemptDeadline(connection, REQUEST_TIMEOUT_SECONDS)
+    try:
+        with deadline:
+            connection.request(method, target, body=body.encode("ascii") if body is not None else None, headers=headers)
+            response = connection.getresponse()
+            # http.client takes the end of the stream for the end of the headers, so headers
+            # cut short by the deadline would otherwise pass for a complete response.
+            if deadline.expired:
+                return None, timed_out, ""
+            return response.status, "", _decode_start(response, _read_start(response))
     except (OSError, HTTPException, ValueError) as error:
+        if deadline.expired:
+            return None, timed_out, ""
         return None, f"{type(error).__name__}: {error}"[:MAX_RESPONSE_CHARS], ""
     finally:
         connection.close()
+
+
+class _AttemptDeadline:
+    """Shut down a connection's socket once `seconds` have passed, whatever call is blocked on it.
+
+    A socket timeout bounds each read, so a receiver that sends one byte
+    per read would pass it indefinitely. Shutting the socket down makes the
+    blocked call return at once.
+    """
+
+    def __init__(self, connection, seconds):
+        self.expired = False
+        self._connection = connection
+        self._seconds = seconds
+        self._finished = threading.Event()
+        self._watcher = threading.Thread(target=self._watch, name="webhook-deadline", daemon=True)
+
+    def __enter__(self):
+        self._watcher.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self._finished.set()
+        self._watcher.join()
+
+    def _watch(self):
+        if self._finished.wait(self._seconds):
+            return
+        self.expired = True
+        # The socket exists only once connect() has started, which has its own timeout.
+        while not self._finished.is_set():
+            sock = self._connection.sock
+            if sock is not None:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                return
+            self._finished.wait(0.05)
+
+
+def _read_start(response):
+    """Read up to the bytes the attempt log keeps; a body cut short by the deadline keeps what arrived."""
+    # Four bytes per character covers any UTF-8 text.
+    limit = MAX_RESPONSE_CHARS * 4
+    chunks = []
+    received = 0
+    while received < limit:
+        try:
+            chunk = response.read1(limit - received)
+        except (OSError, HTTPException):
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+        received += len(chunk)
+    return b"".join(chunks)
 
 
 def _decode_start(response, data):

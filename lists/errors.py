@@ -54,6 +54,12 @@ class SubscriptionBlocked(ListsError):
     code = "subscription_blocked"
 
 
+class ListBusy(ListsError):
+    """A list cannot be deleted while one of its sendings is being prepared or sent."""
+
+    code = "list_busy"
+
+
 class InvalidLink(ListsError):
     """A signed link is malformed, tampered with, expired or no longer applicable."""
 

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core import signing
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
@@ -32,6 +32,7 @@ from lists.errors import (
     InvalidLink,
     GroupNotFound,
     InvalidParameter,
+    ListBusy,
     ListNotFound,
     LoginFailed,
     NotSubscribed,
@@ -1466,10 +1467,25 @@ def update_list(mailing_list, values):
 
 
 def delete_list(mailing_list):
-    """Delete a list with its groups, subscriptions, messages and sendings; its recipients stay in the account."""
+    """Delete a list with its groups, subscriptions, messages and sendings; its recipients stay in the account.
+
+    Raises ListBusy while a sending of the list is queued, being prepared or
+    being sent, because its worker would keep writing delivery rows that the
+    delete removes. A scheduled or paused sending is deleted with the list.
+    """
     list_pk, list_id = mailing_list.pk, mailing_list.list_id
-    with transaction.atomic():
-        mailing_list.delete()
+    busy = ListBusy(f"List {list_id} has a sending in progress; stop it or wait until it is done, then delete the list.")
+    try:
+        with transaction.atomic():
+            if sending_services.lock_active_sendings(mailing_list):
+                raise busy
+            mailing_list.delete()
+            # PostgreSQL checks the deferred foreign keys now rather than at COMMIT, so a
+            # delivery row that a worker added meanwhile becomes ListBusy here.
+            if connection.vendor == "postgresql":
+                connection.check_constraints()
+    except IntegrityError:
+        raise busy from None
     logger.info("delete_list list=%s list_id=%s", list_pk, list_id)
 
 

@@ -6,6 +6,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from lists.models import Group, List, Subscription
+from sending import services as sending_services
 from sending.models import SavedFilter
 
 
@@ -153,6 +154,12 @@ class SendForm(forms.Form):
         if not mailing_list.saved_filters.exists():
             del self.fields["filters"]
             del self.fields["filters_match"]
+
+    def clean_scheduled_at(self):
+        try:
+            return sending_services.check_schedule(self.cleaned_data["scheduled_at"])
+        except ValueError as error:
+            raise forms.ValidationError(str(error)) from None
 
     def target(self):
         """Return the target keyword arguments of sending_services.queue_sending and count_target_recipients."""

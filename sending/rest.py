@@ -491,9 +491,13 @@ def read_send_options(request):
 def parse_schedule(raw):
     for pattern in SCHEDULE_FORMATS:
         try:
-            return datetime.strptime(raw, pattern).replace(tzinfo=dt_timezone.utc)
+            moment = datetime.strptime(raw, pattern).replace(tzinfo=dt_timezone.utc)
         except ValueError:
             continue
+        try:
+            return services.check_schedule_limit(moment)
+        except ValueError as error:
+            raise RestError(400, str(error)) from None
     raise RestError(400, f"The date {raw[:40]!r} is not in the format yyyy-MM-dd HH:mm:ssZ (UTC).")
 
 

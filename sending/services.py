@@ -11,7 +11,8 @@ import logging
 import mimetypes
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 from functools import reduce
 from operator import and_, or_
 
@@ -257,6 +258,36 @@ def subscribed_recipients_by_email(mailing_list, emails):
     return list(Recipient.objects.filter(account_id=mailing_list.account_id, email__in=list(emails)))
 
 
+# The panel shows times in TIME_ZONE and Python's datetime ends at 9999-12-31,
+# so a later start would make every page that lists the sending fail.
+LATEST_SCHEDULE = datetime(9999, 12, 30, tzinfo=dt_timezone.utc)
+
+
+def check_schedule(scheduled_at):
+    """Return the start of a sending: `scheduled_at` when it is in the future, None (at once) for a past or missing time.
+
+    A past time, such as .NET's DateTime.MinValue that some clients send for
+    "no date", is not stored, because its UTC value may fall before year 1.
+    Raises ValueError for a time at or after LATEST_SCHEDULE.
+    """
+    if scheduled_at is None or scheduled_at <= timezone.now():
+        return None
+    return check_schedule_limit(scheduled_at)
+
+
+def check_schedule_limit(when):
+    """Return `when`, or raise ValueError when it is at or after LATEST_SCHEDULE."""
+    if when >= LATEST_SCHEDULE:
+        raise ValueError(f"The start time {when.isoformat()} is too late; it must be before 9999-12-30 UTC.")
+    return when
+
+
+def lock_active_sendings(mailing_list):
+    """Lock the list's queued, preparing and sending sendings until the transaction ends; return whether any exist."""
+    active = [SendingStatus.QUEUED, SendingStatus.PREPARING, SendingStatus.SENDING]
+    return bool(list(Sending.objects.select_for_update().filter(list=mailing_list, status__in=active).values_list("pk", flat=True)))
+
+
 def queue_sending(
     message,
     groups=(),
@@ -277,12 +308,14 @@ def queue_sending(
     people. Recipients without a subscribed e-mail subscription to the
     list are skipped in every case. `from_email` and `from_name` replace
     the list's sender. Raises ValueError for a group or filter of another
-    list or an unknown `filters_match`.
+    list, an unknown `filters_match` or a `scheduled_at` that check_schedule
+    rejects.
     """
     _check_target_list(message.list, groups, excluded_groups, filters)
     _check_filters_match(filters_match)
+    scheduled_at = check_schedule(scheduled_at)
 
-    later = scheduled_at is not None and scheduled_at > timezone.now()
+    later = scheduled_at is not None
     with transaction.atomic():
         sending = Sending.objects.create(
             message=message,
@@ -1228,6 +1261,10 @@ def schedule_sending(sending, when):
     """
     if when <= timezone.now():
         raise InvalidMessage(f"The start date {when:%Y-%m-%d %H:%M:%S} is in the past.")
+    try:
+        check_schedule_limit(when)
+    except ValueError as error:
+        raise InvalidMessage(str(error)) from None
     scheduled = Sending.objects.filter(
         pk=sending.pk, status__in=[SendingStatus.SCHEDULED, SendingStatus.PAUSED]
     ).update(status=SendingStatus.SCHEDULED, scheduled_at=when, claimed_at=None)

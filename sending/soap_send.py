@@ -82,7 +82,10 @@ def delivery_date(options):
         naive = datetime.strptime(raw, DELIVERY_DATE_FORMAT)
     except ValueError:
         raise invalid(f"Option 'deliverydt' must be yyyyMMddHHmmss; got {raw[:40]!r}.") from None
-    return timezone.make_aware(naive, timezone.get_default_timezone())
+    try:
+        return services.check_schedule(timezone.make_aware(naive, timezone.get_default_timezone()))
+    except ValueError as error:
+        raise invalid(f"Option 'deliverydt': {error}") from None
 
 
 def sending_arguments(mailing_list, options):

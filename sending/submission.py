@@ -11,6 +11,7 @@ import asyncio
 import json
 import ipaddress
 import logging
+import re
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from email.parser import BytesHeaderParser
@@ -26,6 +27,9 @@ from sending import transactional
 logger = logging.getLogger(__name__)
 
 MAX_RECIPIENTS = transactional.MAX_RECIPIENTS
+# A header field line as the DKIM signer (dkimpy 1.1) parses it: a name of printable ASCII
+# without spaces, then a colon.
+HEADER_FIELD_LINE = re.compile(rb"[\x21-\x7e]+?:")
 # aiosmtpd warns on every connection that AUTH without TLS is unsafe.
 # start_submission logs that once instead, when the server listens
 # beyond loopback.
@@ -42,15 +46,29 @@ def submit_message(user, mail_from, rcpt_tos, raw):
     """
     if not rcpt_tos:
         raise transactional.InvalidField("The message has no recipients.")
+    _check_header_section(raw)
     smtp_api = _smtp_api(raw)
+    campaign_code, campaign_name = transactional.campaign_names(smtp_api, "X-SMTPAPI")
     return transactional.queue_transactional(
-        user,
-        mail_from,
-        rcpt_tos,
-        raw,
-        campaign_code=_string(smtp_api.get("CampaignCode")),
-        campaign_name=_string(smtp_api.get("CampaignName")),
+        user, mail_from, rcpt_tos, raw, campaign_code=campaign_code, campaign_name=campaign_name
     )
+
+
+def _check_header_section(raw):
+    """Reject a header section that the relay could not sign, so the client hears it now.
+
+    Accepting it would reply 250 and then fail every delivery at rendering.
+    Lines are split on CRLF or a bare LF, as the signer splits them.
+    """
+    for number, line in enumerate(re.split(rb"\r?\n", raw), 1):
+        if not line:
+            return
+        if line[:1] in (b" ", b"\t") and number > 1:
+            continue
+        if not HEADER_FIELD_LINE.match(line):
+            raise transactional.InvalidField(
+                f"Header line {number} is neither a 'Name: value' field nor a folded continuation."
+            )
 
 
 def _smtp_api(raw):
@@ -65,10 +83,6 @@ def _smtp_api(raw):
     if not isinstance(parsed, dict):
         raise transactional.InvalidField("The X-SMTPAPI header must be a JSON object.")
     return parsed
-
-
-def _string(value):
-    return value[:200] if isinstance(value, str) else ""
 
 
 class SubmissionHandler:

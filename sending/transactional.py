@@ -267,6 +267,7 @@ def build_message(body, template=None):
 
     smtp_api = _object(body.get("XSmtpAPI"), "XSmtpAPI")
     dynamic = _dynamic_fields(smtp_api.get("DynamicFields"))
+    campaign_code, campaign_name = campaign_names(smtp_api, "XSmtpAPI")
     attachments = _files(body.get("Attachments"), "Attachments")
     embedded = _files(body.get("EmbeddedImages"), "EmbeddedImages")
     subject, html, text = _content(body, template, dynamic, attachments)
@@ -284,8 +285,16 @@ def build_message(body, template=None):
         message=message,
         mail_from=sender.addr_spec,
         recipients=recipients,
-        campaign_code=_text(smtp_api.get("CampaignCode"), "XSmtpAPI.CampaignCode", 200),
-        campaign_name=_text(smtp_api.get("CampaignName"), "XSmtpAPI.CampaignName", 200),
+        campaign_code=campaign_code,
+        campaign_name=campaign_name,
+    )
+
+
+def campaign_names(smtp_api, key):
+    """Return the (CampaignCode, CampaignName) of an XSmtpAPI object, or raise InvalidField naming `key`."""
+    return (
+        _text(smtp_api.get("CampaignCode"), f"{key}.CampaignCode", 200),
+        _text(smtp_api.get("CampaignName"), f"{key}.CampaignName", 200),
     )
 
 
@@ -353,7 +362,11 @@ def _set_body(message, html, text, attachments, embedded):
 def _reply_to(message, value):
     if value in (None, ""):
         return
-    addresses = getaddresses([_text(value, "ReplyTo", 500)])
+    text = _text(value, "ReplyTo", 500)
+    # getaddresses() would silently read "a\r\nBcc: b@x.y" as a group holding b@x.y.
+    if len(text.splitlines()) > 1:
+        raise InvalidField("ReplyTo contains a line break.")
+    addresses = getaddresses([text])
     if not addresses or not all(_valid_email(address) for _name, address in addresses):
         raise InvalidField("ReplyTo must be an e-mail address.")
     message["Reply-To"] = ", ".join(formataddr(pair) for pair in addresses)
@@ -364,7 +377,9 @@ def _extended_headers(message, value):
         header = _object(item, f"ExtendedHeaders[{position}]")
         name = _text(header.get("N"), f"ExtendedHeaders[{position}].N", 76)
         header_value = _text(header.get("V"), f"ExtendedHeaders[{position}].V", 998)
-        if not HEADER_NAME.match(name) or "\r" in header_value or "\n" in header_value:
+        # The email package rejects any value that str.splitlines() splits, which includes
+        # \v, \f, U+0085, U+2028 and U+2029 as well as CR and LF.
+        if not HEADER_NAME.match(name) or len(header_value.splitlines()) > 1:
             raise InvalidField(f"ExtendedHeaders[{position}] has an invalid header name or a line break in its value.")
         if name.lower() in RESERVED_HEADERS:
             raise InvalidField(f"ExtendedHeaders[{position}] may not set {name}; use the MessageDTO key for it.")

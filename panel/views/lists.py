@@ -6,7 +6,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 
 from lists import services
-from lists.errors import InvalidParameter
+from lists.errors import InvalidParameter, ListBusy
 from lists.models import Group, List
 from panel.access import Role, console_view
 from panel.counts import subscription_counts
@@ -69,7 +69,11 @@ def list_edit(request, list_id):
 @console_view(role=Role.ADMIN, methods=("POST",))
 def list_delete(request, list_id):
     mailing_list = get_list(request, list_id)
-    services.delete_list(mailing_list)
+    try:
+        services.delete_list(mailing_list)
+    except ListBusy:
+        messages.error(request, _("The list has a sending in progress. Stop it or wait until it is done, then delete the list."))
+        return redirect("panel:list_detail", list_id=mailing_list.list_id)
     messages.success(request, _("List %(name)s deleted.") % {"name": mailing_list.name})
     return redirect("panel:list_index")
 

@@ -79,6 +79,7 @@ def test_webhook_update_changes_given_keys(admin, receiver):
         ({"lists": "1"}, "lists"),
         ({"method": "PUT"}, "method"),
         ({"url": "ftp://127.0.0.1/"}, "url"),
+        ({"url": "http://127.0.0.1:99999/hook"}, "url"),
         ({"parameters": [["", "[email]"]]}, "parameters"),
         ({"parameters": [["a", 1]]}, "parameters"),
         ({"encryption_key": "k" * 201}, "encryption_key"),

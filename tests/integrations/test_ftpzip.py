@@ -181,6 +181,17 @@ def test_send_date_schedules_sending(home):
     assert send_zip.status == SendZip.Status.DONE
 
 
+@pytest.mark.parametrize("send_date", ["0001-01-01T00:00:00", "0001-01-01T00:00:00+14:00", "2000-01-01T00:00:00Z"])
+def test_past_send_date_sends_at_once(home, send_date):
+    extra = f"<SendDate>{send_date}</SendDate>"
+    send_zip = drop(home, make_zip(campaign_members(**{"Settings.xml": settings_xml(extra=extra)})))
+
+    assert send_zip.status == SendZip.Status.DONE, send_zip.error
+    sending = Sending.objects.get()
+    assert sending.scheduled_at is None
+    assert sending.status != Sending.Status.SCHEDULED
+
+
 def test_same_archive_twice_runs_once(home):
     data = make_zip(campaign_members())
     drop(home, data)
@@ -228,6 +239,9 @@ def test_ftp_upload_processes_archive(ftp, ftp_server, settings, tmp_path, sink)
         ({"Recipients.csv": None}, "Mode full imports Recipients.csv"),
         ({"Settings.xml": settings_xml(mode="send", kind="transactional")}, "Type transactional needs Mode full"),
         ({"Recipients.csv": "nome|111\r\nAnna|anna@example.com\r\n"}, "Recipients.csv was not imported"),
+        ({"Markup.htm": "<p>a\x00b</p>"}, "Markup.htm contains a NUL character"),
+        ({"Settings.xml": settings_xml(extra="<SendDate>9999-12-31T23:59:59-14:00</SendDate>")}, "too late"),
+        ({"Settings.xml": settings_xml(extra="<SendDate>9999-12-31T22:00:00Z</SendDate>")}, "too late"),
     ],
 )
 def test_invalid_archive_rejected_with_report(home, members, expected):

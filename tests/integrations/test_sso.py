@@ -134,6 +134,18 @@ def test_disabled_again_gets_403(http, token, sso_enabled):
     assert request_link(http, token).status_code == 403
 
 
+def test_code_void_after_sso_disabled(http, token, sso_enabled):
+    href = request_link(http, token).json()["Link"]["href"]
+    call_command("sso_client", DEMO_OAUTH_CLIENT_ID, "--disable", stdout=io.StringIO())
+
+    response = http.get(path_and_query(href), allow_redirects=False, headers={"Accept-Language": "en"})
+
+    assert response.status_code == 403
+    assert "This sign-in link is not valid." in response.text
+    assert "sessionid" not in response.cookies
+    assert SsoCode.objects.get().used_at is None
+
+
 def test_sso_without_token_gets_401(http, demo):
     assert http.request("POST", SSO_PATH).status_code == 401
 

@@ -311,6 +311,49 @@ def test_slow_crm_times_out(demo, http, receiver, monkeypatch):
     assert "timed out" in attempt.error
 
 
+def test_trickled_headers_time_out(demo, http, receiver, monkeypatch):
+    monkeypatch.setattr(webhooks, "REQUEST_TIMEOUT_SECONDS", 1)
+    add_webhook(receiver.url)
+    receiver.trickle = "headers"
+
+    http.get(SUBSCRIBE_ANNA)
+
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.status == Status.PENDING
+    attempt = delivery.attempt_log.get()
+    assert attempt.status_code is None
+    assert "timed out" in attempt.error
+    assert attempt.duration_ms < 5000
+
+
+def test_trickled_body_cut_at_deadline(demo, http, receiver, monkeypatch):
+    monkeypatch.setattr(webhooks, "REQUEST_TIMEOUT_SECONDS", 1)
+    add_webhook(receiver.url)
+    receiver.trickle = "body"
+
+    http.get(SUBSCRIBE_ANNA)
+
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.status == Status.DELIVERED
+    attempt = delivery.attempt_log.get()
+    assert attempt.status_code == 200
+    assert attempt.response.startswith("x")
+    assert attempt.duration_ms < 5000
+
+
+def test_port_out_of_range_is_failed_attempt(demo, http):
+    add_webhook("http://127.0.0.1:99999/hook")
+
+    http.get(SUBSCRIBE_ANNA)
+
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.status == Status.PENDING
+    assert delivery.claimed_at is None
+    attempt = delivery.attempt_log.get()
+    assert attempt.status_code is None
+    assert "Port out of range" in attempt.error
+
+
 def test_replay_sends_failed_delivery_again(demo, http, receiver):
     add_webhook(receiver.url)
     receiver.always_fail = True

@@ -91,6 +91,16 @@ def test_schedule_sending_for_later(editor, demo_account):
     assert sending.status == Sending.Status.SCHEDULED
 
 
+def test_schedule_too_late_rejected(editor, demo_account):
+    compose(editor)
+    message = Message.objects.get()
+
+    response = editor.post(f"/console/messages/{message.pk}/send", {"scheduled_at": "9999-12-31T23:30"})
+
+    assert response.url == f"/console/messages/{message.pk}"
+    assert not Sending.objects.exists()
+
+
 def test_test_send_reaches_only_subscribed_addresses(editor, demo_account):
     subscribe(demo_account, "anna@example.com")
     compose(editor)

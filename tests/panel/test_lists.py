@@ -1,6 +1,8 @@
 import pytest
 
 from lists.models import List
+from sending import services as sending_services
+from sending.models import Sending
 
 pytestmark = pytest.mark.django_db
 
@@ -65,6 +67,17 @@ def test_only_admin_deletes_list(admin, editor, demo_account):
 
     assert response.status_code == 302
     assert not demo_account.lists.filter(list_id=2).exists()
+
+
+def test_list_with_sending_in_progress_kept(admin, demo_account):
+    mailing_list = demo_account.lists.get(list_id=2)
+    message = sending_services.create_message(mailing_list, "In corso", html="<p>x</p>")
+    Sending.objects.create(message=message, list=mailing_list, status=Sending.Status.SENDING)
+
+    response = admin.post("/console/lists/2/delete", HTTP_ACCEPT_LANGUAGE="en", follow=True)
+
+    assert demo_account.lists.filter(list_id=2).exists()
+    assert "The list has a sending in progress." in response.content.decode()
 
 
 def test_group_create_rename_delete(editor, demo_account):

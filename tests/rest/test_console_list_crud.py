@@ -1,7 +1,11 @@
 """ConsoleService list and group changes: create, update and delete through both list path shapes."""
 
+import pytest
+
 from lists.models import Group, List
+from sending.models import Message, Sending
 from tests.rest.conftest import assert_envelope
+from tests.sending.campaigns import newsletter
 
 LIST_SETTINGS = {
     "Name": "Eventi",
@@ -53,6 +57,31 @@ def test_delete_list(api):
     assert api.delete("/List/2").status_code == 200
     assert not List.objects.filter(list_id=2, account__console_id=1234).exists()
     assert_envelope(api.delete("/List/2"), 404, "NotFound")
+
+
+@pytest.mark.parametrize("status", [Sending.Status.QUEUED, Sending.Status.PREPARING, Sending.Status.SENDING])
+def test_delete_list_with_sending_in_progress_is_400(api, status):
+    message = newsletter(list_id=2)
+    Sending.objects.create(message=message, list=message.list, status=status)
+
+    response = api.delete("/List/2")
+
+    assert_envelope(response, 400, "BadRequest")
+    assert "sending in progress" in response.json()["ErrorDescription"]
+    assert List.objects.filter(list_id=2, account__console_id=1234).exists()
+    assert Sending.objects.filter(status=status).exists()
+
+
+@pytest.mark.parametrize("status", [Sending.Status.SCHEDULED, Sending.Status.PAUSED, Sending.Status.DONE])
+def test_delete_list_with_idle_sending(api, status):
+    message = newsletter(list_id=2)
+    Sending.objects.create(message=message, list=message.list, status=status)
+
+    assert api.delete("/List/2").status_code == 200
+
+    assert not List.objects.filter(list_id=2, account__console_id=1234).exists()
+    assert not Message.objects.exists()
+    assert not Sending.objects.exists()
 
 
 def test_update_and_delete_group(api):

@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+import pytest
 from django.utils import timezone
 
 from lists.models import Group
@@ -175,3 +176,28 @@ def test_send_history(api, sink):
     assert item["Id"] == first
     assert item["idMessage"] == message.pk
     assert item["Subject"] == message.subject
+
+
+@pytest.mark.parametrize("when", ["9999-12-31 23:30:00Z", "9999-12-30 00:00:00"])
+def test_send_date_too_late_is_400(api, when):
+    subscribe("anna@example.com")
+    message = newsletter()
+
+    response = api.post(f"/List/1/Email/{message.pk}/Send?datetime={when}")
+
+    assert_envelope(response, 400, "BadRequest")
+    assert "too late" in response.json()["ErrorDescription"]
+    assert not Sending.objects.exists()
+
+
+def test_deferred_date_too_late_is_400(api):
+    subscribe("anna@example.com")
+    message = newsletter()
+    later = (timezone.now() + timedelta(days=1)).strftime("%Y-%m-%d %H:%M:%SZ")
+    sending_id = api.post(f"/List/1/Email/{message.pk}/Send?datetime={later}").json()["Id"]
+    scheduled_at = Sending.objects.get(pk=sending_id).scheduled_at
+
+    response = api.post(f"/Email/Sendings/{sending_id}/Deferred", json={"Date": "9999-12-31 23:30:00"})
+
+    assert_envelope(response, 400, "BadRequest")
+    assert Sending.objects.get(pk=sending_id).scheduled_at == scheduled_at

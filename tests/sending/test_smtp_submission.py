@@ -131,3 +131,52 @@ def test_bad_smtpapi_header_rejected(demo, submission):
     assert refused.value.smtp_code == 554
     assert b"X-SMTPAPI" in refused.value.smtp_error
     assert not Sending.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "smtp_api, field",
+    [
+        ('{"CampaignCode": "a\\u0000b"}', b"X-SMTPAPI.CampaignCode"),
+        ('{"CampaignName": 5}', b"X-SMTPAPI.CampaignName"),
+        ('{"CampaignCode": "%s"}' % ("c" * 201), b"X-SMTPAPI.CampaignCode"),
+    ],
+)
+def test_bad_smtpapi_campaign_rejected(demo, submission, smtp_api, field):
+    with client(submission) as smtp:
+        smtp.login("s1234_01", "demo-smtp-1234")
+        with pytest.raises(smtplib.SMTPDataError) as refused:
+            smtp.send_message(order_mail(X_SMTPAPI=smtp_api))
+
+    assert refused.value.smtp_code == 554
+    assert field in refused.value.smtp_error
+    assert not Sending.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"no header at all\r\n\r\nbody\r\n",
+        b"From: shop@demo.example\r\nBad Name: x\r\n\r\nbody\r\n",
+        b"From: shop@demo.example\r\nSubject: x\nnot a field\r\n\r\nbody\r\n",
+    ],
+)
+def test_malformed_header_section_rejected(demo, submission, raw):
+    with client(submission) as smtp:
+        smtp.login("s1234_01", "demo-smtp-1234")
+        with pytest.raises(smtplib.SMTPDataError) as refused:
+            smtp.sendmail("shop@demo.example", ["anna@example.com"], raw)
+
+    assert refused.value.smtp_code == 554
+    assert b"Header line" in refused.value.smtp_error
+    assert not Sending.objects.exists()
+
+
+def test_folded_header_and_unix_newlines_accepted(demo, sink, submission):
+    raw = b"From: shop@demo.example\nSubject: a long\n\tsubject\n\nbody\n"
+
+    with client(submission) as smtp:
+        smtp.login("s1234_01", "demo-smtp-1234")
+        smtp.sendmail("shop@demo.example", ["anna@example.com"], raw)
+
+    [stored] = sink.wait_for(1)
+    assert stored.dkim_result == "pass"

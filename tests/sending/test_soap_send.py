@@ -353,6 +353,7 @@ def test_filter_of_other_list_changes_nothing(send, key):
         options(send_to="GROUPS"),
         options(exclude="x;y"),
         options(deliverydt="31-12-2026"),
+        options(deliverydt="99991231233000"),
         options(filters="3"),
         options(filters="x"),
         options(filters_as="XOR"),
