@@ -430,9 +430,11 @@ def _write_subscription(subscription, recipient, mailing_list, channel, status, 
     subscription.request_ip = request.ip
     if status == Status.SUBSCRIBED:
         subscription.optin_at = now
-        subscription.optout_at = None
-        subscription.optout_reason = ""
-        subscription.optout_message_id = None
+    # A pending subscription is no longer opted out either, so it keeps no
+    # opt-out date or reason from an earlier unsubscription.
+    subscription.optout_at = None
+    subscription.optout_reason = ""
+    subscription.optout_message_id = None
     subscription.save()
     return subscription
 
