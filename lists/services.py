@@ -1471,6 +1471,11 @@ def delete_list(mailing_list):
     """Delete a list with its groups, subscriptions, messages and sendings; its recipients stay in the account."""
     list_pk, list_id = mailing_list.pk, mailing_list.list_id
     with transaction.atomic():
+        # Subscription events have no foreign key constraint. Imports and
+        # subscribe calls lock the subscriptions they read, so deleting the
+        # list's subscriptions first waits for them to commit. The delete below
+        # then also sets the list of their new events to NULL.
+        Subscription.objects.filter(list=mailing_list).delete()
         mailing_list.delete()
     logger.info("delete_list list=%s list_id=%s", list_pk, list_id)
 
