@@ -528,12 +528,12 @@ class SqlStore:
 
     def update_subscriptions(self, updates, now):
         reason = services.REASON_IMPORTED_UNSUBSCRIBED
+        # A move to pending or subscribed clears the opt-out date, reason and
+        # message of an earlier unsubscription, as services._write_subscription does.
         to_active = (
             f"UPDATE {self.subscriptions} SET status = %s, source = %s, requested_at = %s, request_ip = NULL, "
             "optin_at = CASE WHEN %s THEN %s ELSE optin_at END, "
-            "optout_at = CASE WHEN %s THEN NULL ELSE optout_at END, "
-            "optout_reason = CASE WHEN %s THEN '' ELSE optout_reason END, "
-            "optout_message_id = CASE WHEN %s THEN NULL ELSE optout_message_id END, updated_at = %s WHERE id = %s"
+            "optout_at = NULL, optout_reason = '', optout_message_id = NULL, updated_at = %s WHERE id = %s"
         )
         to_unsubscribed = (
             f"UPDATE {self.subscriptions} SET status = %s, optout_at = %s, optout_reason = %s, "
@@ -545,7 +545,7 @@ class SqlStore:
                 unsubscribed.append((status, now, reason, now, pk))
             else:
                 opt_in = status == Status.SUBSCRIBED
-                active.append((status, services.Source.IMPORT, now, opt_in, now, opt_in, opt_in, opt_in, now, pk))
+                active.append((status, services.Source.IMPORT, now, opt_in, now, now, pk))
         self.execute_many(to_active, active)
         self.execute_many(to_unsubscribed, unsubscribed)
 

@@ -337,6 +337,13 @@ class SubscriptionEvent(models.Model):
     # through the ORM, which applies on_delete itself. The indexes stay for
     # those deletes and for the reads by recipient and list. The index that
     # starts with account also serves account lookups.
+    # A concurrent delete could still miss the events of a transaction that
+    # commits after the delete's UPDATE … SET NULL. services.delete_list
+    # deletes the list's subscriptions first, which waits for the writers
+    # that lock them, and tests/lists/test_delete_races.py checks it. No
+    # service deletes a recipient: they go only with their account.
+    # NOTE: deleting an account (only possible from a shell) while an import
+    # runs in it can leave events of that import behind.
     account = models.ForeignKey(
         Account, on_delete=models.CASCADE, related_name="events", db_index=False, db_constraint=False
     )

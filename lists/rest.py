@@ -5,6 +5,7 @@ the response in MailUp's JSON. Plumbing (bearer check, error envelope,
 paging) lives in mailup_sim.rest.
 """
 
+from decimal import Decimal
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -485,10 +486,37 @@ def read_fields(document):
         if not isinstance(item, dict):
             raise RestError(400, "Each item of Fields must be an object with Id and Value.")
         field_id = _read_field_id(item.get("Id"))
-        value = item.get("Value")
-        value = "" if value is None else str(value)
+        value = _read_field_value(field_id, item.get("Value"))
         fields[field_id] = check_field_value(f"Fields Id {field_id}", value)
     return fields
+
+
+def _read_field_value(field_id, raw):
+    """Return a field value as text: MailUp stores strings, so only a string, a number or null is accepted.
+
+    JSON numbers arrive as int and float, or as Decimal from ijson in bulk
+    imports. true and false are rejected with arrays and objects, because
+    str() would store "True" or "['a']" in place of the value.
+    """
+    if raw is None:
+        return ""
+    if isinstance(raw, str):
+        return raw
+    if isinstance(raw, (int, float, Decimal)) and not isinstance(raw, bool):
+        return str(raw)
+    raise RestError(
+        400, f"The Value of Fields Id {field_id} must be a string or a number, not {_json_type_name(raw)}."
+    )
+
+
+def _json_type_name(value):
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
 
 
 def _read_field_id(raw):

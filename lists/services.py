@@ -431,9 +431,11 @@ def _write_subscription(subscription, recipient, mailing_list, channel, status, 
     subscription.request_ip = request.ip
     if status == Status.SUBSCRIBED:
         subscription.optin_at = now
-        subscription.optout_at = None
-        subscription.optout_reason = ""
-        subscription.optout_message_id = None
+    # A pending subscription is no longer opted out either, so it keeps no
+    # opt-out date or reason from an earlier unsubscription.
+    subscription.optout_at = None
+    subscription.optout_reason = ""
+    subscription.optout_message_id = None
     subscription.save()
     return subscription
 
@@ -1479,6 +1481,11 @@ def delete_list(mailing_list):
         with transaction.atomic():
             if sending_services.lock_active_sendings(mailing_list):
                 raise busy
+            # Subscription events have no foreign key constraint. Imports and
+            # subscribe calls lock the subscriptions they read, so deleting the
+            # list's subscriptions first waits for them to commit. The delete below
+            # then also sets the list of their new events to NULL.
+            Subscription.objects.filter(list=mailing_list).delete()
             mailing_list.delete()
             # PostgreSQL checks the deferred foreign keys now rather than at COMMIT, so a
             # delivery row that a worker added meanwhile becomes ListBusy here.

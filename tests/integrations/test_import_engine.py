@@ -95,6 +95,42 @@ def test_force_opt_in_never_reverses_bounce_or_complaint(demo, reason):
     assert job.count("rejected") == 1
 
 
+@pytest.mark.parametrize(
+    "flags, after",
+    [
+        ({"confirm_email": True, "force_opt_in": True}, Status.PENDING),
+        ({"force_opt_in": True}, Status.SUBSCRIBED),
+    ],
+    ids=["pending", "subscribed"],
+)
+def test_import_out_of_unsubscribed_clears_optout(demo, sink, flags, after):
+    soap_import(document(subscriber("anna@example.com")))
+    soap_import(document(subscriber("anna@example.com")), ImportOptions(as_opt_out=True))
+    assert Subscription.objects.get(recipient__email="anna@example.com").optout_reason == "4"
+
+    job = soap_import(document(subscriber("anna@example.com")), ImportOptions(**flags))
+
+    assert job.status == Import.Status.COMPLETED
+    subscription = Subscription.objects.get(recipient__email="anna@example.com")
+    assert subscription.status == after
+    assert subscription.optout_at is None
+    assert subscription.optout_reason == ""
+    assert subscription.optout_message_id is None
+
+
+def test_row_status_pending_clears_optout(demo, sink):
+    set_status("anna@example.com", Status.UNSUBSCRIBED, "2")
+    row = lists_services.ImportRow(contact=lists_services.Contact(email="anna@example.com"), status=Status.PENDING)
+
+    [result] = lists_services.import_batch(demo_list(), [row])
+
+    assert result.outcome == "updated"
+    subscription = Subscription.objects.get(recipient__email="anna@example.com")
+    assert subscription.status == Status.PENDING
+    assert subscription.optout_at is None
+    assert subscription.optout_reason == ""
+
+
 def test_confirm_email_sends_request_to_subscribed(demo, sink):
     set_status("anna@example.com", Status.SUBSCRIBED)
 

@@ -88,6 +88,22 @@ def test_one_click_post_records_reason_32(member, http, body, content_type):
     assert (event.source, event.reason, event.message_id) == ("Recipient", "32", MESSAGE_ID)
 
 
+def test_resubscribe_as_pending_clears_optout(member, http):
+    http.open_link(link(member), method="POST", data={"source": "page"})
+
+    response = http.get(
+        "/frontend/xmlSubscribe.aspx",
+        params={"List": "1", "Email": "anna@example.com", "Confirm": "1", "retCode": "1"},
+    )
+
+    assert response.text == "0"
+    row = Subscription.objects.get(recipient=member, list__list_id=1)
+    assert row.status == Status.PENDING
+    assert row.optout_at is None
+    assert row.optout_reason == ""
+    assert row.optout_message_id is None
+
+
 def test_second_post_changes_nothing(member, http):
     http.open_link(link(member), method="POST", data={"source": "page"})
     response = http.open_link(link(member), method="POST", data="List-Unsubscribe=One-Click")

@@ -10,10 +10,12 @@ else to test-results/panel.
 
 import os
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.db import connections
 
 from lists.models import Group, Subscription
 from sending.models import Delivery, Sending
@@ -47,19 +49,38 @@ def screenshot_dir():
     return folder
 
 
+@contextmanager
+def chromium_page():
+    """Yield a Playwright page in headless Chromium; close it and the connections opened meanwhile on leaving.
+
+    Between its calls, Playwright's sync API (1.65) leaves its asyncio loop
+    marked as running in this thread. Django 5.2 then keeps the thread's
+    database connections in a context variable, apart from the thread-local
+    ones it uses before and after. The ORM calls made while the page is open
+    therefore get a connection of their own, and pytest-django's teardown
+    does not close it. On PostgreSQL that open session kept the test database
+    from being dropped, so it is closed here while the loop is still marked running.
+    """
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
+        try:
+            context = browser.new_context(locale="it-IT", viewport={"width": 1280, "height": 900})
+            page = context.new_page()
+            page.set_default_timeout(20_000)
+            yield page
+            context.close()
+        finally:
+            browser.close()
+            connections.close_all()
+
+
 @pytest.fixture
 def browser_page(monkeypatch, server_url):
     # Playwright's sync API keeps an asyncio loop in this thread, and Django
     # would take the test's own ORM calls for calls from async code.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
-        context = browser.new_context(locale="it-IT", viewport={"width": 1280, "height": 900})
-        page = context.new_page()
-        page.set_default_timeout(20_000)
+    with chromium_page() as page:
         yield page
-        context.close()
-        browser.close()
 
 
 class Tour:
@@ -202,3 +223,16 @@ def test_marketer_tour_in_browser(browser_page, server_url, sink, demo, tmp_path
     tour.open("/console/messages/new")
     tour.shoot("en", "compose")
     assert tour.page.locator("html").get_attribute("lang") == "en"
+
+
+@pytest.mark.django_db
+def test_chromium_page_closes_connections(monkeypatch):
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    outside = connections["default"]
+    with chromium_page():
+        inside = connections["default"]
+        assert Group.objects.count() == 0
+        assert inside is not outside
+        assert inside.connection is not None
+
+    assert inside.connection is None

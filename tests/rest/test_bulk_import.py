@@ -158,6 +158,25 @@ def test_bad_items_are_not_valid(api):
     assert not Recipient.objects.exists()
 
 
+def test_non_text_field_value_is_not_valid(api):
+    items = [
+        {"Email": "anna@example.com", "Fields": [{"Id": 1, "Value": ["a"]}]},
+        {"Email": "bruno@example.com", "Fields": [{"Id": 2, "Value": {"a": 1}}]},
+        {"Email": "carla@example.com", "Fields": [{"Id": 3, "Value": 7}]},
+    ]
+
+    import_id = api.post("/List/1/Recipients", json=items).json()
+
+    status = api.get(f"/Import/{import_id}").json()
+    assert status["NotValidRecipients"] == 2
+    assert status["CreatedRecipients"] == 1
+    rejections = Import.objects.get(pk=import_id).rejections
+    assert "Fields Id 1" in rejections[0][2]
+    assert "Fields Id 2" in rejections[1][2]
+    assert list(Recipient.objects.values_list("email", flat=True)) == ["carla@example.com"]
+    assert Recipient.objects.get().fields == {"3": "7"}
+
+
 def test_unknown_import_type_is_400(api):
     response = api.post("/List/1/Recipients?importType=maybe", json=[{"Email": "a@example.com"}])
 

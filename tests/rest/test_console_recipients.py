@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from lists.models import GroupMembership, Recipient, Subscription, SubscriptionEvent
 from lists.services import REST_EVENT_DETAILS
 from tests.rest.conftest import assert_envelope
@@ -84,6 +86,34 @@ def test_subscribe_rejects_bad_input(api):
     assert_envelope(api.post("/List/1/Recipient", json=["a@b.it"]), 400, "BadRequest")
     assert_envelope(api.post("/List/1/Recipient?ConfirmEmail=maybe", json={"Email": "a@b.it"}), 400, "BadRequest")
     assert not Recipient.objects.exists()
+
+
+@pytest.mark.parametrize("value", [["a"], {"a": 1}, True], ids=["array", "object", "boolean"])
+def test_non_text_field_value_is_400(api, value):
+    body = {"Email": "a@example.com", "Fields": [{"Id": 3, "Value": value}]}
+
+    envelope = assert_envelope(api.post("/List/1/Recipient", json=body), 400, "BadRequest")
+
+    assert "Fields Id 3" in envelope["ErrorDescription"]
+    assert not Recipient.objects.exists()
+
+
+def test_number_field_value_is_stored_as_text(api):
+    body = {"Email": "a@example.com", "Fields": [{"Id": 3, "Value": 42}, {"Id": 4, "Value": 1.5}, {"Id": 5, "Value": None}]}
+
+    recipient = Recipient.objects.get(pk=add(api, "/List/1/Recipient", body))
+
+    assert recipient.fields == {"3": "42", "4": "1.5"}
+
+
+def test_detail_update_rejects_array_value(api):
+    recipient_id = add(api, "/List/1/Recipient", {"Email": "a@example.com", "Fields": [{"Id": 1, "Value": "Anna"}]})
+
+    body = {"idRecipient": recipient_id, "Fields": [{"Id": 1, "Value": ["Bea"]}]}
+    envelope = assert_envelope(api.put("/Recipient/Detail", json=body), 400, "BadRequest")
+
+    assert "Fields Id 1" in envelope["ErrorDescription"]
+    assert Recipient.objects.get(pk=recipient_id).fields == {"1": "Anna"}
 
 
 def test_listings_by_status(api, sink):
