@@ -7,7 +7,8 @@ demo console the way an FTP upload is imported (parsing, batches,
 checkpoints and the per-row report included), then COPies the same file
 into a bare table with no index or constraint. It prints rows per second
 for both and their ratio. On PostgreSQL it works in its own database
-`mailup_sim_bench_import`, created and dropped by the script. Without
+`mailup_sim_bench_import` (or the name in BENCH_DATABASE, so that two runs
+on one server do not collide), created and dropped by the script. Without
 DATABASE_URL it runs on SQLite, where the baseline is a multi-row INSERT
 because SQLite has no COPY.
 
@@ -66,7 +67,8 @@ def main():
     setup_test_environment()
     # A name of its own, so the benchmark never drops a test database that a
     # concurrent test run or another bench script is using.
-    connection.settings_dict["TEST"]["NAME"] = "mailup_sim_bench_import" if connection.vendor == "postgresql" else None
+    database = os.environ.get("BENCH_DATABASE", "mailup_sim_bench_import")
+    connection.settings_dict["TEST"]["NAME"] = database if connection.vendor == "postgresql" else None
     old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
     try:
         run(arguments.rows, arguments.profile, arguments.floor)

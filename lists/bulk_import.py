@@ -462,15 +462,22 @@ class SqlStore:
 
     def find_recipients(self, account_id, emails, numbers, lock=True):
         found = {}
-        columns = "id, email, mobile_prefix, mobile_number, fields"
         for column, values in (("email", emails), ("mobile_number", numbers)):
             if not values:
                 continue
-            condition, param = self.in_list(column, values)
-            sql = f"SELECT {columns} FROM {self.recipients} WHERE account_id = %s AND {condition} {self.lock if lock else ''}"
-            for row in self.fetch(sql, [account_id, param]):
+            sql, params = self.select_recipients(account_id, column, values, lock)
+            for row in self.fetch(sql, params):
                 found[row[0]] = KnownRecipient(row[0], row[1], row[2], row[3], _json(row[4]))
         return list(found.values())
+
+    def select_recipients(self, account_id, column, values, lock):
+        """Return the SQL and parameters that read the account's recipients whose `column` is one of `values`."""
+        condition, param = self.in_list(column, values)
+        sql = (
+            f"SELECT {RECIPIENT_READ_COLUMNS} FROM {self.recipients} "
+            f"WHERE account_id = %s AND {condition} {self.lock if lock else ''}"
+        )
+        return sql, [account_id, param]
 
     def find_subscriptions(self, list_pk, recipient_ids):
         if not recipient_ids:
@@ -611,6 +618,7 @@ SUBSCRIPTION_COLUMNS = (
 )
 MEMBERSHIP_COLUMNS = ("group_id", "recipient_id", "created_at")
 EVENT_COLUMNS = ("account_id", "list_id", "recipient_id", "kind", "channel", "source", "reason", "details", "created_at")
+RECIPIENT_READ_COLUMNS = "id, email, mobile_prefix, mobile_number, fields"
 RECIPIENT_COLUMNS = ("id", "account_id", "email", "mobile_prefix", "mobile_number", "fields", "created_at", "updated_at")
 
 
@@ -675,8 +683,12 @@ class PostgresStore(SqlStore):
         # The batch and the import's checkpoint commit together, so a commit
         # lost in a server crash is redone by the resumed import. Waiting for
         # the WAL flush at every batch would therefore buy nothing.
+        # JIT compilation took longer than the statements it was meant to
+        # speed up. The planner overestimates them, because the staging
+        # tables have no statistics and the reads probe an index per address.
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
+            cursor.execute("SET LOCAL jit TO OFF")
 
     def in_list(self, column, values):
         # Addresses and numbers never contain a line break, so thousands of
@@ -686,6 +698,30 @@ class PostgresStore(SqlStore):
         if joined is not None and joined.count("\n") == len(values) - 1:
             return f"{column} = ANY(string_to_array(%s, E'\\n'))", joined
         return f"{column} = ANY(%s)", list(values)
+
+    def select_recipients(self, account_id, column, values, lock):
+        """Read addresses with one index probe each, in a lateral subquery the planner cannot flatten (OFFSET 0).
+
+        With `email = ANY(…)` the planner of PostgreSQL 15 read every
+        recipient of the account through the index on account_id and
+        filtered them, so each batch cost more as the table grew. Over
+        350,000 recipients that took 9 µs of server CPU per address, and the
+        probes 1.2 µs. Mobile numbers keep the generic read, because the
+        unique index puts the prefix before the number, and a probe by
+        number alone would scan the account.
+        """
+        if column != "email":
+            return super().select_recipients(account_id, column, values, lock)
+        source, param = _unnest_text(values)
+        sql = f"""
+            SELECT r.id, r.email, r.mobile_prefix, r.mobile_number, r.fields
+            FROM {source} AS wanted(email)
+            CROSS JOIN LATERAL (
+                SELECT {RECIPIENT_READ_COLUMNS} FROM {self.recipients}
+                WHERE account_id = %s AND email = wanted.email OFFSET 0 {self.lock if lock else ''}
+            ) r
+        """
+        return sql, [param, account_id]
 
     def insert_new_recipients(self, mailing_list, recipients, now):
         """Write new recipients with their subscriptions, group memberships and events, and set their ids.
@@ -763,6 +799,18 @@ class PostgresStore(SqlStore):
             return cursor.rowcount
 
 
+def _unnest_text(values):
+    """Return an SQL set of the strings `values` and its parameter.
+
+    Strings without a line break, as addresses are, travel as one string
+    rather than an array that psycopg builds value by value.
+    """
+    joined = "\n".join(values)
+    if joined.count("\n") == len(values) - 1:
+        return "unnest(string_to_array(%s, E'\\n'))", joined
+    return "unnest(%s::text[])", list(values)
+
+
 NEW_RECIPIENTS_STAGING = "import_staging_new_recipients"
 CREATE_NEW_RECIPIENTS_STAGING = f"""
     CREATE TEMPORARY TABLE IF NOT EXISTS {NEW_RECIPIENTS_STAGING} (
@@ -822,9 +870,13 @@ INSERT_STAGED_EVENTS = f"""
     {STAGED_SUBSCRIPTIONS}
 """
 
-RESERVE_RECIPIENT_IDS = (
-    f"SELECT nextval(pg_get_serial_sequence('{Recipient._meta.db_table}', 'id')) FROM generate_series(1, %s)"
-)
+# The sequence is looked up once, not once per id: pg_get_serial_sequence is
+# stable, not immutable, and a plain subquery would be flattened into a call
+# per row (measured with perf on PostgreSQL 15).
+RESERVE_RECIPIENT_IDS = f"""
+    WITH s AS MATERIALIZED (SELECT pg_get_serial_sequence('{Recipient._meta.db_table}', 'id')::regclass AS sequence)
+    SELECT nextval(s.sequence) FROM s, generate_series(1, %s)
+"""
 
 
 def _copy(cursor, table, columns, rows):
