@@ -5,6 +5,7 @@ the response in MailUp's JSON. Plumbing (bearer check, error envelope,
 paging) lives in mailup_sim.rest.
 """
 
+import functools
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -14,6 +15,7 @@ from lists import services
 from lists.models import AccountUser, Channel, FieldDefinition, Group, List, Recipient, Subscription
 from lists.services import Contact
 from lists.validation import CONTROL_CHARACTERS, MAX_ID, check_field_value, normalize_email, normalize_mobile
+from mailup_sim import sql
 from mailup_sim.filterby import FilterError, Property, field_key, parse_filter, parse_orderby
 from mailup_sim.rest import (
     RestError,
@@ -74,12 +76,9 @@ OPTIN_STATUS_NAMES = {
 
 
 def get_list(account, list_id):
-    # (account, list_id) is unique, so ordering by pk is enough and avoids
-    # the join of List's default ordering. The account is not read again.
-    mailing_list = List.objects.filter(account=account, list_id=list_id).order_by("pk").first()
+    mailing_list = next(iter(services.fetch_lists(account, [list_id])), None)
     if mailing_list is None:
         raise RestError(404, f"No list {list_id} in this console.")
-    mailing_list.account = account
     return mailing_list
 
 
@@ -403,7 +402,10 @@ SHAPED_RECIPIENT_COLUMNS = ("pk", "email", "mobile_prefix", "mobile_number", "fi
 
 
 def recipient_query(request, recipients):
-    """Return a paged recipient listing, filterable and sortable by property and by Fields['name']."""
+    """Return a paged recipient listing, filterable and sortable by property and by Fields['name'].
+
+    `recipients` is a Recipient queryset or a StatusListing.
+    """
     definitions = field_definitions(request.account)
     properties = LookedUpProperties(RECIPIENT_PROPERTIES)
     for definition in definitions:
@@ -419,12 +421,69 @@ def recipient_query(request, recipients):
         for definition in definitions
         if field_key(definition.name) in properties.looked_up
     }
-    listing = recipients.alias(**aliases).filter(query).order_by(*ordering).only(*SHAPED_RECIPIENT_COLUMNS)
+    if isinstance(recipients, StatusListing) and not query and ordering == ["pk"]:
+        # Without filterby and orderby the listing is a fixed statement, read in SQL written once per process.
+        listing = recipients
+    else:
+        queryset = recipients.queryset() if isinstance(recipients, StatusListing) else recipients
+        listing = queryset.alias(**aliases).filter(query).order_by(*ordering)
+        listing = listing.only(*SHAPED_RECIPIENT_COLUMNS)
     return paged_response(listing, page, recipient_shaper(request.account, definitions))
 
 
+class StatusListing:
+    """The recipients of one list in one subscription status on the e-mail channel, ordered by id.
+
+    It offers the count() and slicing that paged_response uses, in SQL
+    written once per process, and queryset() for filtered or sorted listings.
+    """
+
+    def __init__(self, mailing_list, status):
+        self.mailing_list = mailing_list
+        self.status = status
+
+    def queryset(self):
+        return Recipient.objects.filter(
+            subscriptions__list=self.mailing_list,
+            subscriptions__channel=Channel.EMAIL,
+            subscriptions__status=self.status,
+        )
+
+    def count(self):
+        return sql.fetch_value(_status_listing_sql("COUNT(*)", ""), self._params())
+
+    def __getitem__(self, window):
+        limit = window.stop - window.start
+        statement = _status_listing_sql(
+            sql.select_list(Recipient, SHAPED_RECIPIENT_COLUMNS, "recipient"), "ORDER BY recipient.id LIMIT %s OFFSET %s"
+        )
+        return sql.fetch_instances(Recipient, SHAPED_RECIPIENT_COLUMNS, statement, [*self._params(), limit, window.start])
+
+    def _params(self):
+        return [self.mailing_list.pk, Channel.EMAIL, self.status]
+
+
+@functools.cache
+def _status_listing_sql(select, tail):
+    return (
+        f"SELECT {select} FROM {sql.table(Recipient)} recipient "
+        f"JOIN {sql.table(Subscription)} subscription ON subscription.recipient_id = recipient.id "
+        f"WHERE subscription.list_id = %s AND subscription.channel = %s AND subscription.status = %s {tail}"
+    )
+
+
+FIELD_DEFINITION_COLUMNS = ("pk", "field_id", "name")
+
+
 def field_definitions(account):
-    return list(FieldDefinition.objects.filter(account=account).order_by("field_id"))
+    """Return the account's FieldDefinition rows in field id order (only id, field_id and name are loaded)."""
+    return sql.fetch_instances(FieldDefinition, FIELD_DEFINITION_COLUMNS, _field_definitions_sql(), [account.pk])
+
+
+@functools.cache
+def _field_definitions_sql():
+    columns = sql.select_list(FieldDefinition, FIELD_DEFINITION_COLUMNS)
+    return f"SELECT {columns} FROM {sql.table(FieldDefinition)} WHERE account_id = %s ORDER BY field_id"
 
 
 def recipient_shaper(account, definitions=None):
@@ -534,12 +593,7 @@ def recipients_by_status(status):
 
     def view(request, list_id):
         mailing_list = get_list(request.account, list_id)
-        recipients = Recipient.objects.filter(
-            subscriptions__list=mailing_list,
-            subscriptions__channel=Channel.EMAIL,
-            subscriptions__status=status,
-        )
-        return recipient_query(request, recipients)
+        return recipient_query(request, StatusListing(mailing_list, status))
 
     view.__name__ = "recipients_by_status"
     return view

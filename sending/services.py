@@ -25,7 +25,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from lists.models import Channel, GroupMembership, Recipient, Source, Subscription, SubscriptionEvent
-from sending import campaign_rendering, clock, filters, relay_routes, tracking
+from sending import campaign_rendering, clock, filters, outbox, relay_routes, tracking
 from sending.errors import InvalidMessage, MessageNotFound, SendingNotFound, SendingStateError
 from sending.html_text import html_to_text
 from sending.merge_tags import field_values, merge
@@ -92,7 +92,8 @@ def _queue(kind, recipient, mailing_list, context, from_email="", from_name=""):
         language=mailing_list.language,
         context=context,
     )
-    transaction.on_commit(lambda: _enqueue(mail.pk), robust=True)
+    # The row is the outbox entry; the publisher enqueues its task in a batch, off the request thread.
+    transaction.on_commit(lambda: outbox.publish_after_commit(mail.pk), robust=True)
     return mail
 
 

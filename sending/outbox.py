@@ -1,0 +1,108 @@
+"""Publish the delivery tasks of committed system mail in batches, off the request thread.
+
+The SystemMail table is the outbox: a row with status `queued` exists from
+the commit of the change that caused it, and `requeue_stalled_mail` (beat,
+every minute) publishes any row still queued a minute later. After each
+commit, the row's id goes into this process's in-memory buffer, and one
+daemon thread per process publishes what the buffer holds as
+`deliver_system_mails` tasks of up to PUBLISH_BATCH_SIZE ids. A web
+request therefore never waits for the broker. On the default SQLite broker
+each publish is a committed write to the broker file, and one publish per
+batch costs far less than one per request. Delivery stays at least once:
+ids lost with a crashed process are still queued rows, which the sweep
+publishes, and the task sends only the mails it manages to claim.
+
+With CELERY_TASK_ALWAYS_EAGER (the test settings) each mail is still
+delivered inline at commit, as before.
+"""
+
+import atexit
+import logging
+import os
+import threading
+from collections import deque
+
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+# Ids per published task. A worker sends a batch's mails one after the
+# other, so smaller batches spread a burst over the worker's processes.
+PUBLISH_BATCH_SIZE = 20
+# Seconds the thread waits for a wake-up before it checks the buffer anyway.
+IDLE_WAIT_SECONDS = 1.0
+
+
+class SystemMailPublisher:
+    """A per-process buffer of committed system mail ids and the daemon thread that publishes it."""
+
+    def __init__(self):
+        self._pending = deque()
+        self._wake = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = None
+        self._owner_pid = None
+
+    def add(self, mail_id):
+        """Buffer one committed mail id and wake the publishing thread."""
+        self._pending.append(mail_id)
+        self._ensure_thread()
+        self._wake.set()
+
+    def flush(self):
+        """Publish everything buffered now, in the calling thread; returns how many ids were published."""
+        published = 0
+        while self._pending:
+            batch = []
+            while self._pending and len(batch) < PUBLISH_BATCH_SIZE:
+                batch.append(self._pending.popleft())
+            published += _publish(batch)
+        return published
+
+    def _ensure_thread(self):
+        # A forked child (gunicorn, Celery's prefork pool) inherits the
+        # object but not the thread, so the owner pid is compared.
+        if self._thread is not None and self._owner_pid == os.getpid():
+            return
+        with self._lock:
+            if self._thread is not None and self._owner_pid == os.getpid():
+                return
+            self._owner_pid = os.getpid()
+            self._thread = threading.Thread(target=self._run, name="system-mail-publisher", daemon=True)
+            self._thread.start()
+
+    def _run(self):
+        while True:
+            self._wake.wait(IDLE_WAIT_SECONDS)
+            self._wake.clear()
+            self.flush()
+
+
+def _publish(mail_ids):
+    """Publish one task for `mail_ids`; on a broker error, log and leave the rows to the sweep."""
+    from sending.tasks import deliver_system_mails
+
+    try:
+        deliver_system_mails.apply_async((mail_ids,))
+    except Exception:
+        # The rows stay queued, so requeue_stalled_mail publishes them within
+        # about two minutes (its one-minute grace plus beat's interval).
+        logger.exception("publishing system mail failed mails=%s; the stalled-mail sweep will retry", mail_ids)
+        return 0
+    return len(mail_ids)
+
+
+publisher = SystemMailPublisher()
+# A worker that exits cleanly (gunicorn's graceful stop, a reload) publishes
+# what it still buffers instead of leaving it to the sweep.
+atexit.register(publisher.flush)
+
+
+def publish_after_commit(mail_id):
+    """Hand one committed mail to the publisher, or deliver it inline when tasks run eagerly."""
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        from sending import services
+
+        services._enqueue(mail_id)
+        return
+    publisher.add(mail_id)
