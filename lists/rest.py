@@ -6,6 +6,8 @@ paging) lives in mailup_sim.rest.
 """
 
 import functools
+import json
+from json.encoder import encode_basestring_ascii
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -428,7 +430,7 @@ def recipient_query(request, recipients):
         queryset = recipients.queryset() if isinstance(recipients, StatusListing) else recipients
         listing = queryset.alias(**aliases).filter(query).order_by(*ordering)
         listing = listing.only(*SHAPED_RECIPIENT_COLUMNS)
-    return paged_response(listing, page, recipient_shaper(request.account, definitions))
+    return paged_response(listing, page, encode=recipient_encoder(definitions))
 
 
 class StatusListing:
@@ -512,6 +514,40 @@ def recipient_shaper(account, definitions=None):
         }
 
     return shape
+
+
+def recipient_encoder(definitions):
+    """Return a function that writes a recipient as the JSON text of json.dumps(recipient_shaper(...)(recipient)).
+
+    The constant part of each field's object is encoded once per call, not
+    once per recipient, because a page of 20 recipients with 39 fields each
+    took most of the listing's time in the shaping and in json.dumps.
+    """
+    columns = [
+        (f'{{"Description": {json.dumps(definition.name)}, "Id": {json.dumps(definition.field_id)}, "Value": ',
+         str(definition.field_id))
+        for definition in definitions
+    ]  # fmt: skip
+
+    def encode_value(value):
+        # The C encoder that json.dumps uses for strings with ensure_ascii.
+        return encode_basestring_ascii(value) if type(value) is str else json.dumps(value)
+
+    def encode(recipient):
+        values = recipient.fields
+        head = json.dumps(
+            {
+                "idRecipient": recipient.pk,
+                "Name": "",
+                "Email": recipient.email or "",
+                "MobilePrefix": recipient.mobile_prefix or None,
+                "MobileNumber": recipient.mobile_number or None,
+            }
+        )
+        fields = ", ".join(prefix + encode_value(values.get(key, "")) + "}" for prefix, key in columns)
+        return f'{head[:-1]}, "Fields": [{fields}]}}'
+
+    return encode
 
 
 def read_contact(document, default_prefix):

@@ -234,20 +234,19 @@ def _recipient_by_email_sql():
 def _get_or_create_recipient(account, contact):
     recipient = find_recipient(account, contact)
     if recipient is None:
-        try:
-            with transaction.atomic():
-                return Recipient.objects.create(
-                    account=account,
-                    email=contact.email,
-                    mobile_prefix=contact.mobile_prefix if contact.mobile_number else "",
-                    mobile_number=contact.mobile_number,
-                ), True
-        except IntegrityError:
-            # A concurrent call created the same recipient between our
-            # lookup and the insert; use theirs.
-            recipient = find_recipient(account, contact)
-            if recipient is None:
-                raise
+        new_recipient = Recipient(
+            account=account,
+            email=contact.email,
+            mobile_prefix=contact.mobile_prefix if contact.mobile_number else "",
+            mobile_number=contact.mobile_number,
+        )
+        if sql.insert(new_recipient, skip_on_conflict=True) is not None:
+            return new_recipient, True
+        # A concurrent call created the same recipient between our lookup
+        # and the insert; use theirs.
+        recipient = find_recipient(account, contact)
+        if recipient is None:
+            raise IntegrityError(f"Recipient of account {account.pk} conflicts with a row that cannot be found.")
 
     _add_missing_channels(recipient, contact)
     return recipient, False
@@ -319,7 +318,7 @@ def record_event(recipient, mailing_list, kind, source, channel="", reason="", d
 def _record(recipient, mailing_list, kind, source, channel="", reason="", message_id=None, details=None):
     # An event caused by a post-operation carries its chain, which stops loops.
     details = {**(details or {}), **post_operations.chain_details()}
-    event = SubscriptionEvent.objects.create(
+    event = SubscriptionEvent(
         account_id=recipient.account_id,
         list=mailing_list,
         recipient=recipient,
@@ -330,6 +329,7 @@ def _record(recipient, mailing_list, kind, source, channel="", reason="", messag
         message_id=message_id,
         details=details,
     )
+    sql.insert(event)
     webhooks.dispatch_event(event)
     post_operations.dispatch_event(event)
     return event
@@ -470,7 +470,10 @@ def _write_subscription(subscription, recipient, mailing_list, channel, status, 
         subscription.optout_at = None
         subscription.optout_reason = ""
         subscription.optout_message_id = None
-    subscription.save()
+    if subscription.pk is None:
+        sql.insert(subscription)
+    else:
+        subscription.save()
     return subscription
 
 
@@ -507,7 +510,20 @@ def _queue_confirmations(recipient, request, pending):
         sending_services.queue_confirmation_request(
             recipient, mailing_list, token, from_email=request.from_email, from_name=request.from_name
         )
-        Subscription.objects.filter(pk__in=[s.pk for s in subscriptions]).update(confirmation_sent_at=now)
+        _mark_confirmation_sent([subscription.pk for subscription in subscriptions], now)
+
+
+def _mark_confirmation_sent(subscription_ids, now):
+    # As QuerySet.update(), this leaves updated_at alone.
+    sent_at = sql.prepare_value(Subscription, "confirmation_sent_at", now)
+    with connection.cursor() as cursor:
+        cursor.execute(_mark_confirmation_sent_sql(len(subscription_ids)), [sent_at, *subscription_ids])
+
+
+@functools.cache
+def _mark_confirmation_sent_sql(count):
+    placeholders = ", ".join(["%s"] * count)
+    return f"UPDATE {sql.table(Subscription)} SET confirmation_sent_at = %s WHERE id IN ({placeholders})"
 
 
 def make_confirmation_token(subscriptions, valid_hours):

@@ -77,3 +77,45 @@ def fetch_value(sql, params):
 def concrete_names(model):
     """Return the attribute names of every concrete column of `model`, in declaration order."""
     return tuple(field.attname for field in model._meta.concrete_fields)
+
+
+def insert(instance, skip_on_conflict=False):
+    """Insert a new model instance as Model.save() would, and return it with its primary key set.
+
+    Fields get their pre_save() values (auto_now, auto_now_add) and their
+    database preparation as in save(); no model signal is sent, so use it
+    only for models without pre_save or post_save receivers. With
+    `skip_on_conflict`, a row that breaks a unique constraint is not
+    inserted and None is returned, with no savepoint needed on PostgreSQL.
+    """
+    model = type(instance)
+    fields = _insert_fields(model)
+    values = [field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(_insert_sql(model, skip_on_conflict), values)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    instance.pk = row[0]
+    instance._state.adding = False
+    instance._state.db = connection.alias
+    return instance
+
+
+def _insert_fields(model):
+    return [field for field in model._meta.local_concrete_fields if field is not model._meta.auto_field]
+
+
+@functools.cache
+def _insert_sql(model, skip_on_conflict):
+    fields = _insert_fields(model)
+    columns = ", ".join(quote(field.column) for field in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    conflict = " ON CONFLICT DO NOTHING" if skip_on_conflict else ""
+    primary_key = quote(model._meta.pk.column)
+    return f"INSERT INTO {table(model)} ({columns}) VALUES ({placeholders}){conflict} RETURNING {primary_key}"
+
+
+def prepare_value(model, name, value):
+    """Return `value` prepared for the column of field `name`, as a query on that field would bind it."""
+    return model._meta.get_field(name).get_db_prep_value(value, connection)
