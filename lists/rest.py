@@ -8,9 +8,11 @@ paging) lives in mailup_sim.rest.
 import functools
 import json
 from json.encoder import encode_basestring_ascii
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import F, Func, TextField
 
 from lists import services
@@ -452,46 +454,62 @@ class StatusListing:
         )
 
     def count(self):
-        return sql.fetch_value(_status_listing_sql("COUNT(*)", ""), self._params())
+        # Every subscription has its recipient (a foreign key constraint), so
+        # the count needs no join and reads only the (list, channel, status) index.
+        return sql.fetch_value(_status_count_sql(), self._params())
 
     def __getitem__(self, window):
         limit = window.stop - window.start
-        statement = _status_listing_sql(
-            sql.select_list(Recipient, SHAPED_RECIPIENT_COLUMNS, "recipient"), "ORDER BY recipient.id LIMIT %s OFFSET %s"
-        )
-        return sql.fetch_instances(Recipient, SHAPED_RECIPIENT_COLUMNS, statement, [*self._params(), limit, window.start])
+        params = [*self._params(), limit, window.start]
+        return sql.fetch_instances(Recipient, SHAPED_RECIPIENT_COLUMNS, _status_page_sql(), params)
 
     def _params(self):
         return [self.mailing_list.pk, Channel.EMAIL, self.status]
 
 
 @functools.cache
-def _status_listing_sql(select, tail):
+def _status_count_sql():
     return (
-        f"SELECT {select} FROM {sql.table(Recipient)} recipient "
-        f"JOIN {sql.table(Subscription)} subscription ON subscription.recipient_id = recipient.id "
-        f"WHERE subscription.list_id = %s AND subscription.channel = %s AND subscription.status = %s {tail}"
+        f"SELECT COUNT(*) FROM {sql.table(Subscription)} "
+        "WHERE list_id = %s AND channel = %s AND status = %s"
     )
 
 
-FIELD_DEFINITION_COLUMNS = ("pk", "field_id", "name")
+@functools.cache
+def _status_page_sql():
+    columns = sql.select_list(Recipient, SHAPED_RECIPIENT_COLUMNS, "recipient")
+    return (
+        f"SELECT {columns} FROM {sql.table(Recipient)} recipient "
+        f"JOIN {sql.table(Subscription)} subscription ON subscription.recipient_id = recipient.id "
+        "WHERE subscription.list_id = %s AND subscription.channel = %s AND subscription.status = %s "
+        "ORDER BY recipient.id LIMIT %s OFFSET %s"
+    )
+
+
+class FieldColumn(NamedTuple):
+    """The id and name of one of an account's dynamic fields, as a recipient listing shows it."""
+
+    field_id: int
+    name: str
 
 
 def field_definitions(account):
-    """Return the account's FieldDefinition rows in field id order (only id, field_id and name are loaded)."""
-    return sql.fetch_instances(FieldDefinition, FIELD_DEFINITION_COLUMNS, _field_definitions_sql(), [account.pk])
+    """Return the account's dynamic fields as FieldColumn tuples in field id order."""
+    with connection.cursor() as cursor:
+        cursor.execute(_field_definitions_sql(), [account.pk])
+        return [FieldColumn(field_id, name) for field_id, name in cursor.fetchall()]
 
 
 @functools.cache
 def _field_definitions_sql():
-    columns = sql.select_list(FieldDefinition, FIELD_DEFINITION_COLUMNS)
+    columns = sql.select_list(FieldDefinition, ("field_id", "name"))
     return f"SELECT {columns} FROM {sql.table(FieldDefinition)} WHERE account_id = %s ORDER BY field_id"
 
 
 def recipient_shaper(account, definitions=None):
     """Return a function that shapes recipients with every field of the account, in id order.
 
-    `definitions` are the account's FieldDefinition rows in id order, when
+    `definitions` are the account's FieldColumn tuples in id order, when
     the caller has already read them.
     """
     if definitions is None:

@@ -20,6 +20,7 @@ import atexit
 import logging
 import os
 import threading
+import time
 from collections import deque
 
 from django.conf import settings
@@ -29,6 +30,9 @@ logger = logging.getLogger(__name__)
 # Ids per published task. A worker sends a batch's mails one after the
 # other, so smaller batches spread a burst over the worker's processes.
 PUBLISH_BATCH_SIZE = 20
+# Tries of one publish before its ids are left to the stalled-mail sweep, and the pause between them.
+PUBLISH_ATTEMPTS = 3
+PUBLISH_RETRY_SECONDS = 0.2
 # Seconds the thread waits for a wake-up before it checks the buffer anyway.
 IDLE_WAIT_SECONDS = 1.0
 
@@ -79,17 +83,28 @@ class SystemMailPublisher:
 
 
 def _publish(mail_ids):
-    """Publish one task for `mail_ids`; on a broker error, log and leave the rows to the sweep."""
+    """Publish one task for `mail_ids`, trying PUBLISH_ATTEMPTS times; after that, log and leave the rows to the sweep."""
     from sending.tasks import deliver_system_mails
 
-    try:
-        deliver_system_mails.apply_async((mail_ids,))
-    except Exception:
-        # The rows stay queued, so requeue_stalled_mail publishes them within
-        # about two minutes (its one-minute grace plus beat's interval).
-        logger.exception("publishing system mail failed mails=%s; the stalled-mail sweep will retry", mail_ids)
-        return 0
-    return len(mail_ids)
+    last_error = None
+    for attempt in range(1, PUBLISH_ATTEMPTS + 1):
+        try:
+            deliver_system_mails.apply_async((mail_ids,))
+            return len(mail_ids)
+        except Exception as error:
+            # kombu 5's SQLAlchemy transport fails now and then under load,
+            # with "database is locked" or with a channel left without its
+            # connection (AttributeError), so a failed publish is tried again.
+            last_error = error
+            if attempt < PUBLISH_ATTEMPTS:
+                logger.warning("publishing system mail failed mails=%s attempt=%s: %r", mail_ids, attempt, error)
+                time.sleep(PUBLISH_RETRY_SECONDS)
+    # The rows stay queued, so requeue_stalled_mail publishes them within
+    # about two minutes (its one-minute grace plus beat's interval).
+    logger.error(
+        "publishing system mail failed mails=%s; the stalled-mail sweep will retry", mail_ids, exc_info=last_error
+    )
+    return 0
 
 
 publisher = SystemMailPublisher()
