@@ -41,11 +41,17 @@ class SystemMailPublisher:
     """A per-process buffer of committed system mail ids and the daemon thread that publishes it."""
 
     def __init__(self):
+        self._reset()
+
+    def _reset(self):
+        # Also run in a forked child (gunicorn, Celery's prefork pool), which
+        # inherits the parent's buffer and locks but not its thread. The
+        # parent publishes the ids it buffered.
         self._pending = deque()
         self._wake = threading.Event()
         self._lock = threading.Lock()
+        self._publish_lock = threading.Lock()
         self._thread = None
-        self._owner_pid = None
 
     def add(self, mail_id):
         """Buffer one committed mail id and wake the publishing thread."""
@@ -56,22 +62,21 @@ class SystemMailPublisher:
     def flush(self):
         """Publish everything buffered now, in the calling thread; returns how many ids were published."""
         published = 0
-        while self._pending:
-            batch = []
-            while self._pending and len(batch) < PUBLISH_BATCH_SIZE:
-                batch.append(self._pending.popleft())
-            published += _publish(batch)
+        # One publish at a time, so the exit-time flush waits for the thread's batch in flight.
+        with self._publish_lock:
+            while self._pending:
+                batch = []
+                while self._pending and len(batch) < PUBLISH_BATCH_SIZE:
+                    batch.append(self._pending.popleft())
+                published += _publish(batch)
         return published
 
     def _ensure_thread(self):
-        # A forked child (gunicorn, Celery's prefork pool) inherits the
-        # object but not the thread, so the owner pid is compared.
-        if self._thread is not None and self._owner_pid == os.getpid():
+        if self._thread is not None:
             return
         with self._lock:
-            if self._thread is not None and self._owner_pid == os.getpid():
+            if self._thread is not None:
                 return
-            self._owner_pid = os.getpid()
             self._thread = threading.Thread(target=self._run, name="system-mail-publisher", daemon=True)
             self._thread.start()
 
@@ -108,9 +113,10 @@ def _publish(mail_ids):
 
 
 publisher = SystemMailPublisher()
-# A worker that exits cleanly (gunicorn's graceful stop, a reload) publishes
+# A process that exits cleanly (gunicorn's graceful stop, a reload) publishes
 # what it still buffers instead of leaving it to the sweep.
 atexit.register(publisher.flush)
+os.register_at_fork(after_in_child=publisher._reset)
 
 
 def publish_after_commit(mail_id):

@@ -1,5 +1,6 @@
 """The outbox publisher enqueues committed system mail in batches, off the request thread, at least once."""
 
+import os
 import threading
 import time
 
@@ -89,3 +90,21 @@ def test_batch_task_sends_each_mail_once(demo, sink, monkeypatch):
     assert set(SystemMail.objects.values_list("status", flat=True)) == {SystemMail.Status.SENT}
     assert len(sink.wait_for(2)) == 2
     assert len(sink.wait_for(3, timeout=1)) == 2
+
+
+def test_forked_child_starts_with_empty_buffer():
+    outbox.publisher._pending.append(12345)
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:
+        # The child reports its buffer size and exits without running pytest's teardown.
+        os.write(write_end, str(len(outbox.publisher._pending)).encode())
+        os._exit(0)
+
+    os.waitpid(child, 0)
+    child_pending = int(os.read(read_end, 16))
+    parent_pending = list(outbox.publisher._pending)
+    outbox.publisher._pending.clear()
+
+    assert child_pending == 0
+    assert parent_pending == [12345]
