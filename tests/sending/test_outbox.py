@@ -4,6 +4,8 @@ import os
 import threading
 import time
 
+import pytest
+
 from sending import outbox
 from sending.models import SystemMail
 from sending.tasks import deliver_system_mails
@@ -45,8 +47,17 @@ def test_publisher_batches_ids(monkeypatch):
     assert all(len(batch) <= outbox.PUBLISH_BATCH_SIZE for batch in recorder.batches)
 
 
-def test_commit_hands_mail_to_publisher(demo, settings, monkeypatch):
-    settings.CELERY_TASK_ALWAYS_EAGER = False
+@pytest.fixture
+def tasks_not_eager():
+    """Turn off the Celery app's eager mode, as a deployment runs, for one test."""
+    deliver_system_mails.app.conf.task_always_eager = False
+    try:
+        yield
+    finally:
+        deliver_system_mails.app.conf.task_always_eager = True
+
+
+def test_commit_hands_mail_to_publisher(demo, tasks_not_eager, monkeypatch):
     recorder = RecordingPublish()
     monkeypatch.setattr(outbox, "_publish", recorder)
     monkeypatch.setattr(outbox, "publisher", outbox.SystemMailPublisher())
@@ -60,8 +71,7 @@ def test_commit_hands_mail_to_publisher(demo, settings, monkeypatch):
     assert mail.status == SystemMail.Status.QUEUED
 
 
-def test_broker_error_leaves_row_queued(demo, settings, monkeypatch):
-    settings.CELERY_TASK_ALWAYS_EAGER = False
+def test_broker_error_leaves_row_queued(demo, tasks_not_eager, monkeypatch):
 
     def broker_down(*args, **kwargs):
         raise ConnectionError("broker unreachable")
