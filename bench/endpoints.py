@@ -1,11 +1,11 @@
 """Measure three MailUp HTTP endpoints under gunicorn against a trivial Django view on the same server.
 
 Run with `.venv/bin/python bench/endpoints.py [seconds per endpoint] [clients]`
-(defaults 10 and 50). The script creates a fresh database (a SQLite file
-in a temporary folder, or its own PostgreSQL database `mailup_sim_bench_http`
-when DATABASE_URL names a PostgreSQL server), seeds the demo console, and
-starts gunicorn on a free port of 127.0.0.1 with the same worker and thread
-counts as `manage.py serve`. It then drives, one after the other, with the
+(defaults 10 and 50). The script creates a fresh database: a SQLite file
+in a temporary folder, or, when DATABASE_URL names a PostgreSQL server, its
+own database named by BENCH_DATABASE (`mailup_sim_bench_http` by default).
+It seeds the demo console and starts gunicorn on a free port of 127.0.0.1
+with the same worker and thread counts as `manage.py serve`. It then drives, one after the other, with the
 given number of concurrent keep-alive connections:
 
 - `GET /bench/ping`, a view that returns a fixed text (the ceiling);
@@ -38,7 +38,8 @@ from urllib.parse import urlencode  # noqa: E402
 
 ROOT = BENCH_FOLDER.parent
 API = "/API/v1.1/Rest/ConsoleService.svc/Console"
-BENCH_DATABASE = "mailup_sim_bench_http"
+# BENCH_DATABASE names the PostgreSQL database, so two runs on one server need not collide.
+BENCH_DATABASE = os.environ.get("BENCH_DATABASE", "mailup_sim_bench_http")
 # Seconds of load before the measured window, so workers have warmed up.
 WARM_UP_SECONDS = 2
 STARTUP_TIMEOUT_SECONDS = 60

@@ -45,10 +45,10 @@ def run(count):
     from lists import services
     from lists.demo import seed_demo
     from lists.models import Account, Recipient, Source, Subscription
-    from sending import services as sending_services
+    from sending import outbox
 
     seed_demo()
-    sending_services._enqueue = lambda mail_id, countdown=None: None
+    outbox.publish_after_commit = lambda mail_id: None
     account = Account.objects.get(console_id=1234)
     service_list, bare_list = account.lists.get(list_id=1), account.lists.get(list_id=2)
 

@@ -4,7 +4,7 @@ import uuid
 
 from lists.errors import InvalidContact, InvalidParameter
 from lists.models import MAX_FIELD_ID
-from lists.services import Contact
+from lists.services import Contact, fetch_lists
 from lists.validation import (
     CONTROL_CHARACTERS,
     check_field_value,
@@ -62,10 +62,7 @@ class FrontendForm:
         if len(ids) > MAX_LISTS_PER_CALL:
             raise InvalidParameter("List", f"List names more than {MAX_LISTS_PER_CALL} lists.")
 
-        # Unordered, because List's default ordering joins the account and the lists
-        # are returned in call order anyway.
-        rows = self.account.lists.filter(list_id__in=ids).order_by()
-        found = {mailing_list.list_id: mailing_list for mailing_list in rows}
+        found = {mailing_list.list_id: mailing_list for mailing_list in fetch_lists(self.account, ids)}
         missing = [list_id for list_id in ids if list_id not in found]
         if missing:
             raise InvalidParameter("List", f"No list {missing[0]} in account {self.account.console_id}.")

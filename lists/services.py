@@ -6,6 +6,7 @@ Frontend views, SOAP and REST handlers, imports and tasks call these
 functions and translate their results and errors into their own protocol.
 """
 
+import functools
 import hashlib
 import ipaddress
 import logging
@@ -42,6 +43,7 @@ from lists.errors import (
 from lists.models import (
     AccessKey,
     Account,
+    AllowedAddress,
     Channel,
     ConsoleHost,
     Group,
@@ -53,7 +55,8 @@ from lists.models import (
     SubscriptionEvent,
     WebService,
 )
-from lists.validation import normalize_email
+from lists.validation import MAX_ID, normalize_email
+from mailup_sim import sql
 from sending import services as sending_services
 
 # Calls that change one recipient (subscribe, confirm, unsubscribe, profile
@@ -127,15 +130,30 @@ def find_account_for_host(host):
     """
     name = _strip_port(host).lower().rstrip(".")
     match = CONSOLE_HOST_NAME.match(name)
-    if match:
-        account = Account.objects.filter(console_id=int(match.group(1))).first()
-        if account:
-            return account
+    # The console's own name, its alias and the default console, in that
+    # order of preference, are read in one statement. NULL matches no console id.
+    own_console_id = int(match.group(1)) if match else None
+    found = sql.fetch_instances(
+        Account, ACCOUNT_COLUMNS, _account_for_host_sql(), [own_console_id, name, settings.DEFAULT_CONSOLE_ID]
+    )
+    return found[0] if found else None
 
-    alias = ConsoleHost.objects.filter(name=name).select_related("account").first()
-    if alias:
-        return alias.account
-    return Account.objects.filter(console_id=settings.DEFAULT_CONSOLE_ID).first()
+
+ACCOUNT_COLUMNS = sql.concrete_names(Account)
+
+
+@functools.cache
+def _account_for_host_sql():
+    accounts = sql.table(Account)
+    columns = sql.select_list(Account, ACCOUNT_COLUMNS, "account")
+    return (
+        f"SELECT {columns} FROM ("
+        f"SELECT id, 1 AS preference FROM {accounts} WHERE console_id = %s "
+        f"UNION ALL SELECT account_id, 2 FROM {sql.table(ConsoleHost)} WHERE name = %s "
+        f"UNION ALL SELECT id, 3 FROM {accounts} WHERE console_id = %s"
+        f") candidate JOIN {accounts} account ON account.id = candidate.id "
+        "ORDER BY candidate.preference LIMIT 1"
+    )
 
 
 def _strip_port(host):
@@ -174,9 +192,18 @@ def is_frontend_caller_allowed(account, ip):
     """Tell whether `ip` may call the Xml* frontend pages of `account`."""
     if not account.frontend_ip_restricted:
         return True
-    return WebService.objects.filter(
-        account=account, name=WebService.Name.FRONTEND, enabled=True, allowed_addresses__ip=ip
-    ).exists()
+    # The field's own preparation normalizes IPv6 addresses as the stored ones are.
+    ip_value = AllowedAddress._meta.get_field("ip").get_db_prep_value(ip, connection)
+    return sql.fetch_value(_frontend_caller_sql(), [account.pk, WebService.Name.FRONTEND, True, ip_value]) is not None
+
+
+@functools.cache
+def _frontend_caller_sql():
+    return (
+        f"SELECT 1 FROM {sql.table(WebService)} service "
+        f"JOIN {sql.table(AllowedAddress)} address ON address.web_service_id = service.id "
+        "WHERE service.account_id = %s AND service.name = %s AND service.enabled = %s AND address.ip = %s LIMIT 1"
+    )
 
 
 # --- Recipients --------------------------------------------------------------
@@ -185,9 +212,9 @@ def is_frontend_caller_allowed(account, ip):
 def find_recipient(account, contact):
     """Return the recipient matching the contact's e-mail address, else its mobile number, else None."""
     if contact.email:
-        found = Recipient.objects.filter(account=account, email=contact.email).first()
+        found = sql.fetch_instances(Recipient, RECIPIENT_COLUMNS, _recipient_by_email_sql(), [account.pk, contact.email])
         if found:
-            return found
+            return found[0]
     if contact.mobile_number:
         return Recipient.objects.filter(
             account=account, mobile_prefix=contact.mobile_prefix, mobile_number=contact.mobile_number
@@ -195,23 +222,32 @@ def find_recipient(account, contact):
     return None
 
 
+RECIPIENT_COLUMNS = sql.concrete_names(Recipient)
+
+
+@functools.cache
+def _recipient_by_email_sql():
+    # (account, email) is unique, so at most one row matches.
+    columns = sql.select_list(Recipient, RECIPIENT_COLUMNS)
+    return f"SELECT {columns} FROM {sql.table(Recipient)} WHERE account_id = %s AND email = %s"
+
+
 def _get_or_create_recipient(account, contact):
     recipient = find_recipient(account, contact)
     if recipient is None:
-        try:
-            with transaction.atomic():
-                return Recipient.objects.create(
-                    account=account,
-                    email=contact.email,
-                    mobile_prefix=contact.mobile_prefix if contact.mobile_number else "",
-                    mobile_number=contact.mobile_number,
-                ), True
-        except IntegrityError:
-            # A concurrent call created the same recipient between our
-            # lookup and the insert; use theirs.
-            recipient = find_recipient(account, contact)
-            if recipient is None:
-                raise
+        new_recipient = Recipient(
+            account=account,
+            email=contact.email,
+            mobile_prefix=contact.mobile_prefix if contact.mobile_number else "",
+            mobile_number=contact.mobile_number,
+        )
+        if sql.insert(new_recipient, skip_on_conflict=True) is not None:
+            return new_recipient, True
+        # A concurrent call created the same recipient between our lookup
+        # and the insert; use theirs.
+        recipient = find_recipient(account, contact)
+        if recipient is None:
+            raise IntegrityError(f"Recipient of account {account.pk} conflicts with a row that cannot be found.")
 
     _add_missing_channels(recipient, contact)
     return recipient, False
@@ -283,7 +319,7 @@ def record_event(recipient, mailing_list, kind, source, channel="", reason="", d
 def _record(recipient, mailing_list, kind, source, channel="", reason="", message_id=None, details=None):
     # An event caused by a post-operation carries its chain, which stops loops.
     details = {**(details or {}), **post_operations.chain_details()}
-    event = SubscriptionEvent.objects.create(
+    event = SubscriptionEvent(
         account_id=recipient.account_id,
         list=mailing_list,
         recipient=recipient,
@@ -294,6 +330,7 @@ def _record(recipient, mailing_list, kind, source, channel="", reason="", messag
         message_id=message_id,
         details=details,
     )
+    sql.insert(event)
     webhooks.dispatch_event(event)
     post_operations.dispatch_event(event)
     return event
@@ -436,7 +473,10 @@ def _write_subscription(subscription, recipient, mailing_list, channel, status, 
     subscription.optout_at = None
     subscription.optout_reason = ""
     subscription.optout_message_id = None
-    subscription.save()
+    if subscription.pk is None:
+        sql.insert(subscription)
+    else:
+        subscription.save()
     return subscription
 
 
@@ -473,7 +513,20 @@ def _queue_confirmations(recipient, request, pending):
         sending_services.queue_confirmation_request(
             recipient, mailing_list, token, from_email=request.from_email, from_name=request.from_name
         )
-        Subscription.objects.filter(pk__in=[s.pk for s in subscriptions]).update(confirmation_sent_at=now)
+        _mark_confirmation_sent([subscription.pk for subscription in subscriptions], now)
+
+
+def _mark_confirmation_sent(subscription_ids, now):
+    # As QuerySet.update(), this leaves updated_at alone.
+    sent_at = sql.prepare_value(Subscription, "confirmation_sent_at", now)
+    with connection.cursor() as cursor:
+        cursor.execute(_mark_confirmation_sent_sql(len(subscription_ids)), [sent_at, *subscription_ids])
+
+
+@functools.cache
+def _mark_confirmation_sent_sql(count):
+    placeholders = ", ".join(["%s"] * count)
+    return f"UPDATE {sql.table(Subscription)} SET confirmation_sent_at = %s WHERE id IN ({placeholders})"
 
 
 def make_confirmation_token(subscriptions, valid_hours):
@@ -774,11 +827,35 @@ LIST_NAME_MAX_LENGTH = 200
 
 def find_list(account, list_id):
     """Return the list `list_id` of the account; raises ListNotFound."""
-    # (account, list_id) is unique, so ordering by pk avoids the join of List's default ordering.
-    found = account.lists.filter(list_id=list_id).order_by("pk").first() if 0 < list_id <= 2_147_483_647 else None
+    found = next(iter(fetch_lists(account, [list_id])), None)
     if found is None:
         raise ListNotFound(f"List {list_id} does not exist in console {account.console_id}.")
     return found
+
+
+def fetch_lists(account, list_ids):
+    """Return the account's lists whose list_id is in `list_ids`, in no particular order, with `account` set.
+
+    Ids outside 1 to MAX_ID name no list and are skipped, as the ORM does,
+    because SQLite cannot bind integers of more than 64 bits.
+    """
+    wanted = sorted({list_id for list_id in list_ids if 0 < list_id <= MAX_ID})
+    if not wanted:
+        return []
+    found = sql.fetch_instances(List, LIST_COLUMNS, _lists_by_id_sql(len(wanted)), [account.pk, *wanted])
+    for mailing_list in found:
+        mailing_list.account = account
+    return found
+
+
+LIST_COLUMNS = sql.concrete_names(List)
+
+
+@functools.cache
+def _lists_by_id_sql(count):
+    placeholders = ", ".join(["%s"] * count)
+    columns = sql.select_list(List, LIST_COLUMNS)
+    return f"SELECT {columns} FROM {sql.table(List)} WHERE account_id = %s AND list_id IN ({placeholders})"
 
 
 def find_group(account, group_id, mailing_list=None):

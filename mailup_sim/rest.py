@@ -237,20 +237,27 @@ def read_page(params):
     return Page(number=min(int(raw_number), MAX_PAGE_NUMBER), size=min(size, MAX_PAGE_SIZE))
 
 
-def paged_response(items, page, shape):
+def paged_response(items, page, shape=None, encode=None):
     """Return one page of `items` (a queryset or list) in MailUp's paged envelope.
 
+    Each item becomes `shape(item)`, or, with `encode`, the JSON text that
+    `encode(item)` returns, which must equal json.dumps() of its shape.
     A page past the end has `Items: []` and the true TotalElementsCount.
     """
     total = items.count() if hasattr(items, "count") and not isinstance(items, list) else len(items)
     window = items[page.skipped : page.skipped + page.size] if page.skipped < total else []
-    return json_response(
-        {
-            "IsPaginated": True,
-            "Items": [shape(item) for item in window],
-            "PageNumber": page.number,
-            "PageSize": page.size,
-            "Skipped": page.skipped,
-            "TotalElementsCount": total,
-        }
-    )
+    envelope = {
+        "IsPaginated": True,
+        "Items": [] if encode else [shape(item) for item in window],
+        "PageNumber": page.number,
+        "PageSize": page.size,
+        "Skipped": page.skipped,
+        "TotalElementsCount": total,
+    }
+    if encode is None:
+        return json_response(envelope)
+    # json.dumps writes a list as "[" + ", ".join(items) + "]", and
+    # `"Items": []` occurs once in the envelope, before any item text.
+    items_text = "[" + ", ".join(encode(item) for item in window) + "]"
+    body = json.dumps(envelope).replace('"Items": []', f'"Items": {items_text}', 1)
+    return HttpResponse(body, content_type=JSON_CONTENT_TYPE)

@@ -26,7 +26,8 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from lists.models import Channel, GroupMembership, Recipient, Source, Subscription, SubscriptionEvent
-from sending import campaign_rendering, clock, filters, relay_routes, tracking
+from mailup_sim import sql
+from sending import campaign_rendering, clock, filters, outbox, relay_routes, tracking
 from sending.errors import InvalidMessage, MessageNotFound, SendingNotFound, SendingStateError
 from sending.html_text import html_to_text
 from sending.merge_tags import field_values, merge
@@ -82,7 +83,7 @@ def queue_unsubscribe_confirmation(recipient, mailing_list):
 
 
 def _queue(kind, recipient, mailing_list, context, from_email="", from_name=""):
-    mail = SystemMail.objects.create(
+    mail = SystemMail(
         account_id=mailing_list.account_id,
         list=mailing_list,
         recipient=recipient,
@@ -93,7 +94,9 @@ def _queue(kind, recipient, mailing_list, context, from_email="", from_name=""):
         language=mailing_list.language,
         context=context,
     )
-    transaction.on_commit(lambda: _enqueue(mail.pk), robust=True)
+    sql.insert(mail)
+    # The row is the outbox entry; the publisher enqueues its task in a batch, off the request thread.
+    transaction.on_commit(lambda: outbox.publish_after_commit(mail.pk), robust=True)
     return mail
 
 

@@ -34,6 +34,18 @@ def deliver_system_mail(mail_id):
     services.record_sent(mail, message_id, settings.SYSTEM_MAIL_SOURCE_IP)
 
 
+@shared_task(acks_late=True)
+def deliver_system_mails(mail_ids):
+    """Send a batch of SystemMails that the outbox publisher enqueued; each is sent only if claimed."""
+    for mail_id in mail_ids:
+        try:
+            deliver_system_mail(mail_id)
+        except Exception:
+            # The other mails of the batch still go out; this one stays queued
+            # or claimed, and requeue_stalled_mail enqueues it again later.
+            logger.exception("system mail delivery failed mail=%s", mail_id)
+
+
 def _render_and_sign(mail):
     """Return the Message-ID and the signed bytes of a system mail."""
     message = rendering.render_system_mail(mail)
