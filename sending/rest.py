@@ -584,7 +584,7 @@ def send_to_recipient(request):
 
 def _read_id(document, name):
     raw = document.get(name)
-    if isinstance(raw, bool) or not str(raw).strip().isdigit() or not 1 <= int(str(raw).strip()) <= MAX_ID:
+    if isinstance(raw, bool) or not (str(raw).strip().isascii() and str(raw).strip().isdigit()) or not 1 <= int(str(raw).strip()) <= MAX_ID:
         raise RestError(400, f"{name} must be a positive integer, not {str(raw)[:40]!r}.")
     return int(str(raw).strip())
 

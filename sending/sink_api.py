@@ -81,7 +81,7 @@ def _filter(queryset, params):
 def _bounded_int(raw, default, minimum, maximum, name):
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or not minimum <= int(raw) <= maximum:
+    if not (raw.isascii() and raw.isdigit()) or not minimum <= int(raw) <= maximum:
         raise ValueError(f"{name} must be an integer from {minimum} to {maximum}.")
     return int(raw)
 

@@ -188,3 +188,9 @@ def test_unsubscriber_export_unknown_list(admin):
     assert admin.call("POST", "/lists/99/unsubscriber-export").status_code == 404
     assert not List.objects.filter(list_id=99).exists()
     assert demo_list(1).unsubscribe_exports.count() == 0
+
+
+@pytest.mark.parametrize("query", ["limit=%C2%B2", "webhook=%C2%B2", "limit=%D9%A1"])
+def test_non_ascii_digit_parameters_are_400(admin, query):
+    response = admin.call("GET", f"/webhooks/deliveries?{query}")
+    assert response.status_code == 400
