@@ -61,6 +61,7 @@ class MessageListView(APIView):
 
 def _filter(queryset, params):
     """Apply the to, from, subject, account, list, sending and since filters; raise ValueError on a bad value."""
+    reject_nul(params, ("to", "from", "subject"))
     if params.get("to"):
         queryset = queryset.filter(rcpt_search__contains=params["to"].lower())
     if params.get("from"):
@@ -76,6 +77,13 @@ def _filter(queryset, params):
             raise ValueError("since must be an ISO 8601 date and time, such as 2026-12-04T10:00:00Z.")
         queryset = queryset.filter(received_at__gte=since)
     return queryset
+
+
+def reject_nul(params, names):
+    """Raise ValueError for a search parameter with NUL, which PostgreSQL cannot compare with text."""
+    for name in names:
+        if "\x00" in params.get(name, ""):
+            raise ValueError(f"{name} contains a NUL character.")
 
 
 def _bounded_int(raw, default, minimum, maximum, name):
@@ -128,6 +136,7 @@ class SmsListView(APIView):
         queryset = SinkSms.objects.all()
         params = request.query_params
         try:
+            reject_nul(params, ("number",))
             if params.get("number"):
                 queryset = queryset.filter(number__contains=params["number"])
             for name, column in (("account", "account_console_id"), ("list", "list_id"), ("sending", "sending_id")):
