@@ -380,6 +380,7 @@ def test_image_view_rejects_climbing_name(home, http):
 
     assert http.get(f"/sim/media/ftpzip/{send_zip.pk}/../../etc/passwd").status_code == 404
     assert http.get(f"/sim/media/ftpzip/{send_zip.pk}/images/missing.png").status_code == 404
+    assert http.get(f"/sim/media/ftpzip/{send_zip.pk}/images/logo%00.png").status_code == 404
 
 
 # --- Schema documentation -------------------------------------------------------------
