@@ -84,6 +84,12 @@ def test_webhook_update_changes_given_keys(admin, receiver):
         ({"parameters": [["a", 1]]}, "parameters"),
         ({"encryption_key": "k" * 201}, "encryption_key"),
         ({"active": "yes"}, "active"),
+        # PostgreSQL cannot store NUL, so these were 500s there.
+        ({"url": "http://127.0.0.1:9/hook\x00"}, "url"),
+        ({"url": "http://127.0.0.1:9/hook\x1b"}, "url"),
+        ({"parameters": [["email", "[email]\x00"]]}, "parameters"),
+        ({"parameters": [["e\x00mail", "[email]"]]}, "parameters"),
+        ({"encryption_key": "k\x00"}, "encryption_key"),
     ],
 )
 def test_invalid_webhook_names_field(admin, receiver, changes, field):
