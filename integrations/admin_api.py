@@ -27,7 +27,7 @@ def _save(save, request, *args):
 
 def _read_limit(params):
     raw = params.get("limit") or str(DEFAULT_LIMIT)
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_LIMIT:
         raise RestError(400, f"limit must be an integer from 1 to {MAX_LIMIT}; got {raw!r}.")
     return int(raw)
 
@@ -83,7 +83,7 @@ def list_deliveries(request):
         deliveries = deliveries.filter(status=status)
     webhook_id = params.get("webhook", "")
     if webhook_id:
-        if not webhook_id.isdigit():
+        if not (webhook_id.isascii() and webhook_id.isdigit()):
             raise RestError(400, f"webhook must be a webhook id; got {webhook_id!r}.")
         deliveries = deliveries.filter(webhook_id=int(webhook_id))
 

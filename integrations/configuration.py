@@ -14,6 +14,7 @@ from django.db import transaction
 
 from integrations.models import PostOperation, RuleEvent, Webhook
 from lists.models import Source
+from lists.validation import CONTROL_CHARACTERS
 
 logger = logging.getLogger(__name__)
 
@@ -187,6 +188,11 @@ def _read_url(data):
     max_length = Webhook._meta.get_field("url").max_length
     if not isinstance(url, str) or len(url) > max_length:
         raise ConfigurationError("url", f"must be an http or https URL of at most {max_length} characters.")
+    # URLValidator rejects tabs and line breaks but lets other control
+    # characters through in the path. PostgreSQL cannot store NUL, and no
+    # HTTP request line may carry a control character.
+    if CONTROL_CHARACTERS.search(url):
+        raise ConfigurationError("url", f"must not contain control characters; got {url!r}.")
     try:
         URL_VALIDATOR(url)
         # URLValidator accepts any number of digits as the port; urlsplit() raises above 65535.
@@ -204,21 +210,21 @@ def _read_parameters(data):
         valid = (
             isinstance(pair, list)
             and len(pair) == 2
-            and all(isinstance(part, str) for part in pair)
+            and all(isinstance(part, str) and "\x00" not in part for part in pair)
             and pair[0].strip()
             and len(pair[1]) <= MAX_TEMPLATE_CHARS
         )
         if not valid:
             raise ConfigurationError(
                 "parameters",
-                f"each entry must be [name, template] with a non-empty name and at most {MAX_TEMPLATE_CHARS} "
-                f"characters of template; got {pair!r}.",
+                f"each entry must be [name, template] with a non-empty name, at most {MAX_TEMPLATE_CHARS} "
+                f"characters of template and no NUL character; got {pair!r}.",
             )
     return [list(pair) for pair in parameters]
 
 
 def _read_string(data, name, max_length):
     value = data[name]
-    if not isinstance(value, str) or len(value) > max_length:
-        raise ConfigurationError(name, f"must be a string of at most {max_length} characters.")
+    if not isinstance(value, str) or len(value) > max_length or "\x00" in value:
+        raise ConfigurationError(name, f"must be a string of at most {max_length} characters, without NUL.")
     return value

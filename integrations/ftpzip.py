@@ -310,7 +310,8 @@ def _move_to_done(send_zip):
 
 def image_path(send_zip_id, name):
     """Return the stored file of an FTPZIP image, or None when the name is unsafe or unknown."""
-    if PurePosixPath(name).suffix.lower() not in IMAGE_TYPES:
+    # The operating system rejects a path containing NUL with ValueError.
+    if "\x00" in name or PurePosixPath(name).suffix.lower() not in IMAGE_TYPES:
         return None
     root = (Path(settings.FTPZIP_IMAGE_ROOT) / str(send_zip_id)).resolve()
     candidate = (root / name).resolve()

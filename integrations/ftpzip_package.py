@@ -245,7 +245,17 @@ def parse_settings(data):
     # external entities, and Settings.xml has no use for one.
     if b"<!DOCTYPE" in data.upper() or b"<!ENTITY" in data.upper():
         raise PackageRejected("Settings.xml contains a DOCTYPE or ENTITY declaration; they are not accepted.")
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+    # Comments and processing instructions are dropped while parsing, because
+    # one inside an element splits its text: `<ListId><!-- x -->5</ListId>`
+    # is valid against the XSD, yet its element's .text would be empty.
+    parser = etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
+    )
     try:
         root = etree.fromstring(data, parser)
     except etree.XMLSyntaxError as error:
@@ -263,6 +273,10 @@ def _read_settings(root):
         found = root.find(path)
         return found.text.strip() if found is not None and found.text else ""
 
+    subject = text("Subject")
+    if not subject:
+        raise PackageRejected("Settings.xml has a Subject of only spaces; the message needs a subject.")
+
     send_date = None
     if text("SendDate"):
         send_date = _parse_send_date(text("SendDate"))
@@ -270,7 +284,7 @@ def _read_settings(root):
         mode=text("Mode"),
         type=text("Type"),
         list_id=int(text("ListId")),
-        subject=root.find("Subject").text.strip(),
+        subject=subject,
         sender_email=text("Sender/Email").lower(),
         sender_name=text("Sender/Name"),
         send_date=send_date,

@@ -130,7 +130,7 @@ def find_import_list(account, path):
     except ValueError:
         return None
     parts = relative.parts
-    if len(parts) != 3 or parts[0] != "import" or not parts[1].isdigit() or len(parts[1]) > 10:
+    if len(parts) != 3 or parts[0] != "import" or not (parts[1].isascii() and parts[1].isdigit()) or len(parts[1]) > 10:
         return None
     name = parts[2].lower()
     if not name.endswith(IMPORT_SUFFIXES) or name.endswith(REPORT_SUFFIX) or name.startswith("."):

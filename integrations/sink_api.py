@@ -5,7 +5,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from integrations.models import WebhookAttempt, WebhookDelivery
-from sending.sink_api import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, _bounded_int
+from sending.sink_api import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, _bounded_int, reject_nul
 
 STATUSES = set(WebhookDelivery.Status.values)
 
@@ -54,6 +54,7 @@ class WebhookDeliveryListView(APIView):
         try:
             limit = _bounded_int(params.get("limit"), DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE, "limit")
             offset = _bounded_int(params.get("offset"), 0, 0, 10**9, "offset")
+            reject_nul(params, ("url",))
         except ValueError as error:
             return Response({"error": str(error)}, status=400)
 

@@ -225,7 +225,7 @@ def _lists_of(account, params):
 
     lists = []
     for position, raw_id in enumerate(ids):
-        if not raw_id.isdigit() or not 1 <= int(raw_id) <= MAX_ID:
+        if not (raw_id.isascii() and raw_id.isdigit()) or not 1 <= int(raw_id) <= MAX_ID:
             raise ImportFault(-101, f"listsIDs item {raw_id[:20]!r} is not a list id.")
         lists.append(find_list(account, {"idList": int(raw_id), "listGUID": guids[position] if guids else ""}))
     return lists
@@ -272,7 +272,7 @@ def _read_options(mailing_list, params, raw_groups):
 
 def _group_ids(mailing_list, raw):
     ids = _split(raw)
-    if not all(item.isdigit() and 1 <= int(item) <= MAX_ID for item in ids):
+    if not all(item.isascii() and item.isdigit() and 1 <= int(item) <= MAX_ID for item in ids):
         raise ImportFault(-400, f"idGroups {str(raw)[:60]!r} is not a list of group ids.")
     wanted = [int(item) for item in ids]
     found = set(Group.objects.filter(list=mailing_list, pk__in=wanted).values_list("pk", flat=True))

@@ -634,7 +634,7 @@ def _json_type_name(value):
 
 def _read_field_id(raw):
     text = str(raw).strip() if isinstance(raw, (int, str)) and not isinstance(raw, bool) else ""
-    if not text.isdigit() or not 1 <= int(text) <= 39:
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 39:
         raise RestError(400, f"Field Id must be an integer from 1 to 39, not {str(raw)[:40]!r}.")
     return int(text)
 
@@ -723,7 +723,7 @@ def update_recipient_detail(request):
 def _find_recipient_for_update(account, document):
     raw_id = document.get("idRecipient")
     if raw_id not in (None, "", 0):
-        if isinstance(raw_id, bool) or not str(raw_id).isdigit() or not 1 <= int(str(raw_id)) <= MAX_ID:
+        if isinstance(raw_id, bool) or not (str(raw_id).isascii() and str(raw_id).isdigit()) or not 1 <= int(str(raw_id)) <= MAX_ID:
             raise RestError(400, f"idRecipient must be a positive integer, not {str(raw_id)[:40]!r}.")
         return services.find_account_recipient(account, int(str(raw_id)))
 

@@ -798,7 +798,7 @@ def _check_ws_credentials(username, password):
 
 def _account_for_ws_user(username):
     name = username.strip().lower()
-    if len(name) < 2 or name[0] != "a" or not name[1:].isdigit() or len(name) > 11:
+    if len(name) < 2 or name[0] != "a" or not (name[1:].isascii() and name[1:].isdigit()) or len(name) > 11:
         return None
     return Account.objects.filter(console_id=int(name[1:])).first()
 

@@ -1,6 +1,7 @@
 """Parsing and normalisation of the values recipients are identified and described by."""
 
 import re
+import unicodedata
 
 import phonenumbers
 from django.core.exceptions import ValidationError
@@ -33,13 +34,24 @@ def normalize_email(raw):
     email = raw.strip().lower()
     if len(email) <= 254 and COMMON_EMAIL.match(email):
         return email
-    if len(email) > 254 or CONTROL_CHARACTERS.search(email):
+    if len(email) > 254 or CONTROL_CHARACTERS.search(email) or _has_invisible_characters(email):
         raise InvalidContact(f"Invalid e-mail address {raw[:80]!r}.")
     try:
         validate_email(email)
     except ValidationError:
         raise InvalidContact(f"Invalid e-mail address {raw[:80]!r}.") from None
     return email
+
+
+def _has_invisible_characters(text):
+    """Tell whether `text` has a format, private-use, unassigned or surrogate character, or U+FFFD.
+
+    Django 5.2's validator accepts format characters such as U+200B in the
+    domain, because IDNA encoding drops them, so `a@b.it` followed by U+200B
+    was a second recipient for the same mailbox. U+FFFD stands for bytes
+    that were not valid UTF-8, so it is never what the caller typed.
+    """
+    return any(char == "\ufffd" or unicodedata.category(char) in ("Cf", "Co", "Cn", "Cs") for char in text)
 
 
 def normalize_mobile(raw, default_prefix):

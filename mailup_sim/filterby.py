@@ -22,7 +22,7 @@ A comparison needs one member and one literal, in either order.
 
 import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.db.models import Q
 
@@ -267,15 +267,28 @@ def _convert(prop, token, literal):
     if prop.kind == "string" and isinstance(literal, str):
         return literal.lower() if prop.casefold else literal
     if prop.kind == "int" and isinstance(literal, (Decimal, str)) and not isinstance(literal, bool):
-        try:
-            number = Decimal(literal)
-        except InvalidOperation:
-            number = None
-        if number is not None and number == number.to_integral_value() and abs(number) <= MAX_INTEGER:
-            return int(number)
+        number = _integer_value(literal)
+        if number is not None:
+            return number
     if prop.kind == "bool" and isinstance(literal, bool):
         return literal
     raise FilterError(f"The value {token.text!r} at position {token.position} does not fit a {prop.kind} property.")
+
+
+def _integer_value(literal):
+    """Return `literal` as an int within the 64-bit column range, or None.
+
+    A quoted literal may spell any Decimal, so signalling NaN ('sNaN') and
+    huge exponents ('1e999999999999') must fail here as None instead of
+    raising decimal's own errors, which are not FilterError.
+    """
+    try:
+        number = Decimal(literal)
+        if not number.is_finite() or abs(number) > MAX_INTEGER or number != number.to_integral_value():
+            return None
+    except ArithmeticError:
+        return None
+    return int(number)
 
 
 def parse_orderby(raw, properties, default=("pk",)):

@@ -137,6 +137,7 @@ def token(request):
     try:
         parameters = read_token_parameters(request)
         parameters.update(read_client_credentials(request, parameters))
+        _reject_nul(parameters)
         parameters.update(read_code_defaults(parameters))
     except OAuthRequestError as error:
         return oauth_error_response(error.error, error.description)
@@ -149,6 +150,13 @@ def token(request):
     except OAuth2Error as error:
         return oauth_error_response(error.error, error.description)
     return reshape_token_response(body, status)
+
+
+def _reject_nul(parameters):
+    """Raise OAuthRequestError for a parameter with NUL, which PostgreSQL cannot compare with a text column."""
+    for name, value in parameters.items():
+        if "\x00" in value:
+            raise OAuthRequestError("invalid_request", f"The parameter {name} contains a NUL character.")
 
 
 def read_token_parameters(request):

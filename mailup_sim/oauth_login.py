@@ -65,7 +65,11 @@ def _check_flow(flow):
     """Return the client and the redirect URI of a login request, or raise LoginPageError."""
     if flow["response_type"] and flow["response_type"] != "code":
         raise LoginPageError(_("Only response_type=code is supported."))
-    application = get_application_model().objects.filter(client_id=flow["client_id"]).first()
+    # PostgreSQL cannot compare a text column with a value containing NUL.
+    if "\x00" in flow["client_id"]:
+        application = None
+    else:
+        application = get_application_model().objects.filter(client_id=flow["client_id"]).first()
     if not flow["client_id"] or application is None:
         raise LoginPageError(_("Unknown client_id. Check the client id that your application sends."))
     return application, _check_redirect_uri(application, flow["redirect_uri"])
@@ -98,7 +102,13 @@ def _authenticated_user(request, application):
     A client owned by a console user signs in only users of that console,
     as the token endpoint's password grant does.
     """
-    user = authenticate(request, username=request.POST.get("username", ""), password=request.POST.get("password", ""))
+    username = request.POST.get("username", "")
+    password = request.POST.get("password", "")
+    if "\x00" in username + password:
+        # No user name can contain NUL, and PostgreSQL rejects it in a query.
+        logger.info("oauth logon failed client=%s: NUL in the user name or password", application.client_id)
+        return None
+    user = authenticate(request, username=username, password=password)
     membership = getattr(user, "membership", None) if user is not None else None
     if membership is None:
         logger.info("oauth logon failed client=%s", application.client_id)

@@ -42,6 +42,15 @@ def keyset_page(queryset, params, newest_first=False, size=None, prefix=""):
     return Page(items, next_after, previous_before, prefix)
 
 
+def can_match(search):
+    """Tell whether a search text can match a stored value.
+
+    PostgreSQL text values cannot contain NUL, and psycopg raises DataError
+    for a query parameter that has one, so such a search matches no row.
+    """
+    return "\x00" not in search
+
+
 def read_id(raw):
     """Return the id a query parameter holds, or None when it is missing, not ASCII digits or too long for a key."""
     # isdigit() alone accepts characters such as "²" that int() refuses.

@@ -141,7 +141,7 @@ class WarmupScheduleForm(forms.Form):
 
     def clean_hourly_limits(self):
         parts = [part.strip() for part in self.cleaned_data["hourly_limits"].split(",") if part.strip()]
-        if not parts or not all(part.isdigit() and len(part) <= 9 for part in parts):
+        if not parts or not all(part.isascii() and part.isdigit() and len(part) <= 9 for part in parts):
             raise forms.ValidationError(_("Give whole numbers separated by commas."))
         return [int(part) for part in parts]
 

@@ -113,7 +113,7 @@ def _clean_field(position, field, field_names):
     name = field.lower()
     if name in ("email", "mobile"):
         return name
-    if name.startswith("campo") and name[5:].isdigit() and 1 <= int(name[5:]) <= MAX_FIELD_ID:
+    if name.startswith("campo") and name[5:].isascii() and name[5:].isdigit() and 1 <= int(name[5:]) <= MAX_FIELD_ID:
         return f"campo{int(name[5:])}"
     if name in field_names:
         return f"campo{field_names[name]}"

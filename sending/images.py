@@ -9,7 +9,8 @@ IMAGE_CACHE_SECONDS = 86400
 
 
 def serve_image(request, image_id, name):
-    image = Image.objects.filter(pk=image_id, name=name).first()
+    # PostgreSQL cannot compare a text column with a value containing NUL.
+    image = Image.objects.filter(pk=image_id, name=name).first() if "\x00" not in name else None
     if image is None:
         raise Http404(f"No image {image_id} named {name}.")
     response = HttpResponse(bytes(image.data), content_type=image.content_type)

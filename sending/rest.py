@@ -117,6 +117,9 @@ def _text(document, name, default=""):
         return default
     if not isinstance(value, str):
         raise RestError(400, f"{name} must be a string.")
+    if "\x00" in value:
+        # PostgreSQL text columns cannot store NUL.
+        raise RestError(400, f"{name} contains a NUL character.")
     return value
 
 
@@ -170,7 +173,29 @@ def _read_message_fields(raw):
         return []
     if not isinstance(raw, list) or not all(isinstance(item, dict) for item in raw):
         raise RestError(400, "Fields must be an array of {Id, Value} objects.")
-    return [{"Id": item.get("Id"), "Description": item.get("Description"), "Value": item.get("Value")} for item in raw]
+    fields = [{"Id": item.get("Id"), "Description": item.get("Description"), "Value": item.get("Value")} for item in raw]
+    if _contains_nul(fields):
+        raise RestError(400, "Fields contains a NUL character.")
+    return fields
+
+
+def _contains_nul(value):
+    """Tell whether a JSON value has NUL in a string, which PostgreSQL's jsonb cannot store.
+
+    The walk uses its own stack, because a client may nest arrays as deeply
+    as the JSON parser allows.
+    """
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str) and "\x00" in item:
+            return True
+        if isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
 
 
 def _read_tracking(raw):
@@ -183,6 +208,8 @@ def _read_tracking(raw):
         protocols = list(DEFAULT_TRACKING_PROTOCOLS)
     if not isinstance(protocols, list) or not all(isinstance(item, str) for item in protocols):
         raise RestError(400, "TrackingInfo.Protocols must be an array of strings such as \"http:\".")
+    if _contains_nul(protocols):
+        raise RestError(400, "TrackingInfo.Protocols contains a NUL character.")
     return {
         "tracking": _flag(raw, "Enabled", True),
         "tracking_params": _text(raw, "CustomParams")[:500],
@@ -584,7 +611,7 @@ def send_to_recipient(request):
 
 def _read_id(document, name):
     raw = document.get(name)
-    if isinstance(raw, bool) or not str(raw).strip().isdigit() or not 1 <= int(str(raw).strip()) <= MAX_ID:
+    if isinstance(raw, bool) or not (str(raw).strip().isascii() and str(raw).strip().isdigit()) or not 1 <= int(str(raw).strip()) <= MAX_ID:
         raise RestError(400, f"{name} must be a positive integer, not {str(raw)[:40]!r}.")
     return int(str(raw).strip())
 

@@ -241,7 +241,7 @@ def _decode_header_value(value):
 
 
 def _int_or_none(value):
-    if value and value.strip().isdigit() and len(value.strip()) < 10:
+    if value and value.strip().isascii() and value.strip().isdigit() and len(value.strip()) < 10:
         return int(value.strip())
     return None
 

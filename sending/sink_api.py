@@ -61,6 +61,7 @@ class MessageListView(APIView):
 
 def _filter(queryset, params):
     """Apply the to, from, subject, account, list, sending and since filters; raise ValueError on a bad value."""
+    reject_nul(params, ("to", "from", "subject"))
     if params.get("to"):
         queryset = queryset.filter(rcpt_search__contains=params["to"].lower())
     if params.get("from"):
@@ -78,10 +79,17 @@ def _filter(queryset, params):
     return queryset
 
 
+def reject_nul(params, names):
+    """Raise ValueError for a search parameter with NUL, which PostgreSQL cannot compare with text."""
+    for name in names:
+        if "\x00" in params.get(name, ""):
+            raise ValueError(f"{name} contains a NUL character.")
+
+
 def _bounded_int(raw, default, minimum, maximum, name):
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or not minimum <= int(raw) <= maximum:
+    if not (raw.isascii() and raw.isdigit()) or not minimum <= int(raw) <= maximum:
         raise ValueError(f"{name} must be an integer from {minimum} to {maximum}.")
     return int(raw)
 
@@ -128,6 +136,7 @@ class SmsListView(APIView):
         queryset = SinkSms.objects.all()
         params = request.query_params
         try:
+            reject_nul(params, ("number",))
             if params.get("number"):
                 queryset = queryset.filter(number__contains=params["number"])
             for name, column in (("account", "account_console_id"), ("list", "list_id"), ("sending", "sending_id")):

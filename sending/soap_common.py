@@ -145,7 +145,7 @@ def parse_id_list(raw, name):
         part = part.strip()
         if not part:
             continue
-        if not part.isdigit() or len(part) > 18:
+        if not (part.isascii() and part.isdigit()) or len(part) > 18:
             raise invalid(f"Option {name!r} must contain ids separated by ';'; {part[:40]!r} is not an id.")
         ids.append(int(part))
     return ids

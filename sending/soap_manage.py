@@ -93,7 +93,7 @@ def create_list(call, access_key, name, default_settings, copy_template, options
     account = account_of(access_key)
     model = None
     if default_settings.strip():
-        if not default_settings.strip().isdigit() or len(default_settings.strip()) > 10:
+        if not (default_settings.strip().isascii() and default_settings.strip().isdigit()) or len(default_settings.strip()) > 10:
             raise invalid(f"Parameter 'defaultSettings' must be a list id; got {default_settings[:40]!r}.")
         model = lists_services.find_list(account, int(default_settings.strip()))
     allowed = set(LIST_OPTION_SETTINGS) - {"name"}

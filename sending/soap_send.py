@@ -402,7 +402,7 @@ def send_single_newsletter(call, access_key, list_id, subject, type, content, re
 
 def _message_id(content):
     text = content.strip()
-    if not text.isdigit() or len(text) > 18:
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:
         raise invalid(f"With type ID, 'content' must be a message id; got {text[:40]!r}.")
     return int(text)
 

@@ -247,7 +247,7 @@ def _header_credentials(value):
 
 
 def _template(user, template_id):
-    if isinstance(template_id, bool) or not isinstance(template_id, (int, str)) or not str(template_id).isdigit():
+    if isinstance(template_id, bool) or not isinstance(template_id, (int, str)) or not (str(template_id).isascii() and str(template_id).isdigit()):
         raise InvalidField("TemplateId must be the integer id of a message of the SMTP+ user's list.")
     template = Message.objects.filter(pk=int(template_id), list=user.list).first()
     if template is None:

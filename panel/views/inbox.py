@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 from integrations import services as integration_services
 from integrations.models import WebhookAttempt, WebhookDelivery
 from panel.access import Role, console_view
-from panel.paging import keyset_page, read_id
+from panel.paging import can_match, keyset_page, read_id
 from sending import services as sending_services
 from sending.models import Delivery, Sending, SinkMessage
 from sending.sink import parse_message
@@ -25,7 +25,9 @@ def _account_messages(request):
 def inbox_index(request):
     inbox = _account_messages(request).defer("raw")
     query = request.GET.get("q", "").strip()
-    if query:
+    if query and not can_match(query):
+        inbox = inbox.none()
+    elif query:
         inbox = inbox.filter(Q(rcpt_search__contains=query.lower()) | Q(subject__icontains=query))
     sending_id = read_id(request.GET.get("sending"))
     if sending_id is not None:

@@ -13,7 +13,7 @@ from lists.rest import FieldValue
 from lists.validation import normalize_email
 from panel.access import Role, console_view
 from panel.forms import AddRecipientForm
-from panel.paging import keyset_page, read_id
+from panel.paging import can_match, keyset_page, read_id
 from panel.views.lists import get_group, get_list
 
 logger = logging.getLogger(__name__)
@@ -39,6 +39,9 @@ def recipient_index(request, list_id):
 
 def filtered_subscriptions(mailing_list, params):
     """Apply the status, address, field and group filters of the query string."""
+    if not can_match(params.get("q", "") + params.get("value", "")):
+        return Subscription.objects.none()
+
     subscriptions = Subscription.objects.filter(list=mailing_list, channel=Channel.EMAIL)
     if params.get("status") in Subscription.Status.values:
         subscriptions = subscriptions.filter(status=params["status"])

@@ -211,7 +211,7 @@ def _find_target(rcpt_tos, original):
 def _delivery_from_headers(original):
     """Find the delivery named by the returned original's X-MailupSim-Delivery or Message-ID header."""
     header = (original.get("x-mailupsim-delivery") or "").strip()
-    if header.isdigit() and len(header) <= 12:
+    if header.isascii() and header.isdigit() and len(header) <= 12:
         return _delivery(header)
     message_id = (original.get("message-id") or "").strip()
     match = DELIVERY_MESSAGE_ID.search(message_id)

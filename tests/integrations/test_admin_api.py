@@ -84,6 +84,12 @@ def test_webhook_update_changes_given_keys(admin, receiver):
         ({"parameters": [["a", 1]]}, "parameters"),
         ({"encryption_key": "k" * 201}, "encryption_key"),
         ({"active": "yes"}, "active"),
+        # PostgreSQL cannot store NUL, so these were 500s there.
+        ({"url": "http://127.0.0.1:9/hook\x00"}, "url"),
+        ({"url": "http://127.0.0.1:9/hook\x1b"}, "url"),
+        ({"parameters": [["email", "[email]\x00"]]}, "parameters"),
+        ({"parameters": [["e\x00mail", "[email]"]]}, "parameters"),
+        ({"encryption_key": "k\x00"}, "encryption_key"),
     ],
 )
 def test_invalid_webhook_names_field(admin, receiver, changes, field):
@@ -188,3 +194,9 @@ def test_unsubscriber_export_unknown_list(admin):
     assert admin.call("POST", "/lists/99/unsubscriber-export").status_code == 404
     assert not List.objects.filter(list_id=99).exists()
     assert demo_list(1).unsubscribe_exports.count() == 0
+
+
+@pytest.mark.parametrize("query", ["limit=%C2%B2", "webhook=%C2%B2", "limit=%D9%A1"])
+def test_non_ascii_digit_parameters_are_400(admin, query):
+    response = admin.call("GET", f"/webhooks/deliveries?{query}")
+    assert response.status_code == 400

@@ -242,6 +242,7 @@ def test_ftp_upload_processes_archive(ftp, ftp_server, settings, tmp_path, sink)
         ({"Markup.htm": "<p>a\x00b</p>"}, "Markup.htm contains a NUL character"),
         ({"Settings.xml": settings_xml(extra="<SendDate>9999-12-31T23:59:59-14:00</SendDate>")}, "too late"),
         ({"Settings.xml": settings_xml(extra="<SendDate>9999-12-31T22:00:00Z</SendDate>")}, "too late"),
+        ({"Settings.xml": settings_xml().replace("Offerte di dicembre", " \t ")}, "Subject of only spaces"),
     ],
 )
 def test_invalid_archive_rejected_with_report(home, members, expected):
@@ -252,6 +253,22 @@ def test_invalid_archive_rejected_with_report(home, members, expected):
     assert expected in result_of(home).findtext("Error")
     assert Message.objects.count() == 0
     assert Sending.objects.count() == 0
+
+
+def test_comments_inside_settings_values(home):
+    # Comments and processing instructions split an element's text in lxml.
+    document = (
+        settings_xml(mode="send", extra="<Sender><Email><!-- from -->newsletter@demo.example</Email></Sender>")
+        .replace("<ListId>1</ListId>", "<ListId><!-- demo list -->1</ListId>")
+        .replace("Offerte di dicembre", "Offerte <!-- note --><?editor x?>di dicembre")
+    )
+    send_zip = drop(home, make_zip(campaign_members(**{"Settings.xml": document, "Recipients.csv": None})))
+
+    assert send_zip.status == SendZip.Status.DONE, send_zip.error
+    message = Message.objects.get()
+    assert message.subject == "Offerte di dicembre"
+    assert message.list.list_id == 1
+    assert Sending.objects.get().message == message
 
 
 XML_BOMB = (
@@ -363,6 +380,7 @@ def test_image_view_rejects_climbing_name(home, http):
 
     assert http.get(f"/sim/media/ftpzip/{send_zip.pk}/../../etc/passwd").status_code == 404
     assert http.get(f"/sim/media/ftpzip/{send_zip.pk}/images/missing.png").status_code == 404
+    assert http.get(f"/sim/media/ftpzip/{send_zip.pk}/images/logo%00.png").status_code == 404
 
 
 # --- Schema documentation -------------------------------------------------------------

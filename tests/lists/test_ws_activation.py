@@ -169,3 +169,9 @@ def test_control_characters_in_xml_echo(demo, raw, value, kept):
 def test_post_form_accepted(demo, outsider):
     response = outsider.post(PAGE, data=VALID)
     assert return_code(ElementTree.fromstring(response.content)) == 0
+
+
+@pytest.mark.parametrize("user", ["a\u00b2", "a12\u00b334"])
+def test_non_ascii_digit_user_is_unknown(demo, outsider, user):
+    document = activate(outsider, **{**VALID, "usr": user})
+    assert return_code(document) == -1001

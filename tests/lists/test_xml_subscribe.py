@@ -198,10 +198,29 @@ def test_missing_or_malformed_parameter_returns_1(demo, http, params):
 
 @pytest.mark.parametrize(
     "email",
-    ["not-an-address", "a b@example.com", "@example.com", "user@", "user@@example.com", "x" * 250 + "@example.com"],
+    [
+        "not-an-address",
+        "a b@example.com",
+        "@example.com",
+        "user@",
+        "user@@example.com",
+        "x" * 250 + "@example.com",
+        # IDNA encoding drops a zero-width space, so this was a second
+        # recipient for the mailbox user@example.com.
+        "user@example.com\u200b",
+        "user@exa\u00admple.com",
+        # U+FFFD is what undecodable bytes in the query string become.
+        "user@example.com\ufffd",
+    ],
 )
 def test_invalid_address_returns_2(demo, http, email):
     assert subscribe(http, List="1", Email=email) == "2"
+    assert row_counts()["recipients"] == 0
+
+
+def test_undecodable_address_returns_2(demo, raw):
+    response = raw.get(f"{PAGE}?List=1&Email=user%40example.com%FF&retCode=1")
+    assert response.text == "2"
     assert row_counts()["recipients"] == 0
 
 

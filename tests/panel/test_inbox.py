@@ -56,6 +56,16 @@ def test_inbox_search_by_recipient(viewer, demo_account):
     assert "Per Anna" not in page
 
 
+def test_inbox_search_with_nul_matches_nothing(viewer, demo_account):
+    # PostgreSQL rejects NUL in a text parameter, so this was a 500 there.
+    capture(1234, "anna@example.com", "Per Anna")
+
+    response = viewer.get("/console/inbox", {"q": "anna\x00"})
+
+    assert response.status_code == 200
+    assert "Per Anna" not in response.content.decode()
+
+
 @pytest.mark.parametrize("value", ["\u00b2", "\u2460", "-1", "99999999999999999999999"])
 def test_inbox_sending_filter_ignores_malformed_ids(viewer, demo_account, value):
     capture(1234, "anna@example.com", "Per Anna")

@@ -88,6 +88,16 @@ def test_recipients_filter_ignores_malformed_ids(viewer, demo_account, name, val
     assert "carla@example.com" in response.content.decode()
 
 
+@pytest.mark.parametrize("query", [{"q": "carla\x00"}, {"field": "1", "value": "Car\x00la"}])
+def test_recipients_search_with_nul_matches_nothing(viewer, demo_account, query):
+    subscribe(demo_account, "carla@example.com", fields={"1": "Carla"})
+
+    response = viewer.get("/console/lists/1/recipients", query)
+
+    assert response.status_code == 200
+    assert "carla@example.com" not in response.content.decode()
+
+
 def test_recipient_page_shows_subscriptions_and_events(viewer, demo_account):
     recipient = subscribe(demo_account, "elena@example.com", fields={"1": "Elena"})
 

@@ -3,6 +3,8 @@
 import base64
 from urllib.parse import urlsplit
 
+import pytest
+
 from sending.models import Image, Message, Sending, Tag, Template
 from tests.personas import demo_list
 from tests.rest.conftest import assert_envelope
@@ -195,6 +197,8 @@ def test_image_upload_list_and_delete(api, http):
     assert served.status_code == 200
     assert served.content == png
     assert served.headers["Content-Type"] == "image/png"
+    # PostgreSQL rejects NUL in a text query parameter, so this was a 500 there.
+    assert http.get(urlsplit(url).path.replace("logo.png", "logo%00.png")).status_code == 404
 
     assert api.delete("/Images", json=url).status_code == 200
     assert Image.objects.count() == 0
@@ -203,6 +207,25 @@ def test_image_upload_list_and_delete(api, http):
 def test_image_with_bad_name_is_400(api):
     response = api.post("/List/1/Images", json={"Base64Data": "aGVsbG8=", "Name": "../x.exe"})
     assert_envelope(response, 400, "BadRequest")
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"Content": "<p>a\x00b</p>"},
+        {"Notes": "a\x00b"},
+        {"PreHeader": "a\x00b"},
+        {"Fields": [{"Id": 1, "Value": "a\x00b"}]},
+        {"Fields": [{"Id": 1, "Value": [[{"x": "a\x00b"}]]}]},
+        {"TrackingInfo": {"Enabled": True, "CustomParams": "a\x00b", "Protocols": ["http:"]}},
+        {"TrackingInfo": {"Enabled": True, "Protocols": ["http\x00:"]}},
+    ],
+)
+def test_nul_in_message_is_400(api, change):
+    # PostgreSQL cannot store NUL in text or jsonb, so these were 500s there.
+    response = api.post("/List/1/Email", json={**MESSAGE_BODY, **change})
+    assert_envelope(response, 400, "BadRequest")
+    assert Message.objects.count() == 0
 
 
 def test_too_long_preheader_is_400(api):

@@ -1,5 +1,7 @@
 """ConsoleService SMS: messages, sends to a list, a group or one number, and the SMS sink that receives them."""
 
+import pytest
+
 from lists.models import Group
 from sending.models import SinkSms
 from tests.rest.conftest import assert_envelope
@@ -92,3 +94,9 @@ def test_sms_queues_are_empty_pages(api):
         body = api.get(f"/Sms/Sendings/{queue}").json()
         assert body["Items"] == []
         assert body["TotalElementsCount"] == 0
+
+
+@pytest.mark.parametrize("name", ["Content", "Notes"])
+def test_nul_in_sms_message_is_400(api, name):
+    body = {"Content": "Offerta", "Subject": "Promo", "Notes": "", name: "a\x00b"}
+    assert_envelope(api.post("/Sms/List/1/Message", json=body), 400, "BadRequest")

@@ -57,6 +57,9 @@ def test_null_comparison():
         "Colour=='red'",
         "idRecipient=='abc'",
         "idRecipient==99999999999999999999999",
+        "idRecipient=='sNaN'",
+        "idRecipient=='1e999999999999'",
+        "idRecipient=='Infinity'",
         "Email=='unterminated",
         "(Email=='a'",
         "Email=='a')",
@@ -121,7 +124,14 @@ def test_filter_counts_before_paging(api, three_recipients):
 
 @pytest.mark.parametrize(
     "expression",
-    ["Email=='a' OR 1=1", "Email=='x'; DELETE FROM lists_recipient", "exec('import os')", "Email==\"x\""],
+    [
+        "Email=='a' OR 1=1",
+        "Email=='x'; DELETE FROM lists_recipient",
+        "exec('import os')",
+        "Email==\"x\"",
+        "idRecipient=='sNaN'",
+        "idRecipient=='1e999999999999'",
+    ],
 )
 def test_injection_over_http_is_400(api, three_recipients, expression):
     response = api.get("/List/1/Recipients/Subscribed?filterby=" + quote_plus(expression))

@@ -16,6 +16,8 @@ from tests.rest.conftest import assert_envelope
         b'{"Email": "nul\\u0000@example.com"}',
         b'{"Email": "x@example.com", "Fields": [{"Id": 1, "Value": "a\\u0000b"}]}',
         b'{"Email": "x@example.com", "Fields": [{"Id": "1e400", "Value": "a"}]}',
+        # Superscript two passes str.isdigit() but int() rejects it.
+        '{"Email": "x@example.com", "Fields": [{"Id": "\u00b2", "Value": "a"}]}'.encode(),
         b'{"Email": "x@example.com", "Fields": {"Id": 1}}',
         b'{"Email": ["x@example.com"]}',
         b'{"Email": "' + b"a" * 300 + b'@example.com"}',
@@ -58,3 +60,12 @@ def test_huge_page_values(api):
 @pytest.mark.parametrize("body", [{"Name": "a\x00b"}, {"Name": "ok", "Notes": "\x07"}, {"Name": 5}])
 def test_bad_group_body_is_400(api, body):
     assert_envelope(api.post("/List/1/Group", json=body), 400, "BadRequest")
+
+
+@pytest.mark.parametrize("value", ["\u00b2", " \u00b2 ", "\u0661"])
+def test_non_ascii_digit_ids_are_400(api, value):
+    response = api.post("/Email/Send", json={"Email": "x@example.com", "idMessage": value})
+    assert_envelope(response, 400, "BadRequest")
+
+    response = api.put("/Recipient/Detail", json={"idRecipient": value, "Email": "x@example.com"})
+    assert_envelope(response, 400, "BadRequest")

@@ -129,3 +129,22 @@ def test_code_with_wrong_secret_is_rejected(browser):
     response = browser.post(TOKEN_PATH, data=form)
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_client"
+
+
+def test_nul_client_id_is_400(browser):
+    # PostgreSQL rejects NUL in a text query parameter, so this was a 500 there.
+    response = browser.get(LOGON, params=logon_query(client_id=DEMO_OAUTH_CLIENT_ID + "\x00"))
+    assert response.status_code == 400
+    assert "client_id" in response.text
+
+
+def test_nul_user_name_shows_page_again(browser):
+    session = browser.session
+    page = session.get(browser.base_url + LOGON, params=logon_query())
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+    form = {"csrfmiddlewaretoken": token, "username": "m1234\x00", "password": DEMO_CONSOLE_PASSWORD}
+    response = session.post(page.url, data=form, allow_redirects=False, headers={"Referer": page.url})
+
+    assert response.status_code == 200
+    assert 'role="alert"' in response.text
+    assert Grant.objects.count() == 0

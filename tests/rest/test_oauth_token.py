@@ -201,3 +201,15 @@ def test_refresh_declaring_unsent_body(demo, http, server_url):
     assert response.status == 200
     assert set(body) == {"access_token", "expires_in", "refresh_token", "token_type"}
     assert body["refresh_token"] != first["refresh_token"]
+
+
+@pytest.mark.parametrize("name", ["username", "password", "client_id", "client_secret"])
+def test_nul_in_parameter_is_invalid_request(demo, http, name):
+    # PostgreSQL rejects NUL in a text query parameter, so this was a 500 there.
+    form = {**password_grant_form(), name: "m1234\x00"}
+    assert_oauth_error(http.post(TOKEN_PATH, data=form), "invalid_request")
+
+
+def test_nul_in_refresh_token_is_invalid_request(demo, http):
+    form = {**password_grant_form(), "grant_type": "refresh_token", "refresh_token": "a\x00b"}
+    assert_oauth_error(http.post(TOKEN_PATH, data=form), "invalid_request")

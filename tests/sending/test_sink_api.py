@@ -70,7 +70,9 @@ def test_list_filters(mailbox, http, query, subjects):
     assert [item["subject"] for item in body["messages"]] == subjects
 
 
-@pytest.mark.parametrize("query", ["limit=0", "limit=abc", "offset=-1", "since=yesterday", "list=x"])
+@pytest.mark.parametrize(
+    "query", ["limit=0", "limit=abc", "offset=-1", "since=yesterday", "list=x", "to=a%00b", "from=%00", "subject=a%00"]
+)
 def test_list_bad_filter_returns_400(mailbox, http, query):
     response = http.get(f"/sink/api/messages?{query}")
     assert response.status_code == 400
@@ -128,3 +130,10 @@ def test_malformed_message_detail_is_readable(demo, http):
     response = http.get(f"/sink/api/messages/{stored.pk}")
     assert response.status_code == 200
     assert response.json()["size"] == len(raw)
+
+
+@pytest.mark.parametrize("path", ["/sink/api/sms?number=3%00", "/sink/api/webhooks?url=http%00"])
+def test_nul_search_returns_400(demo, http, path):
+    response = http.get(path)
+    assert response.status_code == 400
+    assert "NUL" in response.json()["error"]
