@@ -57,7 +57,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=4, help="publishing threads")
     parser.add_argument("--publishes", type=int, default=3, help="publishes per thread")
-    parser.add_argument("--hold", type=float, default=6.0, help="seconds the other process holds the lock each time")
+    parser.add_argument("--hold", type=float, default=6.0, help="seconds the other process keeps the write lock each time")
     parser.add_argument("--seconds", type=float, default=60.0, help="seconds the other process keeps taking the lock")
     parser.add_argument("--no-declare", action="store_true", help="do not create the queue tables before publishing")
     options = parser.parse_args()

@@ -137,7 +137,7 @@ def redeem_code(code, ip=None):
             raise CodeRejected("used")
         if found.expires_at <= now:
             raise CodeRejected("expired")
-        # Switching SSO off for a client also voids the codes it issued and nobody used yet.
+        # Switching SSO off for a client also voids the codes it issued that are not used yet.
         if not is_sso_enabled(found.application):
             raise CodeRejected("unknown")
         claimed = SsoCode.objects.filter(pk=found.pk, used_at__isnull=True).update(used_at=now, used_ip=ip)

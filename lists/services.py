@@ -839,10 +839,10 @@ def fetch_lists(account, list_ids):
     Ids outside 1 to MAX_ID name no list and are skipped, as the ORM does,
     because SQLite cannot bind integers of more than 64 bits.
     """
-    wanted = sorted({list_id for list_id in list_ids if 0 < list_id <= MAX_ID})
-    if not wanted:
+    valid_ids = sorted({list_id for list_id in list_ids if 0 < list_id <= MAX_ID})
+    if not valid_ids:
         return []
-    found = sql.fetch_instances(List, LIST_COLUMNS, _lists_by_id_sql(len(wanted)), [account.pk, *wanted])
+    found = sql.fetch_instances(List, LIST_COLUMNS, _lists_by_id_sql(len(valid_ids)), [account.pk, *valid_ids])
     for mailing_list in found:
         mailing_list.account = account
     return found

@@ -83,7 +83,7 @@ def insert(instance, skip_on_conflict=False):
     """Insert a new model instance as Model.save() would, and return it with its primary key set.
 
     Fields get their pre_save() values (auto_now, auto_now_add) and their
-    database preparation as in save(); no model signal is sent, so use it
+    database preparation as in save(). No model signal is sent, so use it
     only for models without pre_save or post_save receivers. With
     `skip_on_conflict`, a row that breaks a unique constraint is not
     inserted and None is returned, with no savepoint needed on PostgreSQL.

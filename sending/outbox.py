@@ -4,7 +4,7 @@ The SystemMail table is the outbox: a row with status `queued` exists from
 the commit of the change that caused it, and `requeue_stalled_mail` (beat,
 every minute) publishes any row still queued a minute later. After each
 commit, the row's id goes into this process's in-memory buffer, and one
-daemon thread per process publishes what the buffer holds as
+daemon thread per process publishes the buffered ids as
 `deliver_system_mails` tasks of up to PUBLISH_BATCH_SIZE ids. A web
 request therefore never waits for the broker. On the default SQLite broker
 each publish is a committed write to the broker file, and one publish per
