@@ -15,6 +15,7 @@ from django.conf import settings
 from django.utils import timezone
 from lxml import etree
 
+from integrations.xmldoc import SAFE_PARSE_OPTIONS
 from sending import services as sending_services
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "ftpzip-settings.xsd"
@@ -248,14 +249,7 @@ def parse_settings(data):
     # Comments and processing instructions are dropped while parsing, because
     # one inside an element splits its text: `<ListId><!-- x -->5</ListId>`
     # is valid against the XSD, yet its element's .text would be empty.
-    parser = etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
+    parser = etree.XMLParser(**SAFE_PARSE_OPTIONS)
     try:
         root = etree.fromstring(data, parser)
     except etree.XMLSyntaxError as error:

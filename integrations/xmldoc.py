@@ -19,6 +19,18 @@ from lists.models import MAX_FIELD_ID
 from lists.services import Contact, ImportRow
 from lists.validation import CONTROL_CHARACTERS, normalize_email, normalize_mobile
 
+# lxml options for XML that callers upload: no entities, DTD or network
+# access, no huge trees, and no comments or processing instructions, which
+# would split an element's text.
+SAFE_PARSE_OPTIONS = {
+    "resolve_entities": False,
+    "no_network": True,
+    "load_dtd": False,
+    "huge_tree": False,
+    "remove_comments": True,
+    "remove_pis": True,
+}
+
 XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
 DOCTYPE = re.compile(r"<!DOCTYPE|<!ENTITY", re.IGNORECASE)
 FIELD_TAG = re.compile(r"^campo(\d{1,2})$")
@@ -75,12 +87,7 @@ def _subscribers(xml_doc):
         io.BytesIO(data),
         events=("end",),
         tag="subscriber",
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
+        **SAFE_PARSE_OPTIONS,
     )
     try:
         for _event, element in events:

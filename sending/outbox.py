@@ -6,7 +6,8 @@ every minute) publishes any row still queued a minute later. After each
 commit, the row's id goes into this process's in-memory buffer, and one
 daemon thread per process publishes the buffered ids as
 `deliver_system_mails` tasks of up to PUBLISH_BATCH_SIZE ids. A web
-request therefore never waits for the broker. On the default SQLite broker
+request only adds an id to the buffer, so it does not wait for the broker
+(tasks that run eagerly excepted, see below). On the default SQLite broker
 each publish is a committed write to the broker file, and one publish per
 batch costs far less than one per request. Delivery stays at least once:
 ids lost with a crashed process are still queued rows, which the sweep
