@@ -111,9 +111,6 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": VAR_DIR / "mailup-sim.sqlite3",
-            # Connections are kept between requests, because opening the file
-            # and setting its pragmas is a fixed cost on every request.
-            "CONN_MAX_AGE": env_int("DATABASE_CONN_MAX_AGE", 60),
             "OPTIONS": {
                 # Web, worker and sink write to one file from several
                 # processes: WAL lets readers run beside a writer, and
@@ -123,9 +120,9 @@ else:
                 "timeout": 30,
                 "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
             },
-            # Kept open as on PostgreSQL: the sink's threads use the database
-            # for every message, and opening and closing a WAL database each
-            # time cost it several milliseconds.
+            # Kept open as on PostgreSQL: opening the file and setting its
+            # pragmas is a fixed cost on every request, and the sink's threads
+            # use the database for every message.
             "CONN_MAX_AGE": env_int("DATABASE_CONN_MAX_AGE", 60),
         }
     }
