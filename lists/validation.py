@@ -15,6 +15,9 @@ from lists.models import MAX_FIELD_ID, MAX_FIELD_VALUE_LENGTH
 MAX_ID = 2_147_483_647
 FIELD_NAME = re.compile(r"^campo(\d{1,2})$", re.IGNORECASE)
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# CONTROL_CHARACTERS plus tab, LF and CR, for a value that must stay on one
+# line because it becomes a mail header, a file name or part of a URL.
+SINGLE_LINE_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 # E.164 allows at most 15 digits after the international prefix.
 MAX_INTERNATIONAL_DIGITS = 15
 MIN_NATIONAL_DIGITS = 6

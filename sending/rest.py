@@ -19,7 +19,7 @@ from lists import services as lists_services
 from lists.errors import InvalidContact
 from lists.rest import filtered, get_group, get_list, paged, read_contact, read_fields
 from lists.services import Contact
-from lists.validation import CONTROL_CHARACTERS, MAX_ID, normalize_email
+from lists.validation import CONTROL_CHARACTERS, MAX_ID, SINGLE_LINE_CONTROL_CHARACTERS, normalize_email
 from mailup_sim.filterby import Property
 from mailup_sim.rest import (
     RestError,
@@ -160,8 +160,9 @@ def read_message_body(document, partial=False):
     if not partial or "Tags" in document:
         values["tags"] = _read_tag_names(document.get("Tags"))
 
-    if "subject" in values and (not values["subject"].strip() or CONTROL_CHARACTERS.search(values["subject"])):
-        raise RestError(400, "Subject is missing or contains control characters.")
+    subject = values.get("subject")
+    if subject is not None and (not subject.strip() or SINGLE_LINE_CONTROL_CHARACTERS.search(subject)):
+        raise RestError(400, "Subject is missing or contains control characters such as a line break.")
     for column, limit in MESSAGE_TEXT_LIMITS.items():
         if len(values.get(column, "")) > limit:
             raise RestError(400, f"{MESSAGE_TEXT_NAMES[column]} is longer than {limit} characters.")
@@ -465,7 +466,7 @@ def upload_image(request, list_id=None):
     document = read_json_object(request)
     name = _text(document, "Name").strip()
     extension = name.rpartition(".")[2].lower()
-    if "/" in name or "\\" in name or CONTROL_CHARACTERS.search(name) or extension not in IMAGE_CONTENT_TYPES:
+    if "/" in name or "\\" in name or SINGLE_LINE_CONTROL_CHARACTERS.search(name) or extension not in IMAGE_CONTENT_TYPES:
         raise RestError(400, f"Name must be a file name ending in one of {', '.join(IMAGE_CONTENT_TYPES)}.")
     try:
         data = base64.b64decode(_text(document, "Base64Data"), validate=True)
@@ -701,8 +702,8 @@ def shape_sms(message):
 def read_sms_body(request):
     document = read_json_object(request)
     values = {"text": _text(document, "Content"), "subject": _text(document, "Subject"), "notes": _text(document, "Notes")}
-    if CONTROL_CHARACTERS.search(values["subject"]):
-        raise RestError(400, "Subject must not contain control characters.")
+    if SINGLE_LINE_CONTROL_CHARACTERS.search(values["subject"]):
+        raise RestError(400, "Subject must not contain control characters such as a line break.")
     return values
 
 

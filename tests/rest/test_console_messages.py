@@ -55,6 +55,28 @@ def test_create_without_subject_is_400(api):
     assert Message.objects.count() == 0
 
 
+@pytest.mark.parametrize("subject", ["Offerta\r\nBcc: x@example.org", "Offerta\nnuova", "Offerta\tnuova"])
+def test_subject_with_line_break_is_400(api, subject):
+    response = api.post("/List/1/Email", json={**MESSAGE_BODY, "Subject": subject})
+    body = assert_envelope(response, 400, "BadRequest")
+    assert "Subject" in body["ErrorDescription"]
+    assert Message.objects.count() == 0
+
+
+def test_update_subject_with_line_break_is_400(api):
+    message_id = create(api)["idMessage"]
+    response = api.put(f"/List/1/Email/{message_id}", json={"Subject": "Nuovo\roggetto"})
+    assert_envelope(response, 400, "BadRequest")
+    assert Message.objects.get(pk=message_id).subject == "Novità di dicembre"
+
+
+def test_notes_and_content_keep_line_breaks(api):
+    body = create(api, Notes="riga 1\r\nriga 2", Content="<p>a</p>\n<p>b</p>")
+    message = Message.objects.get(pk=body["idMessage"])
+    assert message.note == "riga 1\r\nriga 2"
+    assert message.html == "<p>a</p>\n<p>b</p>"
+
+
 def test_read_details(api):
     message_id = create(api)["idMessage"]
     body = api.get(f"/List/1/Email/{message_id}").json()
@@ -204,9 +226,12 @@ def test_image_upload_list_and_delete(api, http):
     assert Image.objects.count() == 0
 
 
-def test_image_with_bad_name_is_400(api):
-    response = api.post("/List/1/Images", json={"Base64Data": "aGVsbG8=", "Name": "../x.exe"})
+@pytest.mark.parametrize("name", ["../x.exe", "logo\n.png", "lo\rgo.png", "lo\tgo.png"])
+def test_image_with_bad_name_is_400(api, name):
+    # The name becomes the stored file name and the last segment of the image URL.
+    response = api.post("/List/1/Images", json={"Base64Data": "aGVsbG8=", "Name": name})
     assert_envelope(response, 400, "BadRequest")
+    assert Image.objects.count() == 0
 
 
 @pytest.mark.parametrize(

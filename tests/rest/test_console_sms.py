@@ -100,3 +100,10 @@ def test_sms_queues_are_empty_pages(api):
 def test_nul_in_sms_message_is_400(api, name):
     body = {"Content": "Offerta", "Subject": "Promo", "Notes": "", name: "a\x00b"}
     assert_envelope(api.post("/Sms/List/1/Message", json=body), 400, "BadRequest")
+
+
+@pytest.mark.parametrize("subject", ["Promo\r\nnuova", "Promo\nnuova"])
+def test_sms_subject_with_line_break_is_400(api, subject):
+    body = {"Content": "Offerta", "Subject": subject, "Notes": "riga 1\nriga 2"}
+    response = api.post("/Sms/List/1/Message", json=body)
+    assert "Subject" in assert_envelope(response, 400, "BadRequest")["ErrorDescription"]
