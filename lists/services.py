@@ -870,6 +870,20 @@ def find_group(account, group_id, mailing_list=None):
     return found
 
 
+def find_groups(mailing_list, group_ids):
+    """Return the groups of `mailing_list` with `group_ids`, in that order, from one query.
+
+    Raises GroupNotFound for the first id that is not a group of the list.
+    """
+    in_range = [group_id for group_id in group_ids if 0 < group_id <= 2**63 - 1]
+    groups = mailing_list.groups.filter(pk__in=in_range).select_related("list") if in_range else []
+    found = {group.pk: group for group in groups}
+    for group_id in group_ids:
+        if group_id not in found:
+            raise GroupNotFound(f"Group {group_id} does not exist in list {mailing_list.list_id}.")
+    return [found[group_id] for group_id in group_ids]
+
+
 def _clean_list_settings(values):
     """Validate the LIST_SETTINGS in `values` and return them; raises InvalidParameter naming the setting."""
     unknown = set(values) - set(LIST_SETTINGS)

@@ -102,13 +102,15 @@ def sending_arguments(mailing_list, options):
         "scheduled_at": delivery_date(options),
         "from_email": _sender_email(options),
         "from_name": options.get("from_name", "").strip()[:200],
-        "excluded_groups": _groups(mailing_list, parse_id_list(options.get("exclude", ""), "exclude")),
+        "excluded_groups": lists_services.find_groups(
+            mailing_list, parse_id_list(options.get("exclude", ""), "exclude")
+        ),
         "filters": _saved_filters(mailing_list, parse_id_list(options.get("filters", ""), "filters")),
         "filters_match": _filters_match(options),
     }
     targets = options.get("recipients", "")
     if send_to == "groups":
-        arguments["groups"] = _groups(mailing_list, parse_id_list(targets, "recipients"))
+        arguments["groups"] = lists_services.find_groups(mailing_list, parse_id_list(targets, "recipients"))
         if not arguments["groups"]:
             raise invalid("send_to GROUPS needs group ids in option 'recipients'.")
     elif send_to == "recipients":
@@ -139,10 +141,6 @@ def _filters_match(options):
     if raw not in FILTERS_AS_VALUES:
         raise invalid(f"Option 'filters_as' must be AND or OR; got {options['filters_as'][:40]!r}.")
     return FILTERS_AS_VALUES[raw]
-
-
-def _groups(mailing_list, group_ids):
-    return [lists_services.find_group(mailing_list.account, group_id, mailing_list) for group_id in group_ids]
 
 
 def _recipients(mailing_list, raw):

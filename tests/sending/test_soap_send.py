@@ -3,11 +3,15 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from lists import services as lists_services
 from lists.models import AccessKey, Account, Group, List, Subscription
 from sending import services
 from sending.models import Message, Sending
+from sending.soap_send import sending_arguments
 from tests.personas import demo_list
 from tests.sending.campaigns import subscribe
 from tests.sending.soap_clients import client, error_code, login, options, parse
@@ -332,6 +336,37 @@ def test_send_newsletter_fast_with_filter(send, key, sink):
     assert result.findtext("errorCode") == "0"
     received = sink.wait_for(1, sending_id=int(result.findtext("deliveryID")))
     assert [message.rcpt_to for message in received] == [["anna@example.com"]]
+
+
+def test_group_of_other_list_changes_nothing(send, key):
+    other_list_group = Group.objects.filter(list=demo_list(2)).first()
+    own_group = Group.objects.filter(list=demo_list()).first()
+    message_id = int(parse(send.CreateNewsletter(key, 1, "S", "HTML", "<p>x</p>", None)).findtext("newsletterID"))
+    chosen = options(send_to="GROUPS", recipients=f"{own_group.pk};999999;{other_list_group.pk}")
+
+    result = parse(send.SendNewsletter(key, 1, message_id, chosen))
+
+    assert result.findtext("errorCode") == "-31"
+    assert result.findtext("errorDescription") == "Group 999999 does not exist in list 1."
+    assert not Sending.objects.exists()
+
+
+def test_send_groups_resolved_in_one_query(demo):
+    mailing_list = demo_list()
+    group_ids = [lists_services.create_group(mailing_list, f"Gruppo {number}").pk for number in range(6)]
+    raw_options = {
+        "send_to": "GROUPS",
+        "recipients": ";".join(str(group_id) for group_id in reversed(group_ids[:4])),
+        "exclude": ";".join(str(group_id) for group_id in group_ids[4:]),
+    }
+
+    with CaptureQueriesContext(connection) as queries:
+        arguments = sending_arguments(mailing_list, raw_options)
+
+    assert [group.pk for group in arguments["groups"]] == list(reversed(group_ids[:4]))
+    assert [group.pk for group in arguments["excluded_groups"]] == group_ids[4:]
+    group_queries = [query for query in queries if '"lists_group"' in query["sql"]]
+    assert len(group_queries) == 2
 
 
 def test_filter_of_other_list_changes_nothing(send, key):
