@@ -154,6 +154,8 @@ class IspRuleForm(forms.Form):
     max_per_hour = forms.IntegerField(label=_("Messages per hour per source IP"), required=False, min_value=1)
     max_connections = forms.IntegerField(label=_("Connections per source IP"), required=False, min_value=1, max_value=1000)
     warmup = forms.ModelChoiceField(label=_("Warm-up schedule"), queryset=WarmupSchedule.objects.all(), required=False)
+    # Translators: write the date pattern of this language's first DATE_INPUT_FORMATS
+    # entry, which the field also uses to show a value: GG/MM/AAAA in Italian.
     warmup_started_on = forms.DateField(label=_("Warm-up start date (YYYY-MM-DD)"), required=False)
 
 

@@ -2,6 +2,7 @@
 
 import csv
 import io
+from datetime import date
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -9,7 +10,8 @@ from oauth2_provider.models import get_application_model
 
 from integrations.models import FtpAccount, PostOperation, Webhook, WebhookDelivery
 from lists.models import AccountUser, AllowedAddress, Recipient, Subscription
-from sending.models import DkimKey, IpPool, SmtpUser, WarmupSchedule
+from sending import services as sending_services
+from sending.models import DkimKey, IpPool, IspRule, SmtpUser, WarmupSchedule
 from tests.panel.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -329,6 +331,24 @@ def test_staff_admin_creates_pool_and_schedule(admin, demo_account):
 
     assert sorted(IpPool.objects.get(name="fresh").addresses.values_list("address", flat=True)) == ["127.0.0.40", "127.0.0.41"]
     assert WarmupSchedule.objects.get(name="slow").hourly_limits == [10, 20, 40]
+
+
+@pytest.mark.parametrize(
+    "language, label, typed",
+    [("it", "(GG/MM/AAAA)", "05/12/2026"), ("en", "(YYYY-MM-DD)", "2026-12-05")],
+)
+def test_warmup_date_reads_format_of_label(admin, demo_account, language, label, typed):
+    get_user_model().objects.filter(username="m1234").update(is_staff=True)
+    pool = sending_services.create_ip_pool("fresh", ["127.0.0.40"])
+    schedule = sending_services.create_warmup_schedule("slow", [10, 20])
+    page = admin.get("/console/settings/relay", HTTP_ACCEPT_LANGUAGE=language).content.decode()
+    rule = {"name": "warm", "pool": pool.pk, "priority": 0, "warmup": schedule.pk, "warmup_started_on": typed}
+
+    response = admin.post("/console/settings/relay/rules", rule, HTTP_ACCEPT_LANGUAGE=language)
+
+    assert label in page
+    assert response.status_code == 302
+    assert IspRule.objects.get(name="warm").warmup_started_on == date(2026, 12, 5)
 
 
 def test_pool_outside_loopback_is_rejected(admin):
