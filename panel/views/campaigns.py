@@ -6,6 +6,7 @@ import re
 from django.contrib import messages
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.formats import date_format
 from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -211,13 +212,16 @@ def sending_detail(request, sending_id):
         "percent": round(100 * done / statistics["total"]) if statistics["total"] else 0,
         "running": sending.status not in (Sending.Status.DONE, Sending.Status.CANCELLED),
         "status_chart": bar_chart(_status_rows(statistics), STATUS_COLOURS),
-        "hour_chart": bar_chart(
-            [(localtime(hour).strftime("%Y-%m-%d %H:00"), total) for hour, total in breakdown["delivered_by_hour"]]
-        ),
+        "hour_chart": bar_chart(_hour_rows(breakdown["delivered_by_hour"])),
         "ip_chart": bar_chart(breakdown["by_source_ip"]),
         "engagement": sending_engagement(sending, breakdown["by_isp"], statistics["total"]),
     }
     return render(request, "panel/campaigns/sending.html", context)
+
+
+def _hour_rows(delivered_by_hour):
+    """Return the hour chart rows, each hour labelled in the active language's SHORT_DATETIME_FORMAT."""
+    return [(date_format(localtime(hour), "SHORT_DATETIME_FORMAT"), total) for hour, total in delivered_by_hour]
 
 
 def _status_rows(statistics):

@@ -1,3 +1,6 @@
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 import pytest
 
 from lists import services as lists_services
@@ -153,6 +156,27 @@ def test_sending_page_and_csv_export(viewer, editor, demo_account):
     assert "<svg" in page
     assert "127.0.0.10" in page
     assert "anna@example.com,delivered" in export
+
+
+@pytest.mark.parametrize("language", ["it", "en"])
+def test_hour_chart_labels_are_localized(viewer, editor, demo_account, language):
+    subscribe(demo_account, "anna@example.com")
+    subscribe(demo_account, "bruno@example.com")
+    compose(editor)
+    sending = sending_services.queue_sending(Message.objects.get(), scheduled_at=None)
+    for email, minute in [("anna@example.com", 5), ("bruno@example.com", 40)]:
+        recipient = demo_account.recipients.get(email=email)
+        delivered_at = datetime(2026, 12, 5, 14, minute, tzinfo=ZoneInfo("Europe/Rome"))
+        Delivery.objects.create(
+            sending=sending, recipient=recipient, to_email=email, status="delivered", delivered_at=delivered_at
+        )
+
+    page = viewer.get(f"/console/sendings/{sending.pk}", HTTP_ACCEPT_LANGUAGE=language).content.decode()
+    chart = page[page.index('id="hour-chart-title"') :].split("</svg>")[0]
+
+    assert ">05/12/2026 14:00</text>" in chart
+    assert ">2</text>" in chart
+    assert "2026-12-05" not in chart
 
 
 def test_list_statistics_and_csv(viewer, editor, demo_account):
