@@ -87,12 +87,16 @@ def run_sql(url, *statements):
 
 
 def start_gunicorn(environment, port):
-    workers = environment.get("WEB_WORKERS", "2")
+    sys.path.insert(0, str(ROOT))
+    from mailup_sim.web_server import gunicorn_command
+
+    # The layout of `manage.py serve`, with its defaults unless WEB_WORKERS or WEB_THREADS are set.
+    workers = environment.get("WEB_WORKERS", "3")
+    threads = environment.get("WEB_THREADS", "2")
     command = [
-        sys.executable, "-m", "gunicorn", "mailup_sim.wsgi:application",
-        "--bind", f"127.0.0.1:{port}", "--workers", workers, "--threads", "4",
-        "--worker-class", "gthread", "--keep-alive", "30", "--log-level", "warning", "--no-control-socket",
-    ]  # fmt: skip
+        *gunicorn_command(f"127.0.0.1:{port}", workers, threads),
+        "--keep-alive", "30", "--log-level", "warning",
+    ]
     server = subprocess.Popen(command, env=environment, cwd=ROOT)
     deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
     while time.monotonic() < deadline:

@@ -298,7 +298,10 @@ class Subscription(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["recipient", "list", "channel"], name="unique_subscription_per_channel")
         ]
-        indexes = [models.Index(fields=["list", "channel", "status"])]
+        # Recipient comes last, so a page of a status listing (ordered by
+        # recipient id) walks the index and stops after the page. Without it
+        # the page sorted every subscriber of the list. Counts read the prefix.
+        indexes = [models.Index(fields=["list", "channel", "status", "recipient"], name="subscription_listing")]
 
     def __str__(self):
         return f"{self.recipient} on {self.list}: {self.status}"

@@ -483,7 +483,10 @@ def _status_page_sql():
         f"SELECT {columns} FROM {sql.table(Recipient)} recipient "
         f"JOIN {sql.table(Subscription)} subscription ON subscription.recipient_id = recipient.id "
         "WHERE subscription.list_id = %s AND subscription.channel = %s AND subscription.status = %s "
-        "ORDER BY recipient.id LIMIT %s OFFSET %s"
+        # subscription.recipient_id equals recipient.id, and naming the
+        # indexed column lets the page walk the (list, channel, status,
+        # recipient) index in order.
+        "ORDER BY subscription.recipient_id LIMIT %s OFFSET %s"
     )
 
 

@@ -109,7 +109,9 @@ if DATABASE_URL:
 else:
     DATABASES = {
         "default": {
-            "ENGINE": "django.db.backends.sqlite3",
+            # Django's SQLite backend with write transactions queued on a
+            # file lock (mailup_sim/sqlite_backend/base.py explains why).
+            "ENGINE": "mailup_sim.sqlite_backend",
             "NAME": VAR_DIR / "mailup-sim.sqlite3",
             "OPTIONS": {
                 # Web, worker and sink write to one file from several
@@ -252,7 +254,11 @@ DEFAULT_CONSOLE_ID = env_int("DEFAULT_CONSOLE_ID", 1234, minimum=1)
 
 # --- Web server used by `manage.py serve` --------------------------------
 WEB_BIND = env_str("WEB_BIND", "127.0.0.1:8000")
-WEB_WORKERS = env_int("WEB_WORKERS", 2, minimum=1)
+# Processes and threads: on 2 cores, 4 threads per process doubled the CPU
+# time of a request (threads taking turns on the interpreter lock), and 3
+# processes kept both cores busy while one waited for the database.
+WEB_WORKERS = env_int("WEB_WORKERS", 3, minimum=1)
+WEB_THREADS = env_int("WEB_THREADS", 2, minimum=1)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],

@@ -148,3 +148,26 @@ def test_sink_alone_needs_no_broker():
     assert needs_broker(["sink"]) is False
     assert needs_broker(["sink", "ftp"]) is True
     assert needs_broker(["web"]) is True
+
+
+def test_web_part_spreads_connections_over_workers(settings):
+    command = serve.part_commands()["web"]
+
+    assert command[command.index("--worker-class") + 1] == "gthread"
+    assert "--reuse-port" in command
+    assert command[command.index("--workers") + 1] == str(settings.WEB_WORKERS)
+    assert command[command.index("--threads") + 1] == str(settings.WEB_THREADS)
+
+
+def test_busy_web_port_rejected():
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        bind = f"127.0.0.1:{listener.getsockname()[1]}"
+
+        with pytest.raises(CommandError, match=f"WEB_BIND {bind} is already in use"):
+            serve.check_port_free(bind)
+
+
+def test_free_web_port_passes():
+    serve.check_port_free(f"127.0.0.1:{free_port()}")

@@ -47,6 +47,19 @@ def test_publisher_batches_ids(monkeypatch):
     assert all(len(batch) <= outbox.PUBLISH_BATCH_SIZE for batch in recorder.batches)
 
 
+def test_publisher_gathers_a_burst_into_one_batch(monkeypatch):
+    recorder = RecordingPublish()
+    monkeypatch.setattr(outbox, "_publish", recorder)
+    monkeypatch.setattr(outbox, "GATHER_SECONDS", 0.5)
+    publisher = outbox.SystemMailPublisher()
+
+    for mail_id in range(1, 8):
+        publisher.add(mail_id)
+
+    assert recorder.wait_for_ids(7)
+    assert recorder.batches == [list(range(1, 8))]
+
+
 @pytest.fixture
 def tasks_not_eager():
     """Turn off the Celery app's eager mode, as a deployment runs, for one test."""

@@ -2,6 +2,7 @@
 
 import json
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -9,11 +10,13 @@ import time
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
 from kombu.exceptions import OperationalError as KombuOperationalError
 
 from lists.demo import describe, seed_demo
 from lists.models import Account
 from mailup_sim.celery import app as celery_app
+from mailup_sim.web_server import gunicorn_command
 
 PARTS = ("web", "worker", "beat", "sink", "inbound", "ftp", "submission")
 # The SMTP sink queues no Celery task, so it runs while the broker is down.
@@ -24,22 +27,33 @@ STOP_TIMEOUT_SECONDS = 15
 BROKER_REPLY_TIMEOUT_SECONDS = 10
 
 
+def check_port_free(bind):
+    """Raise CommandError when something listens on `bind` already.
+
+    With --reuse-port a second server of the same user would share the port
+    with the first and get half its connections, instead of failing.
+    """
+    host, _, port = bind.rpartition(":")
+    if not port.isdigit():
+        return
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        # As gunicorn does, so connections of a server that just stopped
+        # (TIME_WAIT) do not count as in use; a listening socket still does.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host.strip("[]"), int(port)))
+        except OSError as error:
+            raise CommandError(
+                f"WEB_BIND {bind} is already in use ({error.strerror}); stop the other server or set WEB_BIND."
+            ) from error
+
+
 def part_commands():
     """Map each part to its command line; every part uses this interpreter and these settings."""
     python = sys.executable
     manage = str(settings.BASE_DIR / "manage.py")
     return {
-        "web": [
-            python, "-m", "gunicorn", "mailup_sim.wsgi:application",
-            "--bind", settings.WEB_BIND,
-            "--workers", str(settings.WEB_WORKERS),
-            "--threads", "4",
-            "--access-logfile", "-",
-            # Gunicorn's control socket has one fixed path per user, so a
-            # second copy of serve (or a test's) would take it over. serve
-            # stops its children by signal and does not need the socket.
-            "--no-control-socket",
-        ],
+        "web": [*gunicorn_command(settings.WEB_BIND, settings.WEB_WORKERS, settings.WEB_THREADS), "--access-logfile", "-"],
         "worker": [python, "-m", "celery", "-A", "mailup_sim", "worker", "--loglevel", "INFO", "--concurrency", "2"],
         "beat": [
             python, "-m", "celery", "-A", "mailup_sim", "beat", "--loglevel", "INFO",
@@ -76,6 +90,8 @@ class Command(BaseCommand):
         if needs_broker(parts):
             declare_queues()
 
+        if "web" in parts:
+            check_port_free(settings.WEB_BIND)
         commands = part_commands()
         children = {part: subprocess.Popen(commands[part]) for part in parts}
         self._print_banner(parts, demo)
@@ -103,7 +119,7 @@ class Command(BaseCommand):
             lines.append(f"  SMTP+ submission (transactional)     {settings.SUBMISSION_SMTP_BIND}:{settings.SUBMISSION_SMTP_PORT}")
         if "worker" in parts or "beat" in parts:
             lines.append(f"  Celery broker                        {_redact(settings.CELERY_BROKER_URL)}")
-        lines.append(f"  database                             {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}")
+        lines.append(f"  database                             {connection.vendor}")
         if demo:
             lines.append("Demo console (python manage.py seed_demo --json prints it as JSON):")
             lines.append(json.dumps(demo, indent=2))

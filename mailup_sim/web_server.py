@@ -1,0 +1,22 @@
+"""The gunicorn command line of the web part, without Django imports, so bench scripts can start the same server."""
+
+import sys
+
+
+def gunicorn_command(bind, workers, threads):
+    """Return the command line of the web part; bench/endpoints.py starts the same layout."""
+    return [
+        sys.executable, "-m", "gunicorn", "mailup_sim.wsgi:application",
+        "--bind", bind, "--workers", str(workers), "--threads", str(threads),
+        # gthread keeps connections alive between requests, also with one thread.
+        "--worker-class", "gthread",
+        # Each worker listens on a socket of its own, and the kernel spreads
+        # new connections over them. On one shared socket the first worker to
+        # wake took most of 50 keep-alive connections (44 of 50 in one run)
+        # while the others idled.
+        "--reuse-port",
+        # Gunicorn's control socket has one fixed path per user, so a second
+        # copy of serve (or a test's) would take it over. serve stops its
+        # children by signal and does not need the socket.
+        "--no-control-socket",
+    ]  # fmt: skip

@@ -1,0 +1,98 @@
+"""Write transactions on SQLite take turns on a file lock shared by every process, and never wait forever."""
+
+import fcntl
+import threading
+
+import pytest
+from django.db import OperationalError, connection, connections, transaction
+
+pytestmark = pytest.mark.skipif(connection.vendor != "sqlite", reason="the write lock belongs to the SQLite backend")
+
+
+@pytest.fixture
+def other_process_lock(transactional_db):
+    """The write lock file opened on its own, as another process holds it."""
+    with open(f"{connection.settings_dict['NAME']}.write-lock", "a+b") as lock_file:
+        yield lock_file
+
+
+def lock_is_free(lock_file):
+    try:
+        fcntl.flock(lock_file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    fcntl.flock(lock_file.fileno(), fcntl.LOCK_UN)
+    return True
+
+
+def test_transaction_holds_lock_until_commit(other_process_lock):
+    with transaction.atomic():
+        connection.cursor().execute("SELECT 1")
+        assert not lock_is_free(other_process_lock)
+
+    assert lock_is_free(other_process_lock)
+
+
+def test_rollback_drops_lock(other_process_lock):
+    with pytest.raises(ZeroDivisionError):
+        with transaction.atomic():
+            1 / 0
+
+    assert lock_is_free(other_process_lock)
+
+
+def test_waiter_gives_up_after_timeout(other_process_lock, monkeypatch):
+    monkeypatch.setitem(connection.settings_dict["OPTIONS"], "timeout", 0.2)
+    fcntl.flock(other_process_lock.fileno(), fcntl.LOCK_EX)
+
+    with pytest.raises(OperationalError, match="database is locked"):
+        with transaction.atomic():
+            pass
+
+    fcntl.flock(other_process_lock.fileno(), fcntl.LOCK_UN)
+    with transaction.atomic():
+        connection.cursor().execute("SELECT 1")
+    assert lock_is_free(other_process_lock)
+
+
+def test_waiter_proceeds_when_lock_is_dropped(other_process_lock):
+    fcntl.flock(other_process_lock.fileno(), fcntl.LOCK_EX)
+    threading.Timer(0.2, fcntl.flock, (other_process_lock.fileno(), fcntl.LOCK_UN)).start()
+
+    with transaction.atomic():
+        connection.cursor().execute("SELECT 1")
+
+    assert lock_is_free(other_process_lock)
+
+
+def test_concurrent_writers_all_commit(transactional_db):
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE write_lock_counter (value integer)")
+        cursor.execute("INSERT INTO write_lock_counter VALUES (0)")
+    errors = []
+
+    def increment_many():
+        try:
+            for _ in range(25):
+                with transaction.atomic():
+                    with connection.cursor() as cursor:
+                        cursor.execute("SELECT value FROM write_lock_counter")
+                        (value,) = cursor.fetchone()
+                        cursor.execute("UPDATE write_lock_counter SET value = %s", [value + 1])
+        except Exception as error:  # reported below, so a failure names its cause
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    writers = [threading.Thread(target=increment_many) for _ in range(6)]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join()
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT value FROM write_lock_counter")
+        total = cursor.fetchone()[0]
+        cursor.execute("DROP TABLE write_lock_counter")
+    assert errors == []
+    assert total == 150
