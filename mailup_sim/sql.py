@@ -66,6 +66,20 @@ def fetch_instances(model, names, sql, params):
     return [model.from_db(connection.alias, attnames, convert_row(model, names, row)) for row in rows]
 
 
+def fetch_rows(model, names, sql, params):
+    """Run `sql`, whose SELECT list is select_list(model, names), and return its rows as dicts by attribute name.
+
+    The values pass through the ORM's converters, as in fetch_instances,
+    but no model instance is built, which costs more than the read itself
+    for a page of listed recipients.
+    """
+    attnames = [field.attname for field, _expression, _converters in _columns(model, names)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return [dict(zip(attnames, convert_row(model, names, row))) for row in rows]
+
+
 def fetch_value(sql, params):
     """Run `sql` and return the first column of its first row, or None without rows."""
     with connection.cursor() as cursor:

@@ -28,6 +28,8 @@ DEFINITIONS = [
             fields={"1": "tab\there", "2": 'quote " and \\', "3": "ñ \x00 \U0001f600", "39": "x", "40": "ignored"},
         ),
         Recipient(pk=4, email="c@example.com", fields={"1": 5, "2": 1.5, "3": None, "39": ["a", {"b": True}]}),
+        Recipient(pk=6, email="", mobile_prefix="0039", mobile_number=None, fields={"1": "", "2": "", "39": 0}),
+        Recipient(pk=7, email="e\u00e8@example.com", mobile_prefix=None, mobile_number="333", fields={}),
     ],
 )
 def test_encoder_matches_json_dumps(recipient):
