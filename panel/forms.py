@@ -6,6 +6,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from lists.models import Group, List, Subscription
+from lists.validation import SINGLE_LINE_CONTROL_CHARACTERS
 from sending import services as sending_services
 from sending.models import SavedFilter
 
@@ -115,6 +116,20 @@ class MessageForm(forms.Form):
     def __init__(self, *args, account, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["list"].queryset = account.lists.all()
+
+    def clean_subject(self):
+        return _one_line(self.cleaned_data["subject"])
+
+    def clean_preheader(self):
+        return _one_line(self.cleaned_data["preheader"])
+
+
+def _one_line(value):
+    # The subject becomes a mail header and the pre-header sits beside it in
+    # mail clients, so neither may hold a line break.
+    if SINGLE_LINE_CONTROL_CHARACTERS.search(value):
+        raise forms.ValidationError(_("Write this on one line, without line breaks or control characters."))
+    return value
 
 
 class SendForm(forms.Form):

@@ -14,7 +14,7 @@ from lxml import etree
 
 from lists import services as lists_services
 from lists.errors import InvalidContact
-from lists.validation import normalize_email
+from lists.validation import SINGLE_LINE_CONTROL_CHARACTERS, normalize_email
 from mailup_sim import soap
 from sending import services
 from sending.models import SavedFilter
@@ -281,7 +281,15 @@ def new_message(mailing_list, subject, content_type, content, options):
     if not subject.strip():
         raise invalid("Parameter 'subject' is missing.")
     html = message_html(content_type, content)
-    return services.create_message(mailing_list, subject.strip(), html, **message_fields(options))
+    return services.create_message(mailing_list, one_line_subject(subject), html, **message_fields(options))
+
+
+def one_line_subject(subject):
+    """Return the stripped subject, or raise the invalid-parameter error when it contains a line break or control character."""
+    subject = subject.strip()
+    if SINGLE_LINE_CONTROL_CHARACTERS.search(subject):
+        raise invalid("Parameter 'subject' must be one line without control characters.")
+    return subject
 
 
 @operation(
@@ -297,7 +305,7 @@ def edit_newsletter(call, access_key, list_id, newsletter_id, subject, type, con
     message = services.find_message(list_of(access_key, list_id), newsletter_id)
     changes = {"html": message_html(type, content), **message_fields(options)}
     if subject.strip():
-        changes["subject"] = subject.strip()
+        changes["subject"] = one_line_subject(subject)
     if "note" not in options:
         del changes["note"]
     services.update_message(message, **changes)

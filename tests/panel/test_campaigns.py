@@ -42,6 +42,15 @@ def test_compose_inlines_css_and_generates_text(editor, demo_account):
     assert message.preheader == "Solo per te"
 
 
+@pytest.mark.parametrize("field", ["subject", "preheader"])
+def test_compose_line_break_rejected(editor, demo_account, field):
+    response = compose(editor, **{field: "Novità\r\nBcc: x@example.com"})
+
+    assert response.status_code == 200
+    assert "on one line" in response.content.decode() or "una sola riga" in response.content.decode()
+    assert not Message.objects.exists()
+
+
 def test_compose_page_offers_merge_tags(editor):
     page = editor.get("/console/messages/new").content.decode()
 

@@ -227,6 +227,25 @@ def test_create_newsletter_rejects_other_types(send, key, content_type):
     assert not Message.objects.exists()
 
 
+@pytest.mark.parametrize("subject", ["Prima\r\nBcc: x@example.com", "Prima\nriga", "Tab\tdentro"])
+def test_subject_line_break_rejected(send, key, subject):
+    result = parse(send.CreateNewsletter(key, 1, subject, "HTML", "<p>x</p>", None))
+
+    assert result.findtext("errorCode") == "-2"
+    assert "subject" in result.findtext("errorDescription")
+    assert not Message.objects.exists()
+
+
+def test_edit_subject_line_break_rejected(send, key):
+    created = parse(send.CreateNewsletter(key, 1, "Prima", "HTML", "<p>uno</p>", None))
+    message_id = int(created.findtext("newsletterID"))
+
+    result = parse(send.EditNewsletter(key, 1, message_id, "Seconda\nriga", "HTML", "<p>due</p>", None))
+
+    assert result.findtext("errorCode") == "-2"
+    assert Message.objects.get().subject == "Prima"
+
+
 def test_edit_newsletter(send, key):
     created = parse(send.CreateNewsletter(key, 1, "Prima", "HTML", "<p>uno</p>", options(note="n")))
     message_id = int(created.findtext("newsletterID"))
