@@ -23,6 +23,7 @@ import fcntl
 import logging
 import os
 import time
+import weakref
 
 from django.db import OperationalError
 from django.db.backends.sqlite3 import base
@@ -37,11 +38,28 @@ WAIT_STEP_MAX_SECONDS = 0.001
 DEFAULT_TIMEOUT_SECONDS = 5
 
 
+# Every wrapper of this process, so a forked child can forget the lock files it inherited.
+_wrappers = weakref.WeakSet()
+
+
+def _forget_inherited_lock_files():
+    # A child shares each inherited open file, and the flock on it, with its
+    # parent. Unlocking it would end the parent's turn, so the child opens
+    # its own file when it next writes.
+    for wrapper in list(_wrappers):
+        wrapper._write_lock_file = None
+        wrapper._holds_write_lock = False
+
+
+os.register_at_fork(after_in_child=_forget_inherited_lock_files)
+
+
 class DatabaseWrapper(base.DatabaseWrapper):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._write_lock_file = None
         self._holds_write_lock = False
+        _wrappers.add(self)
 
     def _start_transaction_under_autocommit(self):
         if self.is_in_memory_db():

@@ -1,6 +1,7 @@
 """Write transactions on SQLite take turns on a file lock shared by every process, and never wait forever."""
 
 import fcntl
+import os
 import threading
 
 import pytest
@@ -96,3 +97,19 @@ def test_concurrent_writers_all_commit(transactional_db):
         cursor.execute("DROP TABLE write_lock_counter")
     assert errors == []
     assert total == 150
+
+
+def test_forked_child_keeps_parent_turn(other_process_lock):
+    with transaction.atomic():
+        connection.cursor().execute("SELECT 1")
+        child = os.fork()
+        if child == 0:
+            # The child ends its inherited copy of the connection, as Celery's
+            # pool does, and must not end the parent's turn with it.
+            connection.close()
+            os._exit(0)
+        os.waitpid(child, 0)
+
+        assert not lock_is_free(other_process_lock)
+
+    assert lock_is_free(other_process_lock)
