@@ -186,3 +186,14 @@ def test_unix_socket_web_bind_shares_one_socket():
 def test_tcp_web_bind_uses_reuse_port():
     for bind in ("127.0.0.1:8000", "localhost:8000", "[::1]:8000"):
         assert "--reuse-port" in gunicorn_command(bind, 3, 2), bind
+
+
+def test_foreign_web_address_not_reported_busy():
+    # 192.0.2.1 (TEST-NET-1) is on no interface of this host, so binding
+    # fails with EADDRNOTAVAIL. No other server is to blame.
+    with pytest.raises(CommandError) as raised:
+        serve.check_port_free("192.0.2.1:8000")
+
+    assert "already in use" not in str(raised.value)
+    assert "WEB_BIND 192.0.2.1:8000" in str(raised.value)
+    assert "Cannot assign requested address" in str(raised.value)
