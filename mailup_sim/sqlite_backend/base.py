@@ -22,6 +22,7 @@ have no file to lock.
 import fcntl
 import logging
 import os
+import stat
 import time
 
 from django.db import OperationalError
@@ -107,7 +108,16 @@ class DatabaseWrapper(base.DatabaseWrapper):
         # object, not a bare descriptor, is closed with a connection that a
         # finished thread leaves to the garbage collector.
         if self._write_lock_file is None:
-            path = f"{self.settings_dict['NAME']}.write-lock"
-            descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            database = self.settings_dict["NAME"]
+            path = f"{database}.write-lock"
+            try:
+                descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+            except FileExistsError:
+                descriptor = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+            else:
+                # The database file's mode, whatever the umask, as SQLite 3.40.1
+                # gives its -wal and -shm files, so every user who may write
+                # the database may take the lock.
+                os.fchmod(descriptor, stat.S_IMODE(os.stat(database).st_mode))
             self._write_lock_file = os.fdopen(descriptor, "r+b", buffering=0)
         return self._write_lock_file

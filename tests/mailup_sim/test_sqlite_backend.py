@@ -1,10 +1,16 @@
 """Write transactions on SQLite take turns on a file lock shared by every process, and never wait forever."""
 
+import copy
 import fcntl
+import os
+import sqlite3
+import stat
 import threading
 
 import pytest
 from django.db import OperationalError, connection, connections, transaction
+
+from mailup_sim.sqlite_backend.base import DatabaseWrapper
 
 pytestmark = pytest.mark.skipif(connection.vendor != "sqlite", reason="the write lock belongs to the SQLite backend")
 
@@ -96,3 +102,22 @@ def test_concurrent_writers_all_commit(transactional_db):
         cursor.execute("DROP TABLE write_lock_counter")
     assert errors == []
     assert total == 150
+
+
+def test_lock_file_gets_database_file_mode(tmp_path, transactional_db):
+    # SQLite gives its -wal and -shm files the database file's mode, so
+    # processes of several users can share a group-writable database. A
+    # lock file readable by its creator only would fail their transactions.
+    settings_dict = copy.deepcopy(connection.settings_dict)
+    settings_dict["NAME"] = str(tmp_path / "shared.sqlite3")
+    sqlite3.connect(settings_dict["NAME"]).close()
+    os.chmod(settings_dict["NAME"], 0o664)
+    wrapper = DatabaseWrapper(settings_dict, alias="lock_mode")
+
+    wrapper.set_autocommit(False, force_begin_transaction_with_broken_autocommit=True)
+    wrapper.rollback()
+    wrapper.set_autocommit(True)
+    wrapper.close()
+
+    assert stat.S_IMODE(os.stat(f"{settings_dict['NAME']}.write-lock").st_mode) == 0o664
+
