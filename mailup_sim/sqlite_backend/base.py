@@ -48,8 +48,8 @@ class DatabaseWrapper(base.DatabaseWrapper):
         if self.is_in_memory_db():
             return super()._start_transaction_under_autocommit()
 
-        self._take_write_lock()
         try:
+            self._take_write_lock()
             super()._start_transaction_under_autocommit()
         except BaseException:
             self._drop_write_lock()
@@ -81,6 +81,10 @@ class DatabaseWrapper(base.DatabaseWrapper):
         timeout = self.settings_dict["OPTIONS"].get("timeout", DEFAULT_TIMEOUT_SECONDS)
         deadline = time.monotonic() + timeout
         pause = WAIT_STEP_SECONDS
+        # Set before flock(), so that an exception raised by a signal handler
+        # just after the call returns still drops the lock. Unlocking a file
+        # that this connection has not locked does nothing.
+        self._holds_write_lock = True
         while True:
             try:
                 fcntl.flock(lock_file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -95,12 +99,11 @@ class DatabaseWrapper(base.DatabaseWrapper):
                     raise OperationalError("database is locked") from None
                 time.sleep(pause)
                 pause = min(pause * 2, WAIT_STEP_MAX_SECONDS)
-        self._holds_write_lock = True
 
     def _drop_write_lock(self):
         if self._holds_write_lock:
-            self._holds_write_lock = False
             fcntl.flock(self._write_lock_file.fileno(), fcntl.LOCK_UN)
+            self._holds_write_lock = False
 
     def _lock_file(self):
         # One open file per connection: flock() locks belong to an open

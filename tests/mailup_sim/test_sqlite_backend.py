@@ -10,6 +10,7 @@ import threading
 import pytest
 from django.db import OperationalError, connection, connections, transaction
 
+from mailup_sim.sqlite_backend import base
 from mailup_sim.sqlite_backend.base import DatabaseWrapper
 
 pytestmark = pytest.mark.skipif(connection.vendor != "sqlite", reason="the write lock belongs to the SQLite backend")
@@ -121,3 +122,23 @@ def test_lock_file_gets_database_file_mode(tmp_path, transactional_db):
 
     assert stat.S_IMODE(os.stat(f"{settings_dict['NAME']}.write-lock").st_mode) == 0o664
 
+
+
+def test_exception_right_after_flock_drops_lock(other_process_lock, monkeypatch):
+    # A signal handler (Celery's soft time limit, Ctrl-C) can raise at the
+    # first bytecode after the flock() call returns, before the backend
+    # has recorded that it holds the lock.
+    real_flock = fcntl.flock
+
+    def flock_then_interrupt(descriptor, operation):
+        real_flock(descriptor, operation)
+        if operation & fcntl.LOCK_EX:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(base.fcntl, "flock", flock_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        with transaction.atomic():
+            pass
+    monkeypatch.setattr(base.fcntl, "flock", real_flock)
+
+    assert lock_is_free(other_process_lock)
