@@ -24,6 +24,8 @@ import threading
 import time
 from collections import deque
 
+from celery.signals import worker_process_shutdown
+
 logger = logging.getLogger(__name__)
 
 # Ids per published task. A worker sends a batch's mails one after the
@@ -123,6 +125,14 @@ publisher = SystemMailPublisher()
 # what it still buffers instead of leaving it to the sweep.
 atexit.register(publisher.flush)
 os.register_at_fork(after_in_child=publisher._reset)
+
+
+@worker_process_shutdown.connect
+def _flush_at_pool_process_exit(**_signal_kwargs):
+    # Celery's prefork pool (billiard) ends its processes with os._exit,
+    # which skips atexit, so ids buffered during the gather pause would
+    # wait for the stalled-mail sweep.
+    publisher.flush()
 
 
 def publish_after_commit(mail_id):

@@ -22,6 +22,7 @@ have no file to lock.
 import fcntl
 import logging
 import os
+import stat
 import time
 import weakref
 
@@ -65,8 +66,8 @@ class DatabaseWrapper(base.DatabaseWrapper):
         if self.is_in_memory_db():
             return super()._start_transaction_under_autocommit()
 
-        self._take_write_lock()
         try:
+            self._take_write_lock()
             super()._start_transaction_under_autocommit()
         except BaseException:
             self._drop_write_lock()
@@ -98,6 +99,10 @@ class DatabaseWrapper(base.DatabaseWrapper):
         timeout = self.settings_dict["OPTIONS"].get("timeout", DEFAULT_TIMEOUT_SECONDS)
         deadline = time.monotonic() + timeout
         pause = WAIT_STEP_SECONDS
+        # Set before flock(), so that an exception raised by a signal handler
+        # just after the call returns still drops the lock. Unlocking a file
+        # that this connection has not locked does nothing.
+        self._holds_write_lock = True
         while True:
             try:
                 fcntl.flock(lock_file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -112,12 +117,11 @@ class DatabaseWrapper(base.DatabaseWrapper):
                     raise OperationalError("database is locked") from None
                 time.sleep(pause)
                 pause = min(pause * 2, WAIT_STEP_MAX_SECONDS)
-        self._holds_write_lock = True
 
     def _drop_write_lock(self):
         if self._holds_write_lock:
-            self._holds_write_lock = False
             fcntl.flock(self._write_lock_file.fileno(), fcntl.LOCK_UN)
+            self._holds_write_lock = False
 
     def _lock_file(self):
         # One open file per connection: flock() locks belong to an open
@@ -125,7 +129,16 @@ class DatabaseWrapper(base.DatabaseWrapper):
         # object, not a bare descriptor, is closed with a connection that a
         # finished thread leaves to the garbage collector.
         if self._write_lock_file is None:
-            path = f"{self.settings_dict['NAME']}.write-lock"
-            descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            database = self.settings_dict["NAME"]
+            path = f"{database}.write-lock"
+            try:
+                descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+            except FileExistsError:
+                descriptor = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+            else:
+                # The database file's mode, whatever the umask, as SQLite 3.40.1
+                # gives its -wal and -shm files, so every user who may write
+                # the database may take the lock.
+                os.fchmod(descriptor, stat.S_IMODE(os.stat(database).st_mode))
             self._write_lock_file = os.fdopen(descriptor, "r+b", buffering=0)
         return self._write_lock_file

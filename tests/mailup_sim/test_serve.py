@@ -17,6 +17,7 @@ from django.core.management.base import CommandError
 from mailup_sim.celery import app as celery_app
 from mailup_sim.management.commands import serve
 from mailup_sim.management.commands.serve import declare_queues, needs_broker
+from mailup_sim.web_server import gunicorn_command
 from tests.support import free_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -171,3 +172,28 @@ def test_busy_web_port_rejected():
 
 def test_free_web_port_passes():
     serve.check_port_free(f"127.0.0.1:{free_port()}")
+
+
+def test_unix_socket_web_bind_shares_one_socket():
+    # Linux rejects SO_REUSEPORT on unix sockets (EOPNOTSUPP), so workers
+    # asked for it never bind and the server serves no request.
+    command = gunicorn_command("unix:/tmp/mailup-sim-web.sock", 3, 2)
+
+    assert "--reuse-port" not in command
+    assert command[command.index("--bind") + 1] == "unix:/tmp/mailup-sim-web.sock"
+
+
+def test_tcp_web_bind_uses_reuse_port():
+    for bind in ("127.0.0.1:8000", "localhost:8000", "[::1]:8000"):
+        assert "--reuse-port" in gunicorn_command(bind, 3, 2), bind
+
+
+def test_foreign_web_address_not_reported_busy():
+    # 192.0.2.1 (TEST-NET-1) is on no interface of this host, so binding
+    # fails with EADDRNOTAVAIL. No other server is to blame.
+    with pytest.raises(CommandError) as raised:
+        serve.check_port_free("192.0.2.1:8000")
+
+    assert "already in use" not in str(raised.value)
+    assert "WEB_BIND 192.0.2.1:8000" in str(raised.value)
+    assert "Cannot assign requested address" in str(raised.value)

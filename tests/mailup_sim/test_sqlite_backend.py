@@ -1,11 +1,17 @@
 """Write transactions on SQLite take turns on a file lock shared by every process, and never wait forever."""
 
+import copy
 import fcntl
 import os
+import sqlite3
+import stat
 import threading
 
 import pytest
 from django.db import OperationalError, connection, connections, transaction
+
+from mailup_sim.sqlite_backend import base
+from mailup_sim.sqlite_backend.base import DatabaseWrapper
 
 pytestmark = pytest.mark.skipif(connection.vendor != "sqlite", reason="the write lock belongs to the SQLite backend")
 
@@ -111,5 +117,43 @@ def test_forked_child_keeps_parent_turn(other_process_lock):
         os.waitpid(child, 0)
 
         assert not lock_is_free(other_process_lock)
+
+    assert lock_is_free(other_process_lock)
+
+
+def test_lock_file_gets_database_file_mode(tmp_path, transactional_db):
+    # SQLite gives its -wal and -shm files the database file's mode, so
+    # processes of several users can share a group-writable database. A
+    # lock file readable by its creator only would fail their transactions.
+    settings_dict = copy.deepcopy(connection.settings_dict)
+    settings_dict["NAME"] = str(tmp_path / "shared.sqlite3")
+    sqlite3.connect(settings_dict["NAME"]).close()
+    os.chmod(settings_dict["NAME"], 0o664)
+    wrapper = DatabaseWrapper(settings_dict, alias="lock_mode")
+
+    wrapper.set_autocommit(False, force_begin_transaction_with_broken_autocommit=True)
+    wrapper.rollback()
+    wrapper.set_autocommit(True)
+    wrapper.close()
+
+    assert stat.S_IMODE(os.stat(f"{settings_dict['NAME']}.write-lock").st_mode) == 0o664
+
+
+def test_exception_right_after_flock_drops_lock(other_process_lock, monkeypatch):
+    # A signal handler (Celery's soft time limit, Ctrl-C) can raise at the
+    # first bytecode after the flock() call returns, before the backend
+    # has recorded that it holds the lock.
+    real_flock = fcntl.flock
+
+    def flock_then_interrupt(descriptor, operation):
+        real_flock(descriptor, operation)
+        if operation & fcntl.LOCK_EX:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(base.fcntl, "flock", flock_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        with transaction.atomic():
+            pass
+    monkeypatch.setattr(base.fcntl, "flock", real_flock)
 
     assert lock_is_free(other_process_lock)

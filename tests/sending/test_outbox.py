@@ -1,10 +1,12 @@
 """The outbox publisher enqueues committed system mail in batches, off the request thread, at least once."""
 
+import collections
 import os
 import threading
 import time
 
 import pytest
+from celery.signals import worker_process_shutdown
 
 from sending import outbox
 from sending.models import SystemMail
@@ -131,3 +133,17 @@ def test_forked_child_starts_with_empty_buffer():
 
     assert child_pending == 0
     assert parent_pending == [12345]
+
+
+def test_pool_process_exit_publishes_buffer(monkeypatch):
+    # Celery's prefork pool ends a process with os._exit, which skips the
+    # atexit flush, so ids buffered during the gather pause need the
+    # pool's own exit signal.
+    recorder = RecordingPublish()
+    monkeypatch.setattr(outbox, "_publish", recorder)
+    monkeypatch.setattr(outbox.publisher, "_pending", collections.deque([501, 502]))
+
+    worker_process_shutdown.send(sender="worker@test", pid=os.getpid(), exitcode=0)
+
+    assert recorder.batches == [[501, 502]]
+    assert not outbox.publisher._pending

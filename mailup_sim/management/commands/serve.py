@@ -1,5 +1,6 @@
 """Run the whole platform as child processes of one command."""
 
+import errno
 import json
 import signal
 import socket
@@ -43,8 +44,13 @@ def check_port_free(bind):
         try:
             probe.bind((host.strip("[]"), int(port)))
         except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                raise CommandError(
+                    f"WEB_BIND {bind} is already in use ({error.strerror}); stop the other server or set WEB_BIND."
+                ) from error
+            # An address of no local interface, or a host name that does not resolve.
             raise CommandError(
-                f"WEB_BIND {bind} is already in use ({error.strerror}); stop the other server or set WEB_BIND."
+                f"WEB_BIND {bind} is invalid ({error.strerror}); set it to an address of this host."
             ) from error
 
 
