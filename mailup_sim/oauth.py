@@ -35,6 +35,7 @@ from oauth2_provider.oauth2_validators import GRANT_TYPE_MAPPING, OAuth2Validato
 from oauthlib.oauth2 import OAuth2Error
 
 from lists.models import Account, AccountUser
+from mailup_sim import sql
 
 logger = logging.getLogger(__name__)
 
@@ -380,8 +381,22 @@ def _find_live_token_account(raw_token):
     0.05 ms, where the ORM query behind oauthlib took about 0.6 ms.
     """
     checksum = hashlib.sha256(raw_token.encode("utf-8")).hexdigest()
-    found = list(Account.objects.raw(_live_token_account_sql(), [checksum, timezone.now()]))
-    return found[0] if found else None
+    now = sql.prepare_value(get_access_token_model(), "expires", timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(_live_token_account_sql(), [checksum, now])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+
+    *account_columns, user_id, user_active = row
+    account = sql.instance_from_row(Account, ACCOUNT_COLUMNS, account_columns)
+    account.bearer_user_id = user_id
+    account.bearer_user_active = bool(user_active)
+    return account
+
+
+# Every column of Account, so the bearer's account is a complete instance.
+ACCOUNT_COLUMNS = tuple(field.attname for field in Account._meta.concrete_fields)
 
 
 @functools.cache
@@ -392,7 +407,7 @@ def _live_token_account_sql():
     account_table = quote(Account._meta.db_table)
     user_table = quote(get_user_model()._meta.db_table)
     return (
-        "SELECT account.*, token.user_id AS bearer_user_id, login.is_active AS bearer_user_active "
+        f"SELECT {sql.select_list(Account, ACCOUNT_COLUMNS, 'account')}, token.user_id, login.is_active "
         f"FROM {token_table} token "
         f"JOIN {user_table} login ON login.id = token.user_id "
         f"JOIN {member_table} member ON member.user_id = token.user_id "
