@@ -396,7 +396,7 @@ def _find_live_token_account(raw_token):
 
 
 # Every column of Account, so the bearer's account is a complete instance.
-ACCOUNT_COLUMNS = tuple(field.attname for field in Account._meta.concrete_fields)
+ACCOUNT_COLUMNS = sql.concrete_names(Account)
 
 
 @functools.cache
