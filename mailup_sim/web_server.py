@@ -4,7 +4,7 @@ import sys
 
 
 def gunicorn_command(bind, workers, threads):
-    """Return the command line of the web part; bench/endpoints.py starts the same layout."""
+    """Return the command line of the web part. bench/endpoints.py starts the same layout."""
     command = [
         sys.executable, "-m", "gunicorn", "mailup_sim.wsgi:application",
         "--bind", bind, "--workers", str(workers), "--threads", str(threads),

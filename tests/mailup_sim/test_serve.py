@@ -151,7 +151,7 @@ def test_sink_alone_needs_no_broker():
     assert needs_broker(["web"]) is True
 
 
-def test_web_part_spreads_connections_over_workers(settings):
+def test_web_part_layout(settings):
     command = serve.part_commands()["web"]
 
     assert command[command.index("--worker-class") + 1] == "gthread"
@@ -174,7 +174,7 @@ def test_free_web_port_passes():
     serve.check_port_free(f"127.0.0.1:{free_port()}")
 
 
-def test_unix_socket_web_bind_shares_one_socket():
+def test_unix_bind_shares_one_socket():
     # Linux rejects SO_REUSEPORT on unix sockets (EOPNOTSUPP), so workers
     # asked for it never bind and the server serves no request.
     command = gunicorn_command("unix:/tmp/mailup-sim-web.sock", 3, 2)

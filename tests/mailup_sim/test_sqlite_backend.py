@@ -139,7 +139,7 @@ def test_lock_file_gets_database_file_mode(tmp_path, transactional_db):
     assert stat.S_IMODE(os.stat(f"{settings_dict['NAME']}.write-lock").st_mode) == 0o664
 
 
-def test_exception_right_after_flock_drops_lock(other_process_lock, monkeypatch):
+def test_exception_after_flock_drops_lock(other_process_lock, monkeypatch):
     # A signal handler (Celery's soft time limit, Ctrl-C) can raise at the
     # first bytecode after the flock() call returns, before the backend
     # has recorded that it holds the lock.

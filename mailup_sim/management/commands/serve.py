@@ -38,19 +38,19 @@ def check_port_free(bind):
     if not port.isdigit():
         return
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
-        # As gunicorn does, so connections of a server that just stopped
-        # (TIME_WAIT) do not count as in use; a listening socket still does.
+        # Set as gunicorn sets it, so connections of a server that just
+        # stopped (TIME_WAIT) do not count as in use. A listening socket does.
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host.strip("[]"), int(port)))
         except OSError as error:
             if error.errno == errno.EADDRINUSE:
                 raise CommandError(
-                    f"WEB_BIND {bind} is already in use ({error.strerror}); stop the other server or set WEB_BIND."
+                    f"WEB_BIND {bind} is already in use ({error.strerror}). Stop the other server or set WEB_BIND to a free port."
                 ) from error
             # An address of no local interface, or a host name that does not resolve.
             raise CommandError(
-                f"WEB_BIND {bind} is invalid ({error.strerror}); set it to an address of this host."
+                f"WEB_BIND {bind} is invalid ({error.strerror}). Set it to an address of this host."
             ) from error
 
 
