@@ -37,6 +37,8 @@ WAIT_STEP_SECONDS = 0.0001
 WAIT_STEP_MAX_SECONDS = 0.001
 # SQLite's own default busy timeout, when the settings give none.
 DEFAULT_TIMEOUT_SECONDS = 5
+# Values that cached_until_change keeps per connection before it starts over.
+MAX_UNCHANGED_VALUES = 256
 
 
 # Every wrapper of this process, so a forked child can forget the lock files it inherited.
@@ -60,7 +62,36 @@ class DatabaseWrapper(base.DatabaseWrapper):
         super().__init__(*args, **kwargs)
         self._write_lock_file = None
         self._holds_write_lock = False
+        self._unchanged_values = {}
+        self._unchanged_values_connection = None
         _wrappers.add(self)
+
+    def cached_until_change(self, key, compute):
+        """Return compute(), or what it returned for `key` if no change was committed to the database since.
+
+        SQLite's `data_version` moves when another connection, in this
+        process or another, commits; `total_changes` counts this
+        connection's own writes. Both are read before compute() runs, so a
+        commit that lands during it makes the next call compute again.
+        Inside a transaction every call computes, because the transaction's
+        snapshot may be older than the cached value.
+        """
+        if self.in_atomic_block or self.is_in_memory_db():
+            return compute()
+
+        self.ensure_connection()
+        reconnected = self._unchanged_values_connection is not self.connection
+        if reconnected or len(self._unchanged_values) > MAX_UNCHANGED_VALUES:
+            self._unchanged_values = {}
+            self._unchanged_values_connection = self.connection
+        version = (self.connection.execute("PRAGMA data_version").fetchone()[0], self.connection.total_changes)
+        cached = self._unchanged_values.get(key)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+
+        value = compute()
+        self._unchanged_values[key] = (version, value)
+        return value
 
     def _start_transaction_under_autocommit(self):
         if self.is_in_memory_db():

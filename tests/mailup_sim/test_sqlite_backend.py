@@ -157,3 +157,77 @@ def test_exception_after_flock_drops_lock(other_process_lock, monkeypatch):
     monkeypatch.setattr(base.fcntl, "flock", real_flock)
 
     assert lock_is_free(other_process_lock)
+
+
+class Computations:
+    """A compute() for cached_until_change that counts its calls."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self):
+        self.calls += 1
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT COUNT(*) FROM cached_count_rows")
+            return cursor.fetchone()[0]
+
+
+@pytest.fixture
+def counted_table(transactional_db):
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE cached_count_rows (value integer)")
+    yield Computations()
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE cached_count_rows")
+
+
+def test_unchanged_database_reuses_value(counted_table):
+    assert connection.cached_until_change("rows", counted_table) == 0
+    assert connection.cached_until_change("rows", counted_table) == 0
+
+    assert counted_table.calls == 1
+
+
+def test_commit_by_another_connection_computes_again(counted_table):
+    connection.cached_until_change("rows", counted_table)
+    other = sqlite3.connect(connection.settings_dict["NAME"])
+    with other:
+        other.execute("INSERT INTO cached_count_rows VALUES (1)")
+    other.close()
+
+    assert connection.cached_until_change("rows", counted_table) == 1
+    assert counted_table.calls == 2
+
+
+def test_own_write_computes_again(counted_table):
+    connection.cached_until_change("rows", counted_table)
+    with connection.cursor() as cursor:
+        cursor.execute("INSERT INTO cached_count_rows VALUES (1)")
+
+    assert connection.cached_until_change("rows", counted_table) == 1
+
+
+def test_rolled_back_write_leaves_value_correct(counted_table):
+    connection.cached_until_change("rows", counted_table)
+    with pytest.raises(ZeroDivisionError):
+        with transaction.atomic():
+            connection.cursor().execute("INSERT INTO cached_count_rows VALUES (1)")
+            1 / 0
+
+    assert connection.cached_until_change("rows", counted_table) == 0
+
+
+def test_transaction_always_computes(counted_table):
+    with transaction.atomic():
+        connection.cached_until_change("rows", counted_table)
+        connection.cached_until_change("rows", counted_table)
+
+    assert counted_table.calls == 2
+
+
+def test_reconnect_forgets_values(counted_table):
+    connection.cached_until_change("rows", counted_table)
+    connection.close()
+
+    connection.cached_until_change("rows", counted_table)
+    assert counted_table.calls == 2

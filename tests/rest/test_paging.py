@@ -1,7 +1,10 @@
 """The paged envelope: page size and number in any case, pages past the end, bad values."""
 
 import pytest
+from django.db import connection
 
+from lists.models import List
+from lists.services import REASON_ADMINISTRATOR, Contact, Source, unsubscribe
 from tests.rest.conftest import assert_envelope
 
 FIELD_COUNT = 39
@@ -77,3 +80,20 @@ def test_orderby_with_quotes_and_plus(api):
 
 def test_unknown_orderby_key_is_400(api):
     assert_envelope(api.get("/Recipient/DynamicFields?orderby=Colour"), 400, "BadRequest")
+
+
+def test_total_follows_changes_between_pages(api, monkeypatch):
+    """The count a page repeats follows subscriptions made by the API and by other connections."""
+    if connection.vendor == "sqlite":
+        # Server threads keep their connection, and the count it cached, between requests, as in production.
+        monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 60)
+
+    before = envelope(api.get("/List/1/Recipients/Subscribed?pageSize=1"))["TotalElementsCount"]
+    assert api.post("/List/1/Recipient", json={"Email": "paging-total@example.com"}).status_code == 200
+    assert envelope(api.get("/List/1/Recipients/Subscribed?pageSize=1"))["TotalElementsCount"] == before + 1
+
+    # The test's own connection is not the server thread's one.
+    mailing_list = List.objects.get(account__console_id=1234, list_id=1)
+    contact = Contact(email="paging-total@example.com")
+    unsubscribe(mailing_list.account, mailing_list, contact, Source.API, REASON_ADMINISTRATOR)
+    assert envelope(api.get("/List/1/Recipients/Subscribed?pageSize=1"))["TotalElementsCount"] == before

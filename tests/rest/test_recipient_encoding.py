@@ -4,15 +4,15 @@ import json
 
 import pytest
 
-from lists.models import FieldDefinition, Recipient
-from lists.rest import recipient_encoder, recipient_shaper
+from lists.models import Recipient
+from lists.rest import FieldColumn, recipient_encoder, recipient_shaper
 
-DEFINITIONS = [
-    FieldDefinition(field_id=1, name="nome"),
-    FieldDefinition(field_id=2, name='città "quoted" \\ back'),
-    FieldDefinition(field_id=3, name="emoji \U0001f600 and \u2028"),
-    FieldDefinition(field_id=39, name="last"),
-]
+DEFINITIONS = (
+    FieldColumn(field_id=1, name="nome"),
+    FieldColumn(field_id=2, name='città "quoted" \\ back'),
+    FieldColumn(field_id=3, name="emoji \U0001f600 and \u2028"),
+    FieldColumn(field_id=39, name="last"),
+)
 
 
 @pytest.mark.parametrize(
@@ -41,4 +41,4 @@ def test_encoder_matches_json_dumps(recipient):
 def test_encoder_without_definitions():
     recipient = Recipient(pk=5, email="d@example.com", fields={"1": "x"})
 
-    assert recipient_encoder([])(recipient) == json.dumps(recipient_shaper(None, [])(recipient))
+    assert recipient_encoder(())(recipient) == json.dumps(recipient_shaper(None, [])(recipient))
