@@ -527,8 +527,15 @@ class FieldColumn(NamedTuple):
 def field_definitions(account):
     """Return the account's dynamic fields as a tuple of FieldColumn in field id order.
 
-    The tuple is hashable, so the tables built from it are cached per set of definitions.
+    The tuple is hashable, so the tables built from it are cached per set
+    of definitions. Like a listing's count, it is read again only after the
+    database changed (see sql.fetch_value_until_change), because a client
+    walking a list page by page reads the same 39 fields on every page.
     """
+    return sql.cached_until_change(("field_definitions", account.pk), lambda: _read_field_definitions(account))
+
+
+def _read_field_definitions(account):
     with connection.cursor() as cursor:
         cursor.execute(_field_definitions_sql(), [account.pk])
         return tuple(FieldColumn(field_id, name) for field_id, name in cursor.fetchall())

@@ -107,17 +107,25 @@ def fetch_value(sql, params):
     return row[0] if row else None
 
 
+def cached_until_change(key, compute):
+    """Return compute(), reusing what it returned for `key` on this connection while the database is unchanged.
+
+    On SQLite the connection keeps the value until a change is committed
+    (see cached_until_change in mailup_sim.sqlite_backend); on other
+    databases every call computes. compute() must read the database only,
+    and return a value that its callers do not modify.
+    """
+    db = current_connection()
+    if not hasattr(db, "cached_until_change"):
+        return compute()
+    return db.cached_until_change(key, compute)
+
+
 def fetch_value_until_change(sql, params):
     """Return fetch_value(sql, params), reusing the value last read on this connection while the database is unchanged.
 
-    A client that walks a big list page by page repeats the same count on
-    every page. On SQLite the connection keeps the value until a change is
-    committed (see cached_until_change in mailup_sim.sqlite_backend); on
-    other databases every call reads.
+    A client that walks a big list page by page repeats the same count on every page.
     """
-    cached_until_change = getattr(current_connection(), "cached_until_change", None)
-    if cached_until_change is None:
-        return fetch_value(sql, params)
     return cached_until_change((sql, tuple(params)), lambda: fetch_value(sql, params))
 
 

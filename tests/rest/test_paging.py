@@ -3,7 +3,7 @@
 import pytest
 from django.db import connection
 
-from lists.models import List
+from lists.models import FieldDefinition, List
 from lists.services import REASON_ADMINISTRATOR, Contact, Source, unsubscribe
 from tests.rest.conftest import assert_envelope
 
@@ -97,3 +97,17 @@ def test_total_follows_changes_between_pages(api, monkeypatch):
     contact = Contact(email="paging-total@example.com")
     unsubscribe(mailing_list.account, mailing_list, contact, Source.API, REASON_ADMINISTRATOR)
     assert envelope(api.get("/List/1/Recipients/Subscribed?pageSize=1"))["TotalElementsCount"] == before
+
+
+def test_fields_follow_rename_between_pages(api, monkeypatch):
+    """A field renamed by another connection shows its new name on the next page."""
+    if connection.vendor == "sqlite":
+        monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 60)
+    assert api.post("/List/1/Recipient", json={"Email": "paging-fields@example.com"}).status_code == 200
+    first = envelope(api.get("/List/1/Recipients/Subscribed?pageSize=1"))["Items"][0]
+    assert first["Fields"][0]["Description"] == "nome"
+
+    FieldDefinition.objects.filter(account__console_id=1234, field_id=1).update(name="first name")
+
+    item = envelope(api.get("/List/1/Recipients/Subscribed?pageSize=1"))["Items"][0]
+    assert item["Fields"][0]["Description"] == "first name"
