@@ -74,6 +74,10 @@ def prepare_database(environment):
         run_sql(admin_url, f"DROP DATABASE IF EXISTS {BENCH_DATABASE}", f"CREATE DATABASE {BENCH_DATABASE}")
     manage = [sys.executable, str(ROOT / "manage.py")]
     subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], env=environment, check=True)
+    # As `manage.py serve` does, so the workers' first publishes of system
+    # mail do not race to create the same queue on the SQLite broker.
+    declare = "from mailup_sim.management.commands.serve import declare_queues; declare_queues()"
+    subprocess.run([*manage, "shell", "-c", declare], env=environment, check=True)
     seeded = subprocess.run([*manage, "seed_demo", "--json"], env=environment, check=True, capture_output=True)
     return json.loads(seeded.stdout)
 
