@@ -14,6 +14,7 @@ from pyftpdlib.ioloop import IOLoop
 from pyftpdlib.servers import FTPServer
 
 from integrations import ftpzip, services
+from integrations.models import FtpTransfer
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +80,17 @@ class BatchFtpHandler(FTPHandler):
     account = None
 
     def on_file_received(self, file):
+        self._record(FtpTransfer.Direction.UPLOAD, file, completed=True)
         self._receive(file)
+
+    def on_incomplete_file_received(self, file):
+        self._record(FtpTransfer.Direction.UPLOAD, file, completed=False)
+
+    def on_file_sent(self, file):
+        self._record(FtpTransfer.Direction.DOWNLOAD, file, completed=True)
+
+    def on_incomplete_file_sent(self, file):
+        self._record(FtpTransfer.Direction.DOWNLOAD, file, completed=False)
 
     def ftp_RNTO(self, path):
         # Clients that upload under a temporary name and rename it at the
@@ -88,6 +99,17 @@ class BatchFtpHandler(FTPHandler):
         if renamed:
             self._receive(renamed[1])
         return renamed
+
+    def _record(self, direction, path, completed):
+        # A failed record must not end the session or stop the import.
+        close_old_connections()
+        try:
+            ftp_path = self.fs.fs2ftp(path)
+            services.record_ftp_transfer(
+                self.account, self.username, direction, ftp_path, path, completed, self.remote_ip
+            )
+        except Exception:
+            logger.exception("ftp transfer record failed account=%s path=%s", self.account.console_id, path)
 
     def _receive(self, path):
         close_old_connections()

@@ -87,6 +87,29 @@ class ImportFile(models.Model):
         return f"{self.name} into {self.list_id}: {self.status}"
 
 
+class FtpTransfer(models.Model):
+    """One file an FTP client uploaded or downloaded, completed or cut short, as `/sink/api/ftp` lists it."""
+
+    class Direction(models.TextChoices):
+        UPLOAD = "upload", "upload"
+        DOWNLOAD = "download", "download"
+
+    account = models.ForeignKey("lists.Account", on_delete=models.CASCADE, related_name="ftp_transfers")
+    username = models.CharField(max_length=64)
+    direction = models.CharField(max_length=8, choices=Direction.choices)
+    path = models.CharField(max_length=1024, help_text="Path in the account's FTP home, as the client names it.")
+    size = models.BigIntegerField(help_text="Bytes of the file on the server when the transfer ended.")
+    completed = models.BooleanField()
+    remote_ip = models.GenericIPAddressField()
+    finished_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return f"{self.direction} {self.path} ({self.size} bytes)"
+
+
 class UnsubscribeExport(models.Model):
     """One run of the unsubscriber export of a list: it wrote the opt-outs after `since` up to `until`."""
 

@@ -21,7 +21,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from integrations import csv_import, importing, json_import, xmldoc
-from integrations.models import FtpAccount, Import, ImportFile, WebhookDelivery
+from integrations.models import FtpAccount, FtpTransfer, Import, ImportFile, WebhookDelivery
 from lists import services as lists_services
 from lists.models import Account, List
 
@@ -136,6 +136,37 @@ def find_import_list(account, path):
     if not name.endswith(IMPORT_SUFFIXES) or name.endswith(REPORT_SUFFIX) or name.startswith("."):
         return None
     return List.objects.filter(account=account, list_id=int(parts[1])).first()
+
+
+def record_ftp_transfer(account, username, direction, ftp_path, local_path, completed, remote_ip):
+    """Store one FTP upload or download for the inspection API and return it.
+
+    `ftp_path` is the path as the client names it, from the root of its
+    home. `local_path` is the file on the server, whose size is recorded
+    (0 when an interrupted upload left no file).
+    """
+    try:
+        size = os.path.getsize(local_path)
+    except OSError:
+        size = 0
+    transfer = FtpTransfer.objects.create(
+        account=account,
+        username=username,
+        direction=direction,
+        path=ftp_path,
+        size=size,
+        completed=completed,
+        remote_ip=remote_ip,
+    )
+    logger.info(
+        "ftp %s account=%s path=%s size=%s completed=%s",
+        direction,
+        account.console_id,
+        ftp_path,
+        size,
+        completed,
+    )
+    return transfer
 
 
 def receive_upload(account, path):

@@ -1,13 +1,14 @@
-"""The webhook part of the sink inspection API: every delivery with its attempts, for tests and CRM developers."""
+"""The integration parts of the sink inspection API: webhook deliveries with their attempts, and FTP transfers."""
 
 from django.db.models import Prefetch
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from integrations.models import WebhookAttempt, WebhookDelivery
+from integrations.models import FtpTransfer, WebhookAttempt, WebhookDelivery
 from sending.sink_api import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, _bounded_int, reject_nul
 
 STATUSES = set(WebhookDelivery.Status.values)
+DIRECTIONS = set(FtpTransfer.Direction.values)
 
 
 def summarize_delivery(delivery):
@@ -67,3 +68,45 @@ class WebhookDeliveryListView(APIView):
         page = queryset.prefetch_related(Prefetch("attempt_log", WebhookAttempt.objects.order_by("id")))
         items = [summarize_delivery(delivery) for delivery in page[offset : offset + limit]]
         return Response({"total": total, "offset": offset, "limit": limit, "deliveries": items})
+
+
+def summarize_transfer(transfer):
+    return {
+        "id": transfer.pk,
+        "account": transfer.account.console_id,
+        "username": transfer.username,
+        "direction": transfer.direction,
+        "path": transfer.path,
+        "size": transfer.size,
+        "completed": transfer.completed,
+        "remote_ip": transfer.remote_ip,
+        "finished_at": transfer.finished_at.isoformat(),
+    }
+
+
+class FtpTransferListView(APIView):
+    """GET lists FTP uploads and downloads, newest first, filtered by `account`, `direction` and `path` (a substring)."""
+
+    def get(self, request):
+        params = request.query_params
+        direction = params.get("direction", "")
+        if direction and direction not in DIRECTIONS:
+            return Response({"error": f"direction must be one of {', '.join(sorted(DIRECTIONS))}."}, status=400)
+        try:
+            account = _bounded_int(params.get("account"), None, 1, 2**31 - 1, "account")
+            limit = _bounded_int(params.get("limit"), DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE, "limit")
+            offset = _bounded_int(params.get("offset"), 0, 0, 10**9, "offset")
+            reject_nul(params, ("path",))
+        except ValueError as error:
+            return Response({"error": str(error)}, status=400)
+
+        queryset = FtpTransfer.objects.select_related("account").order_by("-id")
+        if direction:
+            queryset = queryset.filter(direction=direction)
+        if account is not None:
+            queryset = queryset.filter(account__console_id=account)
+        if params.get("path"):
+            queryset = queryset.filter(path__icontains=params["path"])
+        total = queryset.count()
+        items = [summarize_transfer(transfer) for transfer in queryset[offset : offset + limit]]
+        return Response({"total": total, "offset": offset, "limit": limit, "transfers": items})

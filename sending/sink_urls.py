@@ -1,6 +1,6 @@
 from django.urls import path
 
-from integrations import sink_api as webhook_sink_api
+from integrations import sink_api as integration_sink_api
 from sending import isp_api, sink_api
 
 urlpatterns = [
@@ -8,7 +8,8 @@ urlpatterns = [
     path("messages/<int:message_id>", sink_api.MessageDetailView.as_view()),
     path("messages/<int:message_id>/raw", sink_api.raw_message),
     path("sms", sink_api.SmsListView.as_view()),
-    path("webhooks", webhook_sink_api.WebhookDeliveryListView.as_view()),
+    path("webhooks", integration_sink_api.WebhookDeliveryListView.as_view()),
+    path("ftp", integration_sink_api.FtpTransferListView.as_view()),
     path("rules", isp_api.RuleListView.as_view()),
     path("rules/<int:rule_id>", isp_api.RuleDetailView.as_view()),
     path("inbound", isp_api.InboundListView.as_view()),

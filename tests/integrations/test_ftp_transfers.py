@@ -1,0 +1,89 @@
+"""Every file an FTP client uploads or downloads is listed by GET /sink/api/ftp, newest first."""
+
+import io
+import time
+
+import pytest
+
+from integrations import services
+from integrations.models import FtpTransfer
+from lists.models import Account
+from tests.integrations.conftest import import_and_report, upload
+
+
+def listing(client, query, total):
+    """Return the listing of `query` once it has `total` transfers: the server records one after its 226 reply."""
+    deadline = time.monotonic() + 30
+    while True:
+        body = client.get(f"/sink/api/ftp?{query}").json()
+        if body["total"] >= total or time.monotonic() > deadline:
+            return body
+        time.sleep(0.05)
+
+
+def test_upload_and_download_are_listed(ftp, ftp_server, client):
+    import_and_report(ftp, ftp_server.home(), 1, "contacts.csv", "111\nanna@example.com\n")
+    ftp.retrbinary("RETR /import/1/contacts.report.csv", io.BytesIO().write)
+
+    body = listing(client, "", 2)
+
+    assert body["total"] == 2
+    download, uploaded = body["transfers"]
+    assert download["direction"] == "download"
+    assert download["path"] == "/import/1/contacts.report.csv"
+    assert download["completed"] is True
+    assert download["size"] > 0
+    assert uploaded == {
+        "id": uploaded["id"],
+        "account": 1234,
+        "username": "ftp1234",
+        "direction": "upload",
+        "path": "/import/1/contacts.csv",
+        "size": len("111\nanna@example.com\n"),
+        "completed": True,
+        "remote_ip": "127.0.0.1",
+        "finished_at": uploaded["finished_at"],
+    }
+
+
+def test_filters_by_direction_account_and_path(ftp, ftp_server, client):
+    upload(ftp, "/export/notes.txt", "a")
+    ftp.retrbinary("RETR /export/notes.txt", io.BytesIO().write)
+
+    assert listing(client, "account=1234&path=NOTES", 2)["total"] == 2
+    uploads = client.get("/sink/api/ftp?direction=upload").json()["transfers"]
+    assert [item["direction"] for item in uploads] == ["upload"]
+    assert client.get("/sink/api/ftp?account=999").json()["total"] == 0
+    assert client.get("/sink/api/ftp?path=other").json()["total"] == 0
+
+
+@pytest.mark.parametrize(
+    "query", ["direction=sideways", "account=abc", "account=0", "limit=0", "offset=-1", "path=a%00b"]
+)
+def test_bad_filter_is_400(db, client, query):
+    response = client.get(f"/sink/api/ftp?{query}")
+
+    assert response.status_code == 400
+    assert query.split("=")[0] in response.json()["error"]
+
+
+def test_vanished_upload_records_size_zero(demo, tmp_path):
+    account = Account.objects.get(console_id=1234)
+
+    transfer = services.record_ftp_transfer(
+        account, "ftp1234", FtpTransfer.Direction.UPLOAD, "/import/1/gone.csv", tmp_path / "gone.csv", False, "127.0.0.1"
+    )
+
+    assert transfer.size == 0
+    assert transfer.completed is False
+
+
+def test_aborted_upload_is_listed_incomplete(ftp, ftp_server, client):
+    data_socket = ftp.transfercmd("STOR /export/partial.txt")
+    data_socket.sendall(b"x" * 1000)
+    ftp.abort()
+    data_socket.close()
+
+    [transfer] = listing(client, "", 1)["transfers"]
+    assert transfer["path"] == "/export/partial.txt"
+    assert transfer["completed"] is False
