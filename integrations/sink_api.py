@@ -5,7 +5,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from integrations.models import FtpTransfer, WebhookAttempt, WebhookDelivery
-from sending.sink_api import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, _bounded_int, reject_nul
+from sending.sink_api import _bounded_int, read_window, reject_nul
 
 STATUSES = set(WebhookDelivery.Status.values)
 DIRECTIONS = set(FtpTransfer.Direction.values)
@@ -53,8 +53,7 @@ class WebhookDeliveryListView(APIView):
         if status and status not in STATUSES:
             return Response({"error": f"status must be one of {', '.join(sorted(STATUSES))}."}, status=400)
         try:
-            limit = _bounded_int(params.get("limit"), DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE, "limit")
-            offset = _bounded_int(params.get("offset"), 0, 0, 10**9, "offset")
+            limit, offset = read_window(params)
             reject_nul(params, ("url",))
         except ValueError as error:
             return Response({"error": str(error)}, status=400)
@@ -94,8 +93,7 @@ class FtpTransferListView(APIView):
             return Response({"error": f"direction must be one of {', '.join(sorted(DIRECTIONS))}."}, status=400)
         try:
             account = _bounded_int(params.get("account"), None, 1, 2**31 - 1, "account")
-            limit = _bounded_int(params.get("limit"), DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE, "limit")
-            offset = _bounded_int(params.get("offset"), 0, 0, 10**9, "offset")
+            limit, offset = read_window(params)
             reject_nul(params, ("path",))
         except ValueError as error:
             return Response({"error": str(error)}, status=400)

@@ -6,7 +6,7 @@ from rest_framework.views import APIView
 
 from sending import services
 from sending.models import InboundMessage, SinkRule
-from sending.sink_api import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, _bounded_int
+from sending.sink_api import _bounded_int, read_window
 
 
 def summarize_rule(rule):
@@ -98,8 +98,7 @@ class InboundListView(APIView):
             return Response({"error": f"verdict must be one of {', '.join(InboundMessage.Verdict.values)}."}, status=400)
         try:
             delivery = _bounded_int(params.get("delivery"), None, 0, 10**12, "delivery")
-            limit = _bounded_int(params.get("limit"), DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE, "limit")
-            offset = _bounded_int(params.get("offset"), 0, 0, 10**9, "offset")
+            limit, offset = read_window(params)
         except ValueError as error:
             return Response({"error": str(error)}, status=400)
 

@@ -45,8 +45,7 @@ class MessageListView(APIView):
         queryset = SinkMessage.objects.all()
         try:
             queryset = _filter(queryset, request.query_params)
-            limit = _bounded_int(request.query_params.get("limit"), DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE, "limit")
-            offset = _bounded_int(request.query_params.get("offset"), 0, 0, 10**9, "offset")
+            limit, offset = read_window(request.query_params)
         except ValueError as error:
             return Response({"error": str(error)}, status=400)
 
@@ -84,6 +83,13 @@ def reject_nul(params, names):
     for name in names:
         if "\x00" in params.get(name, ""):
             raise ValueError(f"{name} contains a NUL character.")
+
+
+def read_window(params):
+    """Return the (limit, offset) of a listing's query parameters; raise ValueError naming a bad one."""
+    limit = _bounded_int(params.get("limit"), DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE, "limit")
+    offset = _bounded_int(params.get("offset"), 0, 0, 10**9, "offset")
+    return limit, offset
 
 
 def _bounded_int(raw, default, minimum, maximum, name):
@@ -142,8 +148,7 @@ class SmsListView(APIView):
             for name, column in (("account", "account_console_id"), ("list", "list_id"), ("sending", "sending_id")):
                 if params.get(name):
                     queryset = queryset.filter(**{column: _bounded_int(params[name], None, 0, 2**31 - 1, name)})
-            limit = _bounded_int(params.get("limit"), DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE, "limit")
-            offset = _bounded_int(params.get("offset"), 0, 0, 10**9, "offset")
+            limit, offset = read_window(params)
         except ValueError as error:
             return Response({"error": str(error)}, status=400)
 
