@@ -70,21 +70,31 @@ class DatabaseWrapper(base.DatabaseWrapper):
         """Return compute(), or what it returned for `key` if no change was committed to the database since.
 
         SQLite's `data_version` moves when another connection, in this
-        process or another, commits; `total_changes` counts this
-        connection's own writes. Both are read before compute() runs, so a
-        commit that lands during it makes the next call compute again.
-        Inside a transaction every call computes, because the transaction's
-        snapshot may be older than the cached value.
+        process or another, commits. This connection's own changes move
+        `total_changes` (rows written by INSERT, UPDATE and DELETE) or
+        `schema_version` (CREATE, DROP and ALTER). All three are read before
+        compute() runs, so a commit that lands during it makes the next call
+        compute again. Inside a transaction (an atomic block, or one begun
+        with autocommit off or by a raw BEGIN or SAVEPOINT) every call
+        computes and nothing is kept, because the transaction's snapshot may
+        be older than the kept value and its writes may still roll back.
         """
         if self.in_atomic_block or self.is_in_memory_db():
             return compute()
 
         self.ensure_connection()
-        reconnected = self._unchanged_values_connection is not self.connection
-        if reconnected or len(self._unchanged_values) > MAX_UNCHANGED_VALUES:
+        sqlite_connection = self.connection
+        if sqlite_connection.in_transaction:
+            return compute()
+        reconnected = self._unchanged_values_connection is not sqlite_connection
+        if reconnected or len(self._unchanged_values) >= MAX_UNCHANGED_VALUES:
             self._unchanged_values = {}
-            self._unchanged_values_connection = self.connection
-        version = (self.connection.execute("PRAGMA data_version").fetchone()[0], self.connection.total_changes)
+            self._unchanged_values_connection = sqlite_connection
+        version = (
+            sqlite_connection.execute("PRAGMA data_version").fetchone()[0],
+            sqlite_connection.execute("PRAGMA schema_version").fetchone()[0],
+            sqlite_connection.total_changes,
+        )
         cached = self._unchanged_values.get(key)
         if cached is not None and cached[0] == version:
             return cached[1]

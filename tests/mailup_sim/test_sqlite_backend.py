@@ -5,6 +5,8 @@ import fcntl
 import os
 import sqlite3
 import stat
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -231,3 +233,65 @@ def test_reconnect_forgets_values(counted_table):
 
     connection.cached_until_change("rows", counted_table)
     assert counted_table.calls == 2
+
+
+def test_commit_by_another_process_computes_again(counted_table):
+    connection.cached_until_change("rows", counted_table)
+    insert = (
+        "import sqlite3, sys\n"
+        "other = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+        "other.execute('INSERT INTO cached_count_rows VALUES (1)')\n"
+    )
+    subprocess.run([sys.executable, "-c", insert, connection.settings_dict["NAME"]], check=True, timeout=30)
+
+    assert connection.cached_until_change("rows", counted_table) == 1
+
+
+def test_manual_rollback_leaves_value_correct(counted_table):
+    # With autocommit off, Django is in no atomic block, but SQLite is in
+    # a transaction from the first write until the rollback.
+    connection.cached_until_change("rows", counted_table)
+    transaction.set_autocommit(False)
+    try:
+        connection.cursor().execute("INSERT INTO cached_count_rows VALUES (1)")
+        assert connection.cached_until_change("rows", counted_table) == 1
+        transaction.rollback()
+    finally:
+        transaction.set_autocommit(True)
+
+    assert connection.cached_until_change("rows", counted_table) == 0
+
+
+def test_raw_savepoint_rollback_leaves_value_correct(counted_table):
+    connection.cached_until_change("rows", counted_table)
+    with connection.cursor() as cursor:
+        cursor.execute("SAVEPOINT bulk")
+        cursor.execute("INSERT INTO cached_count_rows VALUES (1)")
+        assert connection.cached_until_change("rows", counted_table) == 1
+        cursor.execute("ROLLBACK TO bulk")
+        cursor.execute("RELEASE bulk")
+
+    assert connection.cached_until_change("rows", counted_table) == 0
+
+
+def test_own_schema_change_computes_again(counted_table):
+    # total_changes counts rows written by INSERT, UPDATE and DELETE, not
+    # the rows that DROP TABLE removes.
+    with connection.cursor() as cursor:
+        cursor.execute("INSERT INTO cached_count_rows VALUES (1)")
+    assert connection.cached_until_change("rows", counted_table) == 1
+
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE cached_count_rows")
+        cursor.execute("CREATE TABLE cached_count_rows (value integer)")
+
+    assert connection.cached_until_change("rows", counted_table) == 0
+
+
+def test_kept_values_are_bounded(counted_table):
+    sizes = []
+    for key in range(3 * base.MAX_UNCHANGED_VALUES):
+        connection.cached_until_change(("rows", key), counted_table)
+        sizes.append(len(connection._unchanged_values))
+
+    assert max(sizes) == base.MAX_UNCHANGED_VALUES
