@@ -582,8 +582,9 @@ def recipient_encoder(definitions):
     `definitions` is a tuple of FieldColumn. The constant part of each
     field's object is encoded once per set of definitions, not once per
     recipient, because a page of 20 recipients with 39 fields each took
-    most of the listing's time in the shaping and in json.dumps; building
-    it took a tenth of a millisecond per page, hence the cache.
+    most of the listing's time in the shaping and in json.dumps. Building
+    those parts took a tenth of a millisecond per page, so the encoder is
+    cached.
     """
     columns = []
     for definition in definitions:

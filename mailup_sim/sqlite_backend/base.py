@@ -74,10 +74,10 @@ class DatabaseWrapper(base.DatabaseWrapper):
         `total_changes` (rows written by INSERT, UPDATE and DELETE) or
         `schema_version` (CREATE, DROP and ALTER). All three are read before
         compute() runs, so a commit that lands during it makes the next call
-        compute again. Inside a transaction (an atomic block, or one begun
-        with autocommit off or by a raw BEGIN or SAVEPOINT) every call
-        computes and nothing is kept, because the transaction's snapshot may
-        be older than the kept value and its writes may still roll back.
+        compute again. Inside a transaction every call computes and nothing
+        is kept: an atomic block, or a transaction begun with autocommit off
+        or by a raw BEGIN or SAVEPOINT. Its snapshot may be older than the
+        kept value, and its writes may still roll back.
         """
         if self.in_atomic_block or self.is_in_memory_db():
             return compute()
