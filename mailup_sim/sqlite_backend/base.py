@@ -176,10 +176,19 @@ class DatabaseWrapper(base.DatabaseWrapper):
                 descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
             except FileExistsError:
                 descriptor = os.open(path, os.O_RDWR | os.O_CLOEXEC)
-            else:
-                # The database file's mode, whatever the umask, as SQLite 3.40.1
-                # gives its -wal and -shm files, so every user who may write
-                # the database may take the lock.
-                os.fchmod(descriptor, stat.S_IMODE(os.stat(database).st_mode))
+            # The database file's mode, whatever the umask, as SQLite 3.40.1
+            # gives its -wal and -shm files, so every user who may write the
+            # database may take the lock.
+            _give_database_mode(descriptor, database)
             self._write_lock_file = os.fdopen(descriptor, "r+b", buffering=0)
         return self._write_lock_file
+
+
+def _give_database_mode(descriptor, database):
+    # Earlier versions created the lock file 0600. Only the file's owner
+    # may change its mode, so such a file is mended when its owner next
+    # writes, and other users' transactions fail until then.
+    wanted = stat.S_IMODE(os.stat(database).st_mode)
+    current = os.fstat(descriptor)
+    if stat.S_IMODE(current.st_mode) != wanted and current.st_uid == os.geteuid():
+        os.fchmod(descriptor, wanted)

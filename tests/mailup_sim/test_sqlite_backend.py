@@ -123,22 +123,43 @@ def test_forked_child_keeps_parent_turn(other_process_lock):
     assert lock_is_free(other_process_lock)
 
 
-def test_lock_file_gets_database_file_mode(tmp_path, transactional_db):
-    # SQLite gives its -wal and -shm files the database file's mode, so
-    # processes of several users can share a group-writable database. A
-    # lock file readable by its creator only would fail their transactions.
+def group_writable_database(tmp_path):
+    """Return the settings of a new database file with mode 0664."""
     settings_dict = copy.deepcopy(connection.settings_dict)
     settings_dict["NAME"] = str(tmp_path / "shared.sqlite3")
     sqlite3.connect(settings_dict["NAME"]).close()
     os.chmod(settings_dict["NAME"], 0o664)
-    wrapper = DatabaseWrapper(settings_dict, alias="lock_mode")
+    return settings_dict
 
+
+def take_write_lock_once(settings_dict):
+    wrapper = DatabaseWrapper(settings_dict, alias="lock_mode")
     wrapper.set_autocommit(False, force_begin_transaction_with_broken_autocommit=True)
     wrapper.rollback()
     wrapper.set_autocommit(True)
     wrapper.close()
 
+
+def test_lock_file_gets_database_file_mode(tmp_path, transactional_db):
+    # SQLite gives its -wal and -shm files the database file's mode, so
+    # processes of several users can share a group-writable database. A
+    # lock file readable by its creator only would fail their transactions.
+    settings_dict = group_writable_database(tmp_path)
+
+    take_write_lock_once(settings_dict)
+
     assert stat.S_IMODE(os.stat(f"{settings_dict['NAME']}.write-lock").st_mode) == 0o664
+
+
+def test_old_lock_file_gets_database_file_mode(tmp_path, transactional_db):
+    settings_dict = group_writable_database(tmp_path)
+    lock_path = f"{settings_dict['NAME']}.write-lock"
+    os.close(os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600))
+    os.chmod(lock_path, 0o600)
+
+    take_write_lock_once(settings_dict)
+
+    assert stat.S_IMODE(os.stat(lock_path).st_mode) == 0o664
 
 
 def test_exception_after_flock_drops_lock(other_process_lock, monkeypatch):
