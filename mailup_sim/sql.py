@@ -54,7 +54,8 @@ def select_list(model, names, alias=None):
 
 def convert_row(model, names, row, db=None):
     """Return `row`, read in the order of select_list(model, names), with the ORM's converters applied."""
-    db = db or current_connection()
+    if db is None:
+        db = current_connection()
     values = []
     for value, (_field, expression, converters) in zip(row, _columns(model, names)):
         for converter in converters:
@@ -79,7 +80,8 @@ def fetch_instances(model, names, sql, params):
 
 def instance_from_row(model, names, row, db=None):
     """Return the model instance of `row`, read in the order of select_list(model, names), as the ORM builds it."""
-    db = db or current_connection()
+    if db is None:
+        db = current_connection()
     attnames = [field.attname for field, _expression, _converters in _columns(model, names)]
     return model.from_db(db.alias, attnames, convert_row(model, names, row, db))
 
