@@ -188,7 +188,7 @@ def _give_database_mode(descriptor, database):
     # Earlier versions created the lock file 0600. Only the file's owner
     # may change its mode, so such a file is mended when its owner next
     # writes, and other users' transactions fail until then.
-    wanted = stat.S_IMODE(os.stat(database).st_mode)
+    database_mode = stat.S_IMODE(os.stat(database).st_mode)
     current = os.fstat(descriptor)
-    if stat.S_IMODE(current.st_mode) != wanted and current.st_uid == os.geteuid():
-        os.fchmod(descriptor, wanted)
+    if stat.S_IMODE(current.st_mode) != database_mode and current.st_uid == os.geteuid():
+        os.fchmod(descriptor, database_mode)
