@@ -3,9 +3,10 @@
 Every success is HTTP 200, never 201 or 204, because the official
 samples accept only 200 or 302. A void operation returns an empty body
 and a created id a bare JSON number. Every 4xx or 5xx response is the
-error envelope `{"ErrorCode","ErrorDescription","ErrorName","ErrorStack"}`,
-always as JSON because mailupy calls `.json()` on every response of 400
-or more.
+error envelope `{"ErrorCode","ErrorDescription","ErrorName","ErrorStack"}`.
+Answers are JSON unless the client prefers XML (mailup_sim/rest_xml.py);
+mailupy, which calls `.json()` on every response of 400 or more, sends
+no Accept header and so always gets JSON.
 """
 
 import json
@@ -21,6 +22,7 @@ from django.views.decorators.csrf import csrf_exempt
 from lists.errors import ListsError
 from mailup_sim.oauth import BearerError, authenticate_console
 from mailup_sim.params import CaseInsensitiveParams
+from mailup_sim.rest_xml import negotiate
 
 logger = logging.getLogger(__name__)
 
@@ -107,6 +109,9 @@ def endpoint(**handlers):
 
     @csrf_exempt
     def view(request, **path_values):
+        return negotiate(request, _serve(request, path_values))
+
+    def _serve(request, path_values):
         handler = handlers.get(request.method.lower())
         if handler is None:
             return error_response(405, f"The method {request.method} is not allowed on {request.path}.")
@@ -160,7 +165,7 @@ def check_rate_limit(request, user_id):
 @csrf_exempt
 def not_found(request):
     """Return the 404 error envelope for an unknown REST path, in place of Django's HTML page."""
-    return error_response(404, f"No REST resource at {request.path}.")
+    return negotiate(request, error_response(404, f"No REST resource at {request.path}."))
 
 
 def query_params(request):
@@ -179,7 +184,9 @@ def read_json(request):
         return None
     if "xml" in (request.content_type or ""):
         # TODO: MailUp also takes XML bodies (the official samples can
-        # switch to XML). Accept them once the XML shape of the objects is fixed.
+        # switch to XML). Answers are served as XML (rest_xml.py), but
+        # reading a body needs each value's type, which only MailUp's .NET
+        # contracts give: is <Value>1</Value> a number or a string?
         raise RestError(400, "XML request bodies are not supported yet. Send JSON.")
     try:
         return json.loads(raw)
