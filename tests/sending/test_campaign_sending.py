@@ -324,6 +324,82 @@ def test_fan_out_left_by_dead_worker_is_finished(demo, sink, monkeypatch):
     assert len(campaign_mail(sink, sending, 4, timeout=1)) == 3
 
 
+def test_fan_out_runs_in_slices(demo, sink, monkeypatch, caplog):
+    names = ("anna", "bruno", "carla", "dario", "elena")
+    for name in names:
+        subscribe(f"{name}@example.com")
+    monkeypatch.setattr(settings, "SENDING_BATCH_SIZE", 1)
+    monkeypatch.setattr(services, "FAN_OUT_BATCHES_PER_TASK", 2)
+
+    sending = services.queue_sending(newsletter())
+
+    assert len(campaign_mail(sink, sending, 5)) == 5
+    assert caplog.text.count("fan-out continues") == 2
+    assert Delivery.objects.filter(sending=sending).count() == 5
+    assert Sending.objects.get(pk=sending.pk).status == Sending.Status.DONE
+
+
+def capture_fan_out_slices(monkeypatch):
+    """Keep the fan-out tasks that are enqueued, the first one included, instead of running them."""
+    handed_on = []
+    monkeypatch.setattr(tasks.prepare_sending, "delay", lambda *args: handed_on.append(args))
+    return handed_on
+
+
+def test_paused_fan_out_stops_at_next_slice(demo, sink, monkeypatch):
+    for name in ("anna", "bruno", "carla"):
+        subscribe(f"{name}@example.com")
+    monkeypatch.setattr(settings, "SENDING_BATCH_SIZE", 1)
+    monkeypatch.setattr(services, "FAN_OUT_BATCHES_PER_TASK", 1)
+    handed_on = capture_fan_out_slices(monkeypatch)
+    sending = services.queue_sending(newsletter())
+    assert tasks.prepare_sending(*handed_on.pop(0)) == 1
+    [next_slice] = handed_on
+
+    services.pause_sending(sending)
+
+    assert tasks.prepare_sending(*next_slice) == 0
+    assert Delivery.objects.filter(sending=sending).count() == 1
+
+
+def test_reclaimed_fan_out_drops_old_slice(demo, sink, monkeypatch):
+    for name in ("anna", "bruno", "carla"):
+        subscribe(f"{name}@example.com")
+    monkeypatch.setattr(settings, "SENDING_BATCH_SIZE", 1)
+    monkeypatch.setattr(services, "FAN_OUT_BATCHES_PER_TASK", 1)
+    handed_on = capture_fan_out_slices(monkeypatch)
+    sending = services.queue_sending(newsletter())
+    assert tasks.prepare_sending(*handed_on.pop(0)) == 1
+    [old_slice] = handed_on
+
+    # The sweep takes over the fan-out as if its worker had died.
+    Sending.objects.filter(pk=sending.pk).update(claimed_at=timezone.now() - services.CLAIM_TIMEOUT - timedelta(seconds=1))
+    assert services.claim_sending(sending.pk) is not None
+
+    assert tasks.prepare_sending(*old_slice) == 0
+    assert Sending.objects.get(pk=sending.pk).status == Sending.Status.PREPARING
+
+
+def test_fan_out_slice_renews_claim(demo, sink, monkeypatch):
+    for name in ("anna", "bruno", "carla"):
+        subscribe(f"{name}@example.com")
+    monkeypatch.setattr(settings, "SENDING_BATCH_SIZE", 1)
+    monkeypatch.setattr(services, "FAN_OUT_BATCHES_PER_TASK", 1)
+    handed_on = capture_fan_out_slices(monkeypatch)
+    sending = services.queue_sending(newsletter())
+    assert tasks.prepare_sending(*handed_on[0]) == 1
+    first_claim = Sending.objects.get(pk=sending.pk).claimed_at
+
+    assert tasks.prepare_sending(*handed_on[1]) == 2
+    assert Sending.objects.get(pk=sending.pk).claimed_at > first_claim
+    assert tasks.prepare_sending(*handed_on[2]) == 3
+    assert tasks.prepare_sending(*handed_on[3]) == 3
+    assert len(handed_on) == 4
+
+    assert len(campaign_mail(sink, sending, 3)) == 3
+    assert Sending.objects.get(pk=sending.pk).status == Sending.Status.DONE
+
+
 class PickyHandler(SinkHandler):
     """A sink that replies 550 to gone@… and 451 to busy@…, and stores the rest."""
 
