@@ -484,9 +484,34 @@ def query_parameters(spec):
     return parameters
 
 
+def operation_spec(handler, method):
+    """Return the OPERATIONS entry of a handler serving `method` (lower case), or None."""
+    name = handler.__name__
+    return OPERATIONS.get(f"{name}.{method}") or OPERATIONS.get(name)
+
+
+def request_body_schema(handler, method):
+    """Return the request body schema of a handler, with $ref resolved, or None when it takes no body."""
+    spec = operation_spec(handler, method)
+    if spec is None or spec["body"] is None:
+        return None
+    return resolve_refs(spec["body"])
+
+
+def resolve_refs(schema):
+    """Return `schema` with every `$ref` to a component replaced by the component itself."""
+    if isinstance(schema, dict):
+        if "$ref" in schema:
+            return resolve_refs(COMPONENTS[schema["$ref"].rpartition("/")[2]])
+        return {key: resolve_refs(value) for key, value in schema.items()}
+    if isinstance(schema, list):
+        return [resolve_refs(value) for value in schema]
+    return schema
+
+
 def operation(route, method, handler):
     name = handler.__name__
-    spec = OPERATIONS.get(f"{name}.{method}") or OPERATIONS.get(name)
+    spec = operation_spec(handler, method)
     if spec is None:
         raise LookupError(f"The REST handler {handler.__module__}.{name} has no entry in mailup_sim.openapi.OPERATIONS.")
 

@@ -1,4 +1,4 @@
-"""REST responses as XML, for clients that send `Accept: application/xml`.
+"""REST responses and request bodies in XML, for clients that prefer XML to JSON.
 
 MailUp returns XML when the client prefers it, and the official samples
 can switch to XML. MailUp publishes no XML response, so the shape is our
@@ -8,19 +8,33 @@ except where that needs the .NET type names:
 
 - a bare number, string or boolean (a created id, an image URL) is the
   serializer's own element: `<int xmlns="http://schemas.microsoft.com/2003/10/Serialization/">16</int>`;
-- an object or an array is a `Response` element (`Error` for the error
-  envelope); an object member is a child named after the member, in the
-  JSON's order; an array item is an `Item` child;
+- an object or an array is a `Response` element, or `Error` for the error
+  envelope;
+- an object member is a child named after the member, in the JSON's order,
+  and an array item is an `Item` child;
 - null is an empty element with `i:nil="true"`;
 - a member whose name is not an XML name becomes `<Entry Name="…">`.
 
 The views keep producing JSON, and `negotiate()` converts the response
 once, so the fast paths that write JSON text directly need no XML twin.
+
+Request bodies sent as XML (`Content-Type: application/xml` or
+`text/xml`) are read in the same shape and handed to the views as JSON by
+`adopt_xml_body()`. XML text carries no types, so each value gets the type
+that the operation's body schema in mailup_sim/openapi.py gives it:
+`<Id>3</Id>` is the number 3 where the schema says integer, and the text
+"3" where it says string or says nothing.
 """
 
 import json
 import re
 
+from io import BytesIO
+from xml.etree.ElementTree import ParseError
+
+import defusedxml.ElementTree as safe_xml
+from defusedxml import DefusedXmlException
+from django.conf import settings
 from lxml import etree
 
 from mailup_sim.soap import clean_text
@@ -107,3 +121,92 @@ def _member_element(parent, name):
     if XML_NAME.match(name) and not name.lower().startswith("xml"):
         return etree.SubElement(parent, name)
     return etree.SubElement(parent, "Entry", Name=clean_text(name))
+
+
+class InvalidXmlBody(ValueError):
+    """An XML request body that cannot be read; its message names the problem for the 400 response."""
+
+
+def is_xml(content_type):
+    return content_type in XML_TYPES
+
+
+def adopt_xml_body(request, schema):
+    """Replace an XML request body by the JSON it stands for, typed by `schema`; raise InvalidXmlBody.
+
+    The views then read the body as JSON, through read_json() or the
+    request's stream, as they read any other.
+    """
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    raw = request.read(limit + 1)
+    if len(raw) > limit:
+        raise InvalidXmlBody(
+            f"The XML request body is larger than {limit} bytes (DATA_UPLOAD_MAX_MEMORY_SIZE). Send large bodies as JSON."
+        )
+
+    body = b""
+    if raw.strip():
+        body = json.dumps(_from_xml(_parse(raw), schema or {})).encode()
+    # Django reads `_body` and `_stream` for request.body and request.read();
+    # after the read above both would be empty.
+    request._body = body
+    request._stream = BytesIO(body)
+    request.META["CONTENT_TYPE"] = "application/json"
+    request.content_type = "application/json"
+
+
+def _parse(raw):
+    # The parser of the SOAP services, with the same guards.
+    try:
+        return safe_xml.fromstring(raw, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except DefusedXmlException:
+        raise InvalidXmlBody("The XML request body contains a DTD or an entity declaration, which are not accepted.") from None
+    except (ParseError, ValueError) as error:
+        raise InvalidXmlBody(f"The XML request body is not well-formed: {error}.") from None
+
+
+def _from_xml(element, schema):
+    schema = _concrete(schema)
+    if element.get(NIL) == "true":
+        return None
+
+    children = list(element)
+    kind = schema.get("type")
+    if kind == "array" or (kind is None and children and all(_local_name(child) == "Item" for child in children)):
+        return [_from_xml(child, schema.get("items", {})) for child in children]
+    if kind == "object" or (kind is None and children):
+        properties = schema.get("properties", {})
+        document = {}
+        for child in children:
+            name = child.get("Name", "") if _local_name(child) == "Entry" else _local_name(child)
+            document[name] = _from_xml(child, properties.get(name, {}))
+        return document
+    return _typed_text(element.text or "", kind)
+
+
+def _concrete(schema):
+    # The schemas here mark null with `nullable` and use no oneOf, so only
+    # the type matters. A type list (JSON Schema style) keeps its first type.
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        return {**schema, "type": next((name for name in kind if name != "null"), None)}
+    return schema
+
+
+def _local_name(element):
+    return element.tag.rpartition("}")[2]
+
+
+def _typed_text(text, kind):
+    """Return XML text as the JSON type that the schema gives; text that does not fit stays text for the view to reject."""
+    value = text.strip()
+    if kind == "integer" and re.fullmatch(r"[+-]?[0-9]{1,19}", value):
+        return int(value)
+    if kind == "number":
+        try:
+            return float(value) if any(mark in value for mark in ".eE") else int(value)
+        except ValueError:
+            return text
+    if kind == "boolean" and value.lower() in ("true", "false", "1", "0"):
+        return value.lower() in ("true", "1")
+    return text

@@ -59,9 +59,9 @@ def test_confirm_email_numeric_values(api):
     assert Subscription.objects.get(recipient__email="zero@example.com").status == "subscribed"
 
 
-def test_xml_body_is_400(api):
+def test_empty_xml_recipient_is_400(api):
     response = api.post("/List/1/Recipient", data=b"<Recipient/>", headers={"Content-Type": "application/xml"})
-    assert_envelope(response, 400, "BadRequest")
+    assert "needs an Email" in assert_envelope(response, 400, "BadRequest")["ErrorDescription"]
 
 
 def test_ids_as_bare_numbers(api):
