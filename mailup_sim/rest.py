@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponse, QueryDict
 from django.views.decorators.csrf import csrf_exempt
 
@@ -45,6 +46,7 @@ LISTS_ERROR_STATUSES = {
     "recipient_not_found": 404,
     "message_not_found": 404,
     "sending_not_found": 404,
+    "attachment_not_found": 404,
 }
 DEFAULT_PAGE_SIZE = 20
 # Bigger numbers could not name a row and would overflow the OFFSET of SQLite.
@@ -168,13 +170,14 @@ def query_params(request):
     return CaseInsensitiveParams(request.GET, QueryDict())
 
 
-def read_json(request):
+def read_json(request, max_bytes=None):
     """Parse the request body as JSON, or return None when it is empty or the literal `null`.
 
-    Raises RestError(400) for malformed JSON and for XML bodies, which are
-    not served yet.
+    The body may have DATA_UPLOAD_MAX_MEMORY_SIZE bytes, or `max_bytes`
+    when given (for file uploads). Raises RestError(400) for a larger body,
+    for malformed JSON and for XML bodies, which are not served yet.
     """
-    raw = request.body.strip()
+    raw = _read_body(request, max_bytes).strip()
     if not raw or raw == b"null":
         return None
     if "xml" in (request.content_type or ""):
@@ -189,8 +192,23 @@ def read_json(request):
         raise RestError(400, "The request body nests JSON arrays or objects too deeply.") from None
 
 
-def read_json_object(request):
-    document = read_json(request)
+def _read_body(request, max_bytes):
+    if max_bytes is None:
+        try:
+            return request.body
+        except RequestDataTooBig:
+            max_bytes = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+            raise RestError(400, f"The request body is larger than {max_bytes} bytes.") from None
+
+    # Read the stream directly, because request.body stops at DATA_UPLOAD_MAX_MEMORY_SIZE.
+    raw = request.read(max_bytes + 1)
+    if len(raw) > max_bytes:
+        raise RestError(400, f"The request body is larger than {max_bytes} bytes.")
+    return raw
+
+
+def read_json_object(request, max_bytes=None):
+    document = read_json(request, max_bytes)
     if not isinstance(document, dict):
         raise RestError(400, "The request body must be a JSON object.")
     return document
