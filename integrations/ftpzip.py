@@ -116,7 +116,10 @@ def _is_duplicate(send_zip):
 
 
 def _check_supported(package):
-    """Reject attachments over the sending app's size limits before anything is imported or created."""
+    """Reject attachments over the sending app's count and size limits before anything is imported or created."""
+    slots = sending_services.MESSAGE_ATTACHMENT_SLOTS
+    if len(package.attachments) > slots:
+        raise PackageRejected(f"The package has {len(package.attachments)} attachments; a message may have {slots}.")
     for filename, data in package.attachments.items():
         if len(data) > settings.ATTACHMENT_MAX_BYTES:
             raise PackageRejected(

@@ -14,6 +14,7 @@ from importlib import import_module
 from django.http import HttpResponse
 
 from mailup_sim.rest import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from sending.services import MESSAGE_ATTACHMENT_SLOTS
 
 MAX_ID = 2_147_483_647
 SERVICES = (
@@ -52,6 +53,7 @@ SEGMENT_NAMES = {
     "tags": "Tags",
     "tag": "Tag",
     "images": "Images",
+    "attachment": "Attachment",
     "send": "Send",
     "sendhistory": "SendHistory",
     "sendings": "Sendings",
@@ -226,6 +228,11 @@ COMPONENTS = {
         },
         ["Subject"],
     ),
+    "MessageDetails": {
+        "type": "object",
+        "required": ["idMessage", "Subject", "Content", "Attachments"],
+        "properties": {"Attachments": array(ref("Attachment"))},
+    },
     "MessageCreated": obj({"CreationDate": DATE, "Notes": STRING, "Subject": STRING, "idList": ID, "idMessage": ID}),
     "MessageItem": obj(
         {"CreationDate": DATE, "Notes": STRING, "Subject": STRING, "idList": ID, "idMessage": ID, "ServiceType": STRING}
@@ -246,6 +253,25 @@ COMPONENTS = {
     "TagInput": obj({"Enabled": BOOLEAN, "Name": {"type": "string", "minLength": 1}}, ["Name"]),
     "Template": obj({"Content": STRING, "Id": ID, "Text": STRING, "Thumbnail": STRING, "Title": STRING}),
     "ImageUpload": obj({"Base64Data": {"type": "string", "format": "byte"}, "Name": STRING}),
+    "AttachmentUpload": obj(
+        {
+            "Base64Data": {"type": "string", "format": "byte", "minLength": 1},
+            "Name": {"type": "string", "minLength": 1},
+            "Slot": {"type": "integer", "minimum": 1, "maximum": MESSAGE_ATTACHMENT_SLOTS},
+            "idList": ID,
+            "idMessage": ID,
+        },
+        ["Base64Data", "Name"],
+    ),
+    "Attachment": obj(
+        {
+            "Name": STRING,
+            "Size": {"type": "integer", "minimum": 0},
+            "Slot": {"type": "integer", "minimum": 1},
+            "idList": ID,
+            "idMessage": ID,
+        }
+    ),
     "SendResult": obj(
         {
             "Id": INTEGER,
@@ -386,11 +412,9 @@ OPERATIONS = {
     # Messages
     "create_message": op("Create an e-mail message", ref("MessageCreated"), body=ref("MessageInput")),
     "create_from_template": op("Create a message from a template", ref("MessageCreated")),
-    "read_message": op("Message details", {"type": "object", "required": ["idMessage", "Subject", "Content"]}),
+    "read_message": op("Message details", ref("MessageDetails")),
     "copy_message": op("Copy a message", ref("MessageCreated")),
-    "update_message": op(
-        "Update a message", {"type": "object", "required": ["idMessage", "Subject"]}, body=ref("MessageInput")
-    ),
+    "update_message": op("Update a message", ref("MessageDetails"), body=ref("MessageInput")),
     "delete_message": op("Delete a message"),
     "enable_dynamic_fields": op("Switch dynamic fields of a message on or off"),
     "online_visibility": op("Publish a message in the online archive or hide it", body=BOOLEAN),
@@ -404,6 +428,12 @@ OPERATIONS = {
     "delete_tag": op("Delete a tag"),
     "list_templates": paged_op("Message templates", "Template"),
     "read_template": op("One message template", ref("Template")),
+    "list_attachments": op("Attachments of a message, in slot order", array(ref("Attachment"))),
+    "upload_attachment": op(
+        f"Store a file in an attachment slot (1 to {MESSAGE_ATTACHMENT_SLOTS}), replacing the file there",
+        body=ref("AttachmentUpload"),
+    ),
+    "delete_attachment": op("Delete the file in an attachment slot"),
     "list_images": op("Image URLs of the library", array(STRING)),
     "upload_image": op("Upload an image; returns its URL", STRING, body=ref("ImageUpload")),
     "delete_image": op("Delete an image named by its URL", body=STRING),
@@ -459,13 +489,17 @@ def spell_route(route):
     return "/" + "/".join(segments)
 
 
+# Schemas of Django's path converters; <str:…> appears only in the true/false flag of EnableDynamicFields.
+PATH_CONVERTER_SCHEMAS = {"id": ID, "int": {"type": "integer", "minimum": 0, "maximum": MAX_ID}}
+
+
 def path_parameters(route):
     parameters = []
     for segment in route.split("/"):
         if not segment.startswith("<"):
             continue
         converter, _, name = segment.strip("<>").partition(":")
-        schema = dict(ID) if converter == "id" else {"type": "string", "enum": ["true", "false"]}
+        schema = PATH_CONVERTER_SCHEMAS.get(converter, {"type": "string", "enum": ["true", "false"]})
         parameters.append({"name": name, "in": "path", "required": True, "schema": schema})
     return parameters
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponse, QueryDict
 from django.views.decorators.csrf import csrf_exempt
 
@@ -47,6 +48,7 @@ LISTS_ERROR_STATUSES = {
     "recipient_not_found": 404,
     "message_not_found": 404,
     "sending_not_found": 404,
+    "attachment_not_found": 404,
 }
 DEFAULT_PAGE_SIZE = 20
 # Bigger numbers could not name a row and would overflow the OFFSET of SQLite.
@@ -184,13 +186,15 @@ def query_params(request):
     return CaseInsensitiveParams(request.GET, QueryDict())
 
 
-def read_json(request):
+def read_json(request, max_bytes=None):
     """Parse the request body as JSON, or return None when it is empty or the literal `null`.
 
-    Raises RestError(400) for malformed JSON. An XML body was already
-    turned into JSON by the endpoint (rest_xml.adopt_xml_body).
+    The body may have DATA_UPLOAD_MAX_MEMORY_SIZE bytes, or `max_bytes`
+    when given (for file uploads). Raises RestError(400) for a larger body
+    and for malformed JSON. An XML body was already turned into JSON by the
+    endpoint (rest_xml.adopt_xml_body).
     """
-    raw = request.body.strip()
+    raw = _read_body(request, max_bytes).strip()
     if not raw or raw == b"null":
         return None
     try:
@@ -201,8 +205,23 @@ def read_json(request):
         raise RestError(400, "The request body nests JSON arrays or objects too deeply.") from None
 
 
-def read_json_object(request):
-    document = read_json(request)
+def _read_body(request, max_bytes):
+    if max_bytes is None:
+        try:
+            return request.body
+        except RequestDataTooBig:
+            max_bytes = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+            raise RestError(400, f"The request body is larger than {max_bytes} bytes.") from None
+
+    # Read the stream directly, because request.body stops at DATA_UPLOAD_MAX_MEMORY_SIZE.
+    raw = request.read(max_bytes + 1)
+    if len(raw) > max_bytes:
+        raise RestError(400, f"The request body is larger than {max_bytes} bytes.")
+    return raw
+
+
+def read_json_object(request, max_bytes=None):
+    document = read_json(request, max_bytes)
     if not isinstance(document, dict):
         raise RestError(400, "The request body must be a JSON object.")
     return document

@@ -29,3 +29,19 @@ class SendingStateError(SendingError):
     """The sending or message is in a state that forbids the change, such as deleting a running sending."""
 
     code = "invalid_state"
+
+
+class AttachmentNotFound(SendingError):
+    code = "attachment_not_found"
+
+
+class InvalidAttachment(InvalidMessage, ValueError):
+    """An attachment's name, size or slot is invalid, and `field` names it: "filename", "content" or "slot".
+
+    It is also a ValueError, because add_attachment raised ValueError before
+    attachments had slots and the FTPZIP import still catches that.
+    """
+
+    def __init__(self, field, message):
+        super().__init__(message)
+        self.field = field

@@ -221,9 +221,16 @@ class Image(models.Model):
 
 
 class Attachment(models.Model):
-    """A file sent with every delivery of a message, as a MIME part of its own."""
+    """A file sent with every delivery of a message, as a MIME part of its own.
+
+    Each file sits in a numbered slot of its message, as in MailUp's console
+    and REST API. Deliveries carry the files in slot order.
+    """
 
     message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="attachments")
+    # 1 to services.MESSAGE_ATTACHMENT_SLOTS. NOTE: a message that had more files
+    # before slots existed keeps the extra ones in slots 6 and up, which REST cannot delete.
+    slot = models.PositiveSmallIntegerField()
     filename = models.CharField(max_length=255)
     content_type = models.CharField(max_length=127)
     file = models.FileField(upload_to="attachments/%Y/%m/")
@@ -231,10 +238,14 @@ class Attachment(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        ordering = ["id"]
+        ordering = ["slot"]
+        constraints = [
+            models.UniqueConstraint(fields=["message", "slot"], name="attachment_slot_unique"),
+            models.CheckConstraint(condition=models.Q(slot__gte=1), name="attachment_slot_positive"),
+        ]
 
     def __str__(self):
-        return f"{self.filename} of message {self.message_id}"
+        return f"{self.filename} in slot {self.slot} of message {self.message_id}"
 
 
 class SavedFilter(models.Model):

@@ -33,6 +33,7 @@ from mailup_sim.rest import (
     read_page,
 )
 from sending import services
+from sending.errors import InvalidAttachment
 from sending.models import Image, Message, Sending, SinkSms, SmsMessage, Tag, Template
 
 # MailUp writes creation dates of messages with a trailing Z (UTC).
@@ -259,8 +260,7 @@ def shape_message(message):
             "Protocols": message.tracking_protocols,
         },
         "UseDynamicField": message.use_dynamic_fields,
-        # TODO: list the message's attachments once the platform stores them.
-        "Attachments": [],
+        "Attachments": shape_attachments(message),
     }
 
 
@@ -489,6 +489,101 @@ def delete_image(request, list_id=None):
         raise RestError(404, "No image with that URL in this library.")
     services.delete_image(image)
     return empty_response()
+
+
+# --- Attachments ----------------------------------------------------------------------
+
+# The JSON property of the upload body behind each field that services.add_attachment names.
+ATTACHMENT_FIELDS = {"filename": "Name", "content": "Base64Data", "slot": "Slot"}
+
+
+def shape_attachment(attachment, message):
+    """Return the upload body without Base64Data, plus Size in bytes.
+
+    MailUp documents no listing shape, so this one is mailup-sim's choice.
+    """
+    return {
+        "Name": attachment.filename,
+        "Size": attachment.size,
+        "Slot": attachment.slot,
+        "idList": message.list.list_id,
+        "idMessage": message.pk,
+    }
+
+
+def shape_attachments(message):
+    return [shape_attachment(attachment, message) for attachment in message.attachments.all()]
+
+
+def list_attachments(request, list_id, message_id):
+    """GET …/Email/{idMessage}/Attachment: the message's attachments in slot order, as a JSON array."""
+    return json_response(shape_attachments(get_message(request.account, list_id, message_id)))
+
+
+def upload_attachment(request, list_id, message_id, slot):
+    """POST …/Email/{idMessage}/Attachment/{slot} with {"Base64Data","Name","Slot","idList","idMessage"}.
+
+    Stores the file in the slot, replacing the file there, and returns an
+    empty body. Slot, idList and idMessage may be left out of the body.
+    """
+    message = get_message(request.account, list_id, message_id)
+    document = read_json_object(request, max_bytes=attachment_body_limit())
+    _check_body_ids(document, {"Slot": slot, "idList": list_id, "idMessage": message_id})
+    name = _text(document, "Name")
+    if not name.strip():
+        raise RestError(400, "Name is missing.")
+    content = _read_base64(document, "Base64Data")
+
+    try:
+        services.add_attachment(message, name, content, slot=slot)
+    except InvalidAttachment as error:
+        raise _attachment_error(error) from None
+    return empty_response()
+
+
+def delete_attachment(request, list_id, message_id, slot):
+    message = get_message(request.account, list_id, message_id)
+    try:
+        services.remove_attachment_in_slot(message, slot)
+    except InvalidAttachment as error:
+        raise _attachment_error(error) from None
+    return empty_response()
+
+
+def attachment_body_limit():
+    """Return the largest upload body read: room for a file of ATTACHMENT_MAX_BYTES in Base64.
+
+    Base64 makes the file 4/3 larger, and line breaks and escaped slashes
+    (PHP's json_encode writes "\\/") add a little, so twice the file limit
+    is ample. A file between the limit and this size reaches
+    services.add_attachment, which names Base64Data in its error.
+    """
+    return 2 * settings.ATTACHMENT_MAX_BYTES + 64 * 1024
+
+
+def _check_body_ids(document, path_ids):
+    """Raise RestError(400) when an id in the body names another slot, list or message than the path."""
+    for name, expected in path_ids.items():
+        given = document.get(name)
+        if given is None:
+            continue
+        if isinstance(given, bool) or not isinstance(given, (int, str)) or str(given).strip() != str(expected):
+            raise RestError(400, f"{name} in the body is {str(given)[:20]!r}, but the path names {expected}.")
+
+
+def _read_base64(document, name):
+    """Decode a Base64 property; line breaks and spaces, which some encoders insert, are ignored."""
+    text = "".join(_text(document, name).split())
+    if not text:
+        raise RestError(400, f"{name} is missing.")
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise RestError(400, f"{name} is not valid base64.") from None
+
+
+def _attachment_error(error):
+    return RestError(400, f"{ATTACHMENT_FIELDS[error.field]} is invalid. {error.message}")
 
 
 # --- Sendings -------------------------------------------------------------------------

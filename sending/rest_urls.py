@@ -22,6 +22,12 @@ urlpatterns = [
     ),
     path(f"{LIST_EMAIL}/<id:message_id>/enabledynamicfields/<str:flag>", endpoint(put=rest.enable_dynamic_fields)),
     path(f"{LIST_EMAIL}/<id:message_id>/online/visibility", endpoint(put=rest.online_visibility)),
+    # Attachments. The slot takes any number, so that 0 or 6 get 400 naming the allowed range rather than 404.
+    path(f"{LIST_EMAIL}/<id:message_id>/attachment", endpoint(get=rest.list_attachments)),
+    path(
+        f"{LIST_EMAIL}/<id:message_id>/attachment/<int:slot>",
+        endpoint(post=rest.upload_attachment, delete=rest.delete_attachment),
+    ),
     path("console/list/<id:list_id>/emails", endpoint(get=rest.list_messages)),
     path("console/list/<id:list_id>/online/emails", endpoint(get=rest.online_messages)),
     path("console/list/<id:list_id>/archived/emails", endpoint(get=rest.archived_messages)),

@@ -28,7 +28,14 @@ from django.utils import timezone
 from lists.models import Channel, GroupMembership, Recipient, Source, Subscription, SubscriptionEvent
 from mailup_sim import sql
 from sending import campaign_rendering, clock, filters, outbox, relay_routes, tracking
-from sending.errors import InvalidMessage, MessageNotFound, SendingNotFound, SendingStateError
+from sending.errors import (
+    AttachmentNotFound,
+    InvalidAttachment,
+    InvalidMessage,
+    MessageNotFound,
+    SendingNotFound,
+    SendingStateError,
+)
 from sending.html_text import html_to_text
 from sending.merge_tags import field_values, merge
 from sending.models import (
@@ -848,48 +855,124 @@ def sweep_sendings():
 
 CONTENT_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}$")
 UNSAFE_FILENAME_CHARACTERS = re.compile(r"[\x00-\x1f\x7f/\\]")
+# MailUp's help centre ("Can I attach files to an e-mail message?") allows up
+# to 5 files per message, so slots run from 1 to 5.
+MESSAGE_ATTACHMENT_SLOTS = 5
 
 
-def add_attachment(message, filename, content, content_type=""):
-    """Store a file and send it with every delivery of `message`.
+def add_attachment(message, filename, content, content_type="", slot=None):
+    """Store a file in a slot of `message` and send it with every delivery of the message.
 
-    The name loses any folder part and control characters. A missing or
-    malformed content type is guessed from the name. Raises ValueError when
-    the file or the message's attachments together exceed the configured
-    sizes, or the name is empty.
+    `slot` is 1 to MESSAGE_ATTACHMENT_SLOTS; a file already there is
+    replaced in the same transaction. Without `slot` the file takes the
+    lowest free slot. The name loses any folder part and control
+    characters, and a missing or malformed content type is guessed from
+    the name. Raises InvalidAttachment (a ValueError) naming the field at
+    fault: an empty name, a slot out of range or no free slot, or a file
+    or message total over ATTACHMENT_MAX_BYTES or MESSAGE_ATTACHMENTS_MAX_BYTES.
     """
-    clean_name = clean_filename(filename)
+    try:
+        clean_name = clean_filename(filename)
+    except ValueError:
+        raise InvalidAttachment(
+            "filename", f"The file name {str(filename)[:40]!r} is empty without folders and control characters."
+        ) from None
+    if slot is not None:
+        check_attachment_slot(slot)
     if len(content) > settings.ATTACHMENT_MAX_BYTES:
-        raise ValueError(
-            f"Attachment {clean_name!r} has {len(content)} bytes; the limit is {settings.ATTACHMENT_MAX_BYTES}."
+        raise InvalidAttachment(
+            "content",
+            f"Attachment {clean_name!r} has {len(content)} bytes; the limit is {settings.ATTACHMENT_MAX_BYTES}.",
         )
     content_type = (content_type or "").strip().lower()
     if not CONTENT_TYPE.match(content_type):
         content_type = guess_content_type(clean_name)
 
     with transaction.atomic():
-        # Locking the message serializes concurrent uploads, so the total stays under the limit.
+        # Locking the message serializes concurrent uploads, so the total and the slots stay consistent.
         Message.objects.select_for_update().filter(pk=message.pk).first()
-        stored = message.attachments.aggregate(total=Sum("size"))["total"] or 0
-        if stored + len(content) > settings.MESSAGE_ATTACHMENTS_MAX_BYTES:
-            raise ValueError(
-                f"Message {message.pk} would carry {stored + len(content)} bytes of attachments; "
-                f"the limit is {settings.MESSAGE_ATTACHMENTS_MAX_BYTES}."
-            )
-        attachment = Attachment(message=message, filename=clean_name, content_type=content_type, size=len(content))
+        stored = {attachment.slot: attachment for attachment in message.attachments.all()}
+        slot = slot if slot is not None else _free_attachment_slot(message, stored)
+        replaced = stored.pop(slot, None)
+        _check_message_total(message, sum(attachment.size for attachment in stored.values()) + len(content))
+
+        replaced_id = replaced.pk if replaced is not None else None
+        if replaced is not None:
+            _delete_attachment_row(replaced)
+        attachment = Attachment(
+            message=message, slot=slot, filename=clean_name, content_type=content_type, size=len(content)
+        )
         attachment.file.save(clean_name, ContentFile(content), save=False)
         attachment.save()
 
-    logger.info("attachment stored attachment=%s message=%s bytes=%s", attachment.pk, message.pk, len(content))
+    logger.info(
+        "attachment stored attachment=%s message=%s slot=%s bytes=%s replaced=%s",
+        attachment.pk,
+        message.pk,
+        slot,
+        len(content),
+        replaced_id,
+    )
     return attachment
 
 
+def check_attachment_slot(slot):
+    """Raise InvalidAttachment unless `slot` is an integer from 1 to MESSAGE_ATTACHMENT_SLOTS."""
+    if isinstance(slot, bool) or not isinstance(slot, int) or not 1 <= slot <= MESSAGE_ATTACHMENT_SLOTS:
+        raise InvalidAttachment(
+            "slot", f"The attachment slot must be 1 to {MESSAGE_ATTACHMENT_SLOTS}, not {slot!r:.20}."
+        )
+
+
+def _free_attachment_slot(message, stored):
+    free = [slot for slot in range(1, MESSAGE_ATTACHMENT_SLOTS + 1) if slot not in stored]
+    if not free:
+        raise InvalidAttachment(
+            "slot", f"Message {message.pk} has no free attachment slot; all {MESSAGE_ATTACHMENT_SLOTS} are taken."
+        )
+    return free[0]
+
+
+def _check_message_total(message, total):
+    if total > settings.MESSAGE_ATTACHMENTS_MAX_BYTES:
+        raise InvalidAttachment(
+            "content",
+            f"Message {message.pk} would carry {total} bytes of attachments; "
+            f"the limit is {settings.MESSAGE_ATTACHMENTS_MAX_BYTES}.",
+        )
+
+
 def remove_attachment(attachment):
-    """Delete an attachment row and its stored file."""
+    """Delete an attachment row and, after the commit, its stored file."""
+    attachment_id = attachment.pk
     with transaction.atomic():
-        attachment.delete()
-        transaction.on_commit(lambda: attachment.file.storage.delete(attachment.file.name), robust=True)
-    logger.info("attachment removed attachment=%s message=%s", attachment.pk, attachment.message_id)
+        _delete_attachment_row(attachment)
+    logger.info(
+        "attachment removed attachment=%s message=%s slot=%s", attachment_id, attachment.message_id, attachment.slot
+    )
+
+
+def remove_attachment_in_slot(message, slot):
+    """Delete the file in `slot` of `message`.
+
+    Raises InvalidAttachment for a slot out of range and AttachmentNotFound
+    when the slot is empty.
+    """
+    check_attachment_slot(slot)
+    with transaction.atomic():
+        # The same lock as add_attachment, so a replacement of this slot cannot slip in between.
+        Message.objects.select_for_update().filter(pk=message.pk).first()
+        attachment = message.attachments.filter(slot=slot).first()
+        if attachment is None:
+            raise AttachmentNotFound(f"No attachment in slot {slot} of message {message.pk}.")
+        remove_attachment(attachment)
+
+
+def _delete_attachment_row(attachment):
+    """Delete the row now and its file once the caller's transaction commits, so a rollback keeps both."""
+    name, storage = attachment.file.name, attachment.file.storage
+    attachment.delete()
+    transaction.on_commit(lambda: storage.delete(name), robust=True)
 
 
 def guess_content_type(filename):

@@ -142,6 +142,26 @@ def test_oversized_attachment_rejected_before_import(home, settings):
     assert_nothing_changed(home)
 
 
+def test_attachments_fill_slots_in_archive_order(home):
+    files = {f"Attachments/{number}.txt": f"file {number}" for number in (1, 2, 3)}
+
+    send_zip = drop(home, make_zip(campaign_members(**files)))
+
+    assert send_zip.status == SendZip.Status.DONE, send_zip.error
+    slots = Message.objects.get().attachments.values_list("slot", "filename")
+    assert list(slots) == [(1, "1.txt"), (2, "2.txt"), (3, "3.txt")]
+
+
+def test_six_attachments_rejected(home):
+    files = {f"Attachments/{number}.txt": b"x" for number in range(6)}
+
+    send_zip = drop(home, make_zip(campaign_members(**files)))
+
+    assert send_zip.status == SendZip.Status.REJECTED
+    assert "6 attachments; a message may have 5" in send_zip.error
+    assert_nothing_changed(home)
+
+
 def test_save_mode_creates_without_sending(home):
     send_zip = drop(home, make_zip(campaign_members(**{"Settings.xml": settings_xml(mode="save")})))
 

@@ -69,3 +69,14 @@ def test_non_ascii_digit_ids_are_400(api, value):
 
     response = api.put("/Recipient/Detail", json={"idRecipient": value, "Email": "x@example.com"})
     assert_envelope(response, 400, "BadRequest")
+
+
+def test_body_over_memory_limit_is_400(api, settings):
+    # Django raises RequestDataTooBig past DATA_UPLOAD_MAX_MEMORY_SIZE, which must not become a 500.
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
+
+    response = api.post("/List/1/Recipient", json={"Email": "big@example.com", "Name": "x" * 2000})
+
+    envelope = assert_envelope(response, 400, "BadRequest")
+    assert "larger than 1024 bytes" in envelope["ErrorDescription"]
+    assert not Recipient.objects.exists()

@@ -9,7 +9,7 @@ from lists import rest_urls as lists_rest_urls
 from lists.models import Account, Group, GroupMembership, List, Recipient, Subscription, SubscriptionEvent
 from sending import rest_urls as sending_rest_urls
 from sending import services as sending_services
-from sending.models import Image, Message, Sending, SmsMessage, Tag, Template
+from sending.models import Attachment, Image, Message, Sending, SmsMessage, Tag, Template
 
 OTHER_LIST_ID = 9
 
@@ -27,6 +27,7 @@ def other_console(demo):
     GroupMembership.objects.create(group=group, recipient=recipient)
     job = Import.objects.create(account=account, list=mailing_list, kind=Import.Kind.REST)
     message = sending_services.create_message(mailing_list, "Other news", html="<p>Hi</p>", tags=["other"])
+    sending_services.add_attachment(message, "other.pdf", b"%PDF other", slot=1)
     sending = Sending.objects.create(message=message, list=mailing_list, status=Sending.Status.CANCELLED)
     template = Template.objects.create(account=account, title="Other template", html="<p>T</p>")
     sms = SmsMessage.objects.create(list=mailing_list, text="Other SMS")
@@ -43,6 +44,7 @@ def other_console(demo):
         "template_id": template.pk,
         "sms_message_id": sms.pk,
         "flag": "true",
+        "slot": 1,
     }
 
 
@@ -58,6 +60,9 @@ def snapshot(account):
         "tags": list(Tag.objects.filter(list__account=account).values_list("pk", "name", "enabled")),
         "sms": list(SmsMessage.objects.filter(list__account=account).values_list("pk", "text")),
         "images": Image.objects.filter(account=account).count(),
+        "attachments": list(
+            Attachment.objects.filter(message__list__account=account).values_list("pk", "slot", "filename", "size")
+        ),
     }
 
 
@@ -72,7 +77,7 @@ def foreign_path(route, ids):
     """Fill a route's ids with the other console's; SMS routes name SMS messages, not e-mail ones."""
     if route.startswith("console/sms/"):
         ids = {**ids, "message_id": ids["sms_message_id"]}
-    path = re.sub(r"<(?:id|str):(\w+)>", lambda match: str(ids[match.group(1)]), route)
+    path = re.sub(r"<(?:id|int|str):(\w+)>", lambda match: str(ids[match.group(1)]), route)
     return path.removeprefix("console")
 
 
