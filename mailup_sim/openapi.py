@@ -76,6 +76,11 @@ SEGMENT_NAMES = {
     "deliveries": "Deliveries",
     "bouncesdetails": "BouncesDetails",
     "clicksdetails": "ClicksDetails",
+    "countries": "Countries",
+    "timezones": "TimeZones",
+    "smtppluspriorities": "SmtpPlusPriorities",
+    "smtpplus": "SmtpPlus",
+    "sending": "Sending",
 }
 
 
@@ -294,6 +299,29 @@ COMPONENTS = {
             "ValidRecipients": INTEGER,
         }
     ),
+    "SmtpPlusPriority": obj({"PriorityCode": {"type": "integer", "minimum": 1, "maximum": 5}, "PriorityName": STRING}),
+    "SmtpPlusUserInput": obj(
+        {
+            "IsEnabled": BOOLEAN,
+            "Note": {"type": "string", "maxLength": 500},
+            "PriorityCode": {"type": "integer", "minimum": 1, "maximum": 5},
+            "TrustedDomains": array({"type": "string", "example": "shop.example"}),
+            "TrustedSenders": array({"type": "string", "format": "email"}),
+        },
+        [],
+    ),
+    "SmtpPlusUser": obj(
+        {
+            "IsEnabled": BOOLEAN,
+            "Note": STRING,
+            "Password": STRING,
+            "PriorityCode": {"type": "integer", "minimum": 1, "maximum": 5},
+            "TrustedDomains": array(STRING),
+            "TrustedSenders": array(STRING),
+            "Username": {"type": "string", "pattern": "^s[0-9]+_[0-9]+$"},
+            "idList": ID,
+        }
+    ),
     "Empty": {"type": "object"},
     # Rows of MailStatisticsService: per recipient {Count, Email, IdRecipient}
     # or per URL {Count, IdMessage, Url}, and per message {Count, IdList,
@@ -418,6 +446,13 @@ OPERATIONS = {
     "deferred.post": op("Schedule a deferred or stopped sending", body=ref("DeferredDate")),
     "stop": op("Stop a sending"),
     "delete_sending": op("Delete a stopped sending"),
+    # SMTP+ users
+    "smtp_plus_priorities": op("SMTP+ priority codes and names", array(ref("SmtpPlusPriority"))),
+    "create_smtp_plus_user": op(
+        "Create an SMTP+ user for a list; the answer shows its password this one time",
+        ref("SmtpPlusUser"),
+        body=ref("SmtpPlusUserInput"),
+    ),
     # SMS
     "create_sms": op("Create an SMS message", ref("SmsMessage"), body=ref("SmsInput")),
     "list_sms": paged_op("SMS messages of a list", "SmsMessage"),

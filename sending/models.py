@@ -274,6 +274,14 @@ class SmtpUser(models.Model):
     # Hashed with Django's password hashers; the secret never expires.
     password = models.CharField(max_length=128)
     active = models.BooleanField(default=True)
+    note = models.CharField(max_length=500, blank=True)
+    # MailUp's SmtpPlusPriorities code, 1 (VeryHigh) to 5 (VeryLow); stored
+    # and returned, while the relay sends every message in arrival order.
+    priority = models.PositiveSmallIntegerField(default=3)
+    # Lower-case domains and addresses the user may send from; both empty
+    # means any sender. See sending.transactional.check_trusted_sender.
+    trusted_domains = models.JSONField(default=builtins.list, blank=True)
+    trusted_senders = models.JSONField(default=builtins.list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
 
