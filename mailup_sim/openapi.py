@@ -299,6 +299,15 @@ COMPONENTS = {
             "ValidRecipients": INTEGER,
         }
     ),
+    "Country": obj({"CountryCode": {"type": "string", "pattern": "^[A-Z]{2}$"}, "CountryName": STRING}),
+    "TimeZone": obj(
+        {
+            "OffsetFromUTC": {"type": "string", "pattern": "^-?[0-9]{2}:[0-9]{2}:00$", "example": "-05:00:00"},
+            "TimeZoneCode": {"type": "integer", "minimum": 0},
+            "TimeZoneDescription": STRING,
+            "TimeZoneName": STRING,
+        }
+    ),
     "SmtpPlusPriority": obj({"PriorityCode": {"type": "integer", "minimum": 1, "maximum": 5}, "PriorityName": STRING}),
     "SmtpPlusUserInput": obj(
         {
@@ -355,6 +364,8 @@ OPERATIONS = {
     # Account
     "authentication_info": op("Account information", ref("AccountInfo")),
     "authentication_details": op("Account information with plan, language and credits", {"type": "object"}),
+    "countries": op("ISO 3166-1 country codes and English names, in code order", array(ref("Country"))),
+    "time_zones": op("Numbered time zones with their standard offsets, in code order", array(ref("TimeZone"))),
     # Lists and groups
     "console_lists": paged_op("Lists of the console (IdList, ListGuid)", "List"),
     "user_lists": paged_op("Lists of the console (idList, listGuid)", "UserList"),
@@ -410,6 +421,7 @@ OPERATIONS = {
         "Import SMS recipients into a group; returns the import id", INTEGER, body=array(ref("RecipientInput"))
     ),
     "import_status": op("Status of one import", ref("ImportStatus")),
+    "import_sending": op("Id of the sending that holds an import's confirmation requests", ID),
     "imports": paged_op("Imports of the console, newest first", "ImportStatus"),
     # Messages
     "create_message": op("Create an e-mail message", ref("MessageCreated"), body=ref("MessageInput")),
