@@ -5,6 +5,7 @@ import pytest
 from integrations.models import Import
 from lists import services
 from lists.models import GroupMembership, Recipient, Source, Subscription, SubscriptionEvent
+from sending.models import Sending, SystemMail
 from tests.personas import demo_list
 from tests.rest.conftest import assert_envelope
 
@@ -97,11 +98,45 @@ def test_as_optin_never_reverses_bounce(api):
 
 
 def test_confirm_email_makes_new_pending(api, sink):
-    api.post("/List/1/Recipients?ConfirmEmail=true", json=[{"Email": "anna@example.com"}])
+    import_id = api.post("/List/1/Recipients?ConfirmEmail=true", json=[{"Email": "anna@example.com"}]).json()
 
     assert status_of("anna@example.com") == Status.PENDING
+    # The requests wait in the import's sending until the client starts it.
+    assert SystemMail.objects.get().status == SystemMail.Status.HELD
+    sending_id = api.get(f"/Import/{import_id}/Sending").json()
+    assert api.post(f"/Email/Sendings/{sending_id}/Immediate").status_code == 200
     [request] = sink.wait_for(1)
     assert request.rcpt_to == ["anna@example.com"]
+
+
+def test_import_sending_waits_in_undefined_queue(api):
+    import_id = api.post("/List/1/Recipients?ConfirmEmail=true", json=[{"Email": "anna@example.com"}]).json()
+
+    sending_id = api.get(f"/import/{import_id}/SENDING").json()
+    queue = api.get("/Email/Sendings/Undefined").json()["Items"]
+    assert [item["Id"] for item in queue] == [sending_id]
+    assert Sending.objects.get(pk=sending_id).kind == Sending.Kind.CONFIRMATION
+
+
+def test_started_import_sending_is_done_and_sends_later_requests(api, sink):
+    import_id = api.post("/List/1/Recipients?ConfirmEmail=true", json=[{"Email": "anna@example.com"}]).json()
+    sending_id = api.get(f"/Import/{import_id}/Sending").json()
+    api.post(f"/Email/Sendings/{sending_id}/Immediate")
+    sink.wait_for(1)
+
+    assert Sending.objects.get(pk=sending_id).status == Sending.Status.DONE
+    assert_envelope(api.post(f"/Email/Sendings/{sending_id}/Immediate"), 400, "BadRequest")
+
+
+def test_import_without_confirmation_has_no_sending(api):
+    import_id = api.post("/List/1/Recipients", json=[{"Email": "anna@example.com"}]).json()
+
+    assert_envelope(api.get(f"/Import/{import_id}/Sending"), 404, "NotFound")
+    assert not Sending.objects.exists()
+
+
+def test_unknown_import_sending_is_404(api):
+    assert_envelope(api.get("/Import/999999/Sending"), 404, "NotFound")
 
 
 def test_clear_missing_or_empty_fields(api):
