@@ -99,7 +99,7 @@ def import_status(request, import_id):
 
 
 def import_sending(request, import_id):
-    """GET /Console/Import/{idImport}/Sending: the id of the sending that holds the import's confirmation requests.
+    """GET /Console/Import/{idImport}/Sending: the id of the sending that contains the import's confirmation requests.
 
     An import made without ConfirmEmail, or whose sending was deleted, gets 404.
     """

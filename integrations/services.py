@@ -550,7 +550,7 @@ def create_import(mailing_list, kind, payload_format, payload, options, settings
     with transaction.atomic():
         sending = None
         if kind == Import.Kind.REST and options.confirm_email:
-            # MailUp holds a REST import's confirmation requests in a sending
+            # MailUp keeps a REST import's confirmation requests in a sending
             # that the client starts (GET Import/{id}/Sending, then Immediate).
             sending = sending_services.create_confirmation_sending(mailing_list)
             options = replace(options, confirmation_sending_id=sending.pk)

@@ -1362,7 +1362,7 @@ class ImportOptions:
     """
 
     confirm_email: bool = False  # ConfirmEmail: pending, with a confirmation request
-    # The confirmation sending that holds the requests (REST imports); None sends them at once.
+    # The confirmation sending that keeps the requests of a REST import. None sends them at once.
     confirmation_sending_id: int | None = None
     as_pending: bool = False  # asPending
     as_opt_out: bool = False  # asOptOut, importType=asOptout

@@ -279,8 +279,8 @@ class SmtpUser(models.Model):
     password = models.CharField(max_length=128)
     active = models.BooleanField(default=True)
     note = models.CharField(max_length=500, blank=True)
-    # MailUp's SmtpPlusPriorities code, 1 (VeryHigh) to 5 (VeryLow); stored
-    # and returned, while the relay sends every message in arrival order.
+    # MailUp's SmtpPlusPriorities code, 1 (VeryHigh) to 5 (VeryLow). It is
+    # stored and returned, but the relay does not order deliveries by it.
     priority = models.PositiveSmallIntegerField(default=3)
     # Lower-case domains and addresses the user may send from; both empty
     # means any sender. See sending.transactional.check_trusted_sender.

@@ -25,7 +25,7 @@ def create_smtp_plus_user(request, list_id):
 
 
 def read_smtp_user_settings(document):
-    """Read the creation body; an absent or null key takes the default of SmtpUserSettings."""
+    """Read the creation body into SmtpUserSettings. An absent or null key takes the default."""
     defaults = transactional.SmtpUserSettings()
     return transactional.SmtpUserSettings(
         active=_boolean(document, "IsEnabled", defaults.active),

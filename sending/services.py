@@ -563,13 +563,13 @@ def fan_out(sending):
 
 # --- Confirmation sendings: the confirmation requests of a REST import --------
 
-# A confirmation sending in these states holds new requests back.
+# A confirmation sending in these states keeps new requests back.
 CONFIRMATION_WAITING = [SendingStatus.PAUSED, SendingStatus.SCHEDULED]
 CONFIRMATION_SUBJECT = "Confirmation request"
 
 
 def create_confirmation_sending(mailing_list):
-    """Create a paused sending to hold the confirmation requests of one import; return it.
+    """Create and return a paused sending to keep the confirmation requests of one import.
 
     Its message is the list's confirmation message (IsConfirmation), made
     on first use, because every sending names a message. Starting the
@@ -591,7 +591,7 @@ def lock_confirmation_sending(sending_id):
 
 
 def release_confirmations(sending):
-    """Queue every request a claimed confirmation sending holds and mark it done; return how many were released.
+    """Queue every request held in a claimed confirmation sending and mark it done. Return how many were released.
 
     Requests an import adds after this are queued at once, because the
     sending is no longer waiting.

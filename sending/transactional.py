@@ -89,14 +89,14 @@ SMTP_PLUS_PRIORITIES = {1: "VeryHigh", 2: "High", 3: "Normal", 4: "Low", 5: "Ver
 DEFAULT_PRIORITY = 3
 MAX_NOTE_CHARACTERS = 500
 MAX_TRUSTED_ENTRIES = 100
-# An ASCII host name of at least two labels; internationalized domains are
+# An ASCII host name of at least two labels. Internationalized domains are
 # given in their xn-- form.
 DOMAIN_NAME = re.compile(r"^(?=.{1,253}$)(?:(?!-)[a-z0-9-]{1,63}(?<!-)\.)+(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
 
 @dataclass(frozen=True)
 class SmtpUserSettings:
-    """What a client chooses for a new SMTP+ user; the defaults are those of a user made in the panel."""
+    """Settings a client chooses for a new SMTP+ user. The defaults are those of a user made in the panel."""
 
     active: bool = True
     note: str = ""
@@ -133,7 +133,7 @@ def clean_smtp_user_settings(user_settings):
     if user_settings.priority not in SMTP_PLUS_PRIORITIES:
         raise InvalidParameter("PriorityCode", f"PriorityCode must be 1 to 5, not {user_settings.priority!r}.")
     if len(user_settings.note) > MAX_NOTE_CHARACTERS:
-        raise InvalidParameter("Note", f"Note has {len(user_settings.note)} characters; the limit is {MAX_NOTE_CHARACTERS}.")
+        raise InvalidParameter("Note", f"Note has {len(user_settings.note)} characters, more than the maximum of {MAX_NOTE_CHARACTERS}.")
     if CONTROL_CHARACTERS.search(user_settings.note):
         raise InvalidParameter("Note", "Note must not contain control characters.")
     return {
@@ -149,7 +149,7 @@ def clean_smtp_user_settings(user_settings):
 
 def _trusted_entries(values, name, clean, noun):
     if len(values) > MAX_TRUSTED_ENTRIES:
-        raise InvalidParameter(name, f"{name} has {len(values)} entries; the limit is {MAX_TRUSTED_ENTRIES}.")
+        raise InvalidParameter(name, f"{name} has {len(values)} entries, more than the maximum of {MAX_TRUSTED_ENTRIES}.")
     cleaned = []
     for position, value in enumerate(values):
         entry = clean(value)
@@ -215,7 +215,7 @@ def queue_transactional(user, mail_from, recipients, raw, campaign_code="", camp
     `raw` is the unsigned MIME message. The sending belongs to a message of
     the user's list named by `campaign_code` (one per code, created on
     first use), so statistics group the sends of one campaign. Recipients
-    need no subscription. Returns the Sending; raises InvalidField when
+    need no subscription. Returns the Sending. Raises InvalidField when
     `mail_from` is not a trusted sender of the user.
     """
     check_trusted_sender(user, mail_from)
