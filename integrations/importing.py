@@ -78,6 +78,7 @@ def options_of(job):
 def options_to_json(options):
     return {
         "confirm_email": options.confirm_email,
+        "confirmation_sending_id": options.confirmation_sending_id,
         "as_pending": options.as_pending,
         "as_opt_out": options.as_opt_out,
         "force_opt_in": options.force_opt_in,

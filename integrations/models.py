@@ -399,6 +399,10 @@ class Import(models.Model):
     rejections = models.JSONField(default=empty_list, help_text="The first rejected rows: [row, contact, reason].")
     error = models.TextField(blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # The sending that contains the confirmation requests of a REST import with ConfirmEmail.
+    confirmation_sending = models.OneToOneField(
+        "sending.Sending", on_delete=models.SET_NULL, null=True, blank=True, related_name="confirmation_import"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     queued_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)

@@ -98,6 +98,19 @@ def import_status(request, import_id):
     return json_response(shape_import(job))
 
 
+def import_sending(request, import_id):
+    """GET /Console/Import/{idImport}/Sending: the id of the sending that contains the import's confirmation requests.
+
+    An import made without ConfirmEmail, or whose sending was deleted, gets 404.
+    """
+    job = Import.objects.filter(account=request.account, pk=import_id).first()
+    if job is None:
+        raise RestError(404, f"No import {import_id} in this console.")
+    if job.confirmation_sending_id is None:
+        raise RestError(404, f"Import {import_id} has no confirmation sending: it was made without ConfirmEmail, or its sending was deleted.")
+    return json_response(job.confirmation_sending_id)
+
+
 def imports(request):
     """GET /Console/Imports: the imports of this console, newest first, paged."""
     page = read_page(query_params(request))

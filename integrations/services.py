@@ -12,7 +12,7 @@ import logging
 import os
 import zipfile
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from django.conf import settings
@@ -24,6 +24,7 @@ from integrations import csv_import, importing, json_import, xmldoc
 from integrations.models import FtpAccount, FtpTransfer, Import, ImportFile, WebhookDelivery
 from lists import services as lists_services
 from lists.models import Account, List
+from sending import services as sending_services
 
 logger = logging.getLogger(__name__)
 
@@ -546,9 +547,15 @@ def create_import(mailing_list, kind, payload_format, payload, options, settings
     if checker(payload) == 0:
         raise importing.InputRejected("The payload contains no recipients.")
 
-    stored = importing.options_to_json(options)
-    stored["payload"] = asdict(settings_)
     with transaction.atomic():
+        sending = None
+        if kind == Import.Kind.REST and options.confirm_email:
+            # MailUp keeps a REST import's confirmation requests in a sending
+            # that the client starts (GET Import/{id}/Sending, then Immediate).
+            sending = sending_services.create_confirmation_sending(mailing_list)
+            options = replace(options, confirmation_sending_id=sending.pk)
+        stored = importing.options_to_json(options)
+        stored["payload"] = asdict(settings_)
         job = Import.objects.create(
             account=mailing_list.account,
             list=mailing_list,
@@ -556,6 +563,7 @@ def create_import(mailing_list, kind, payload_format, payload, options, settings
             options=stored,
             payload=payload,
             payload_format=payload_format,
+            confirmation_sending=sending,
         )
         if start:
             start_import(job)

@@ -389,7 +389,7 @@ class BatchPlan:
         by_recipient = defaultdict(list)
         for subscription in pending:
             by_recipient[subscription.recipient_id].append(subscription)
-        services.queue_import_confirmations(self.mailing_list, by_recipient)
+        services.queue_import_confirmations(self.mailing_list, by_recipient, self.options.confirmation_sending_id)
 
     def results(self):
         return [_result(plan) for plan in self.rows]

@@ -15,10 +15,14 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.db import connection
 from django.db.models import F, Func, TextField
+from django.utils import timezone
 
 from lists import services
 from lists.models import AccountUser, Channel, FieldDefinition, Group, List, Recipient, Subscription
+from lists.countries import country_names, is_country_code
 from lists.services import Contact
+from lists.time_zones import TIME_ZONES
+from lists.time_zones import describe as describe_time_zone
 from lists.validation import CONTROL_CHARACTERS, MAX_ID, check_field_value, normalize_email, normalize_mobile
 from mailup_sim import sql
 from mailup_sim.filterby import FilterError, Property, field_key, parse_filter, parse_orderby
@@ -162,6 +166,19 @@ def authentication_details(request):
     return json_response({**account_info(account), **details})
 
 
+def countries(request):
+    """GET /Console/List/Countries: every ISO 3166-1 alpha-2 code with its English name, in code order."""
+    return json_response(
+        [{"CountryCode": code, "CountryName": name} for code, name in country_names().items()]
+    )
+
+
+def time_zones(request):
+    """GET /Console/TimeZones: MailUp's numbered time zones in code order, with today's standard offsets."""
+    now = timezone.now()
+    return json_response([describe_time_zone(time_zone, now) for time_zone in TIME_ZONES])
+
+
 # --- Lists and groups ------------------------------------------------------------
 
 
@@ -244,6 +261,12 @@ def read_list_settings(request):
     prefix = texts["DefaultPrefix"].replace("+", "00") or DEFAULT_MOBILE_PREFIX
     if not prefix.isascii() or not prefix.isdigit() or not prefix.startswith("00") or len(prefix) > 6:
         raise RestError(400, f"DefaultPrefix must be 00 and a country code, such as 0039, not {prefix[:20]!r}.")
+    extra_settings = {name: document[name] for name in EXTRA_LIST_SETTINGS if name in document}
+    country = extra_settings.get("CountryCode")
+    if country not in (None, ""):
+        if not is_country_code(country):
+            raise RestError(400, f"CountryCode must be an ISO 3166-1 alpha-2 code such as IT, not {str(country)[:20]!r}.")
+        extra_settings["CountryCode"] = country.upper()
 
     return {
         "name": texts["Name"][:200],
@@ -252,7 +275,7 @@ def read_list_settings(request):
         "reply_to": normalize_email(texts["ReplyTo"]) if texts["ReplyTo"] else "",
         "description": texts["Description"],
         "default_prefix": prefix,
-        "extra_settings": {name: document[name] for name in EXTRA_LIST_SETTINGS if name in document},
+        "extra_settings": extra_settings,
     }
 
 

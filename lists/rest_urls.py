@@ -31,6 +31,8 @@ Status = Subscription.Status
 urlpatterns = [
     path("console/authentication/info", endpoint(get=rest.authentication_info)),
     path("console/authentication/details", endpoint(get=rest.authentication_details)),
+    path("console/list/countries", endpoint(get=rest.countries)),
+    path("console/timezones", endpoint(get=rest.time_zones)),
     path("console/list", endpoint(get=rest.console_lists, post=rest.create_list)),
     path("console/user/lists", endpoint(get=rest.user_lists, post=rest.create_list)),
     path("console/list/<id:list_id>", endpoint(put=rest.update_list, delete=rest.delete_list)),
@@ -59,6 +61,7 @@ urlpatterns = [
     path("console/sms/list/<id:list_id>/recipients", endpoint(post=import_rest.import_sms_list_recipients)),
     path("console/sms/group/<id:group_id>/recipients", endpoint(post=import_rest.import_sms_group_recipients)),
     path("console/import/<id:import_id>", endpoint(get=import_rest.import_status)),
+    path("console/import/<id:import_id>/sending", endpoint(get=import_rest.import_sending)),
     path("console/imports", endpoint(get=import_rest.imports)),
     path("console/recipient/detail", endpoint(put=rest.update_recipient_detail)),
     path("console/list/<id:list_id>/unsubscribe/<id:recipient_id>", endpoint(delete=rest.unsubscribe_from_list)),

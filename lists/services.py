@@ -493,7 +493,7 @@ def _apply_profile(recipient, request, changed_lists):
             _record(recipient, mailing_list, Kind.PROFILE_CHANGE, request.source, details=details)
 
 
-def _queue_confirmations(recipient, request, pending):
+def _queue_confirmations(recipient, request, pending, sending=None):
     """Queue one confirmation request per list, or one for all lists when a confirm list is set."""
     if not pending or not recipient.email:
         # TODO: a contact subscribed by mobile number alone stays pending
@@ -511,7 +511,7 @@ def _queue_confirmations(recipient, request, pending):
     for mailing_list, subscriptions in batches.values():
         token = make_confirmation_token(subscriptions, mailing_list.confirmation_link_hours)
         sending_services.queue_confirmation_request(
-            recipient, mailing_list, token, from_email=request.from_email, from_name=request.from_name
+            recipient, mailing_list, token, from_email=request.from_email, from_name=request.from_name, sending=sending
         )
         _mark_confirmation_sent([subscription.pk for subscription in subscriptions], now)
 
@@ -1362,6 +1362,8 @@ class ImportOptions:
     """
 
     confirm_email: bool = False  # ConfirmEmail: pending, with a confirmation request
+    # The confirmation sending that keeps the requests of a REST import. None sends them at once.
+    confirmation_sending_id: int | None = None
     as_pending: bool = False  # asPending
     as_opt_out: bool = False  # asOptOut, importType=asOptout
     force_opt_in: bool = False  # forceOptIn, importType=asOptin
@@ -1486,16 +1488,19 @@ def find_recipient_ids(account, contacts):
     return found
 
 
-def queue_import_confirmations(mailing_list, pending_by_recipient):
+def queue_import_confirmations(mailing_list, pending_by_recipient, sending_id=None):
     """Send one confirmation request per recipient for the subscriptions an import made pending.
 
     `pending_by_recipient` maps a recipient id to its Subscription rows.
     Called inside the import's transaction, so the mail leaves after commit.
+    With `sending_id`, the requests wait in that confirmation sending
+    until it is started, unless it has started already.
     """
+    sending = sending_services.lock_confirmation_sending(sending_id) if sending_id else None
     recipients = Recipient.objects.in_bulk(list(pending_by_recipient))
     request = SubscribeRequest(account=mailing_list.account, lists=[mailing_list], contact=Contact(), source=Source.IMPORT)
     for recipient_id, subscriptions in pending_by_recipient.items():
-        _queue_confirmations(recipients[recipient_id], request, subscriptions)
+        _queue_confirmations(recipients[recipient_id], request, subscriptions, sending)
 
 
 def unsubscribe_absent(mailing_list, present_recipient_ids, batch_size=500):

@@ -78,6 +78,11 @@ SEGMENT_NAMES = {
     "deliveries": "Deliveries",
     "bouncesdetails": "BouncesDetails",
     "clicksdetails": "ClicksDetails",
+    "countries": "Countries",
+    "timezones": "TimeZones",
+    "smtppluspriorities": "SmtpPlusPriorities",
+    "smtpplus": "SmtpPlus",
+    "sending": "Sending",
 }
 
 
@@ -320,6 +325,38 @@ COMPONENTS = {
             "ValidRecipients": INTEGER,
         }
     ),
+    "Country": obj({"CountryCode": {"type": "string", "pattern": "^[A-Z]{2}$"}, "CountryName": STRING}),
+    "TimeZone": obj(
+        {
+            "OffsetFromUTC": {"type": "string", "pattern": "^-?[0-9]{2}:[0-9]{2}:00$", "example": "-05:00:00"},
+            "TimeZoneCode": {"type": "integer", "minimum": 0},
+            "TimeZoneDescription": STRING,
+            "TimeZoneName": STRING,
+        }
+    ),
+    "SmtpPlusPriority": obj({"PriorityCode": {"type": "integer", "minimum": 1, "maximum": 5}, "PriorityName": STRING}),
+    "SmtpPlusUserInput": obj(
+        {
+            "IsEnabled": BOOLEAN,
+            "Note": {"type": "string", "maxLength": 500},
+            "PriorityCode": {"type": "integer", "minimum": 1, "maximum": 5},
+            "TrustedDomains": array({"type": "string", "example": "shop.example"}),
+            "TrustedSenders": array({"type": "string", "format": "email"}),
+        },
+        [],
+    ),
+    "SmtpPlusUser": obj(
+        {
+            "IsEnabled": BOOLEAN,
+            "Note": STRING,
+            "Password": STRING,
+            "PriorityCode": {"type": "integer", "minimum": 1, "maximum": 5},
+            "TrustedDomains": array(STRING),
+            "TrustedSenders": array(STRING),
+            "Username": {"type": "string", "pattern": "^s[0-9]+_[0-9]+$"},
+            "idList": ID,
+        }
+    ),
     "Empty": {"type": "object"},
     # Rows of MailStatisticsService: per recipient {Count, Email, IdRecipient}
     # or per URL {Count, IdMessage, Url}, and per message {Count, IdList,
@@ -353,6 +390,8 @@ OPERATIONS = {
     # Account
     "authentication_info": op("Account information", ref("AccountInfo")),
     "authentication_details": op("Account information with plan, language and credits", {"type": "object"}),
+    "countries": op("ISO 3166-1 country codes and English names, in code order", array(ref("Country"))),
+    "time_zones": op("Numbered time zones with their standard offsets, in code order", array(ref("TimeZone"))),
     # Lists and groups
     "console_lists": paged_op("Lists of the console (IdList, ListGuid)", "List"),
     "user_lists": paged_op("Lists of the console (idList, listGuid)", "UserList"),
@@ -408,6 +447,7 @@ OPERATIONS = {
         "Import SMS recipients into a group; returns the import id", INTEGER, body=array(ref("RecipientInput"))
     ),
     "import_status": op("Status of one import", ref("ImportStatus")),
+    "import_sending": op("Id of the sending that holds an import's confirmation requests", ID),
     "imports": paged_op("Imports of the console, newest first", "ImportStatus"),
     # Messages
     "create_message": op("Create an e-mail message", ref("MessageCreated"), body=ref("MessageInput")),
@@ -448,6 +488,13 @@ OPERATIONS = {
     "deferred.post": op("Schedule a deferred or stopped sending", body=ref("DeferredDate")),
     "stop": op("Stop a sending"),
     "delete_sending": op("Delete a stopped sending"),
+    # SMTP+ users
+    "smtp_plus_priorities": op("SMTP+ priority codes and names", array(ref("SmtpPlusPriority"))),
+    "create_smtp_plus_user": op(
+        "Create an SMTP+ user for a list; the answer shows its password this one time",
+        ref("SmtpPlusUser"),
+        body=ref("SmtpPlusUserInput"),
+    ),
     # SMS
     "create_sms": op("Create an SMS message", ref("SmsMessage"), body=ref("SmsInput")),
     "list_sms": paged_op("SMS messages of a list", "SmsMessage"),

@@ -23,6 +23,8 @@ class SystemMail(models.Model):
         UNSUBSCRIBE_CONFIRMATION = "unsubscribe_confirmation", _("unsubscribe confirmation")
 
     class Status(models.TextChoices):
+        # Held in a confirmation sending until that sending is started.
+        HELD = "held", _("held")
         QUEUED = "queued", _("queued")
         SENDING = "sending", _("sending")
         DEFERRED = "deferred", _("deferred")
@@ -38,6 +40,8 @@ class SystemMail(models.Model):
     from_name = models.CharField(max_length=200, blank=True)
     language = models.CharField(max_length=2, choices=LANGUAGE_CHOICES)
     context = models.JSONField(default=dict, blank=True, help_text=_("Values the template needs, such as a link."))
+    # The confirmation sending that carries this request, for a REST import's requests.
+    sending = models.ForeignKey("Sending", on_delete=models.CASCADE, null=True, blank=True, related_name="system_mails")
 
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     attempts = models.PositiveSmallIntegerField(default=0)
@@ -285,6 +289,14 @@ class SmtpUser(models.Model):
     # Hashed with Django's password hashers; the secret never expires.
     password = models.CharField(max_length=128)
     active = models.BooleanField(default=True)
+    note = models.CharField(max_length=500, blank=True)
+    # MailUp's SmtpPlusPriorities code, 1 (VeryHigh) to 5 (VeryLow). It is
+    # stored and returned, but the relay does not order deliveries by it.
+    priority = models.PositiveSmallIntegerField(default=3)
+    # Lower-case domains and addresses the user may send from; both empty
+    # means any sender. See sending.transactional.check_trusted_sender.
+    trusted_domains = models.JSONField(default=builtins.list, blank=True)
+    trusted_senders = models.JSONField(default=builtins.list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
 
@@ -315,6 +327,9 @@ class Sending(models.Model):
     class Kind(models.TextChoices):
         CAMPAIGN = "campaign", _("newsletter")
         TRANSACTIONAL = "transactional", _("transactional")
+        # Carries the confirmation requests of a REST import as held
+        # SystemMails; starting it releases them instead of fanning out.
+        CONFIRMATION = "confirmation", _("confirmation requests")
 
     class Status(models.TextChoices):
         SCHEDULED = "scheduled", _("scheduled")

@@ -7,7 +7,7 @@ from django.urls import path
 
 from lists.rest_urls import IdConverter  # noqa: F401  (registers the "id" converter)
 from mailup_sim.rest import endpoint
-from sending import rest
+from sending import rest, rest_smtp_plus
 
 LIST_EMAIL = "console/list/<id:list_id>/email"
 SENDINGS = "console/email/sendings"
@@ -56,6 +56,9 @@ urlpatterns = [
     path(f"{SENDINGS}/<id:sending_id>/immediate", endpoint(post=rest.start_now)),
     path(f"{SENDINGS}/<id:sending_id>/deferred", endpoint(get=rest.deferred, post=rest.deferred)),
     path(f"{SENDINGS}/<id:sending_id>/stop", endpoint(post=rest.stop)),
+    # SMTP+ users
+    path("console/smtppluspriorities", endpoint(get=rest_smtp_plus.smtp_plus_priorities)),
+    path("console/list/<id:list_id>/smtpplus", endpoint(post=rest_smtp_plus.create_smtp_plus_user)),
     # SMS
     path("console/sms/list/<id:list_id>/message", endpoint(post=rest.create_sms)),
     path("console/sms/list/<id:list_id>/messages", endpoint(get=rest.list_sms)),

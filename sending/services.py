@@ -81,8 +81,12 @@ FAN_OUT_BATCHES_PER_TASK = 25
 QUEUE_GRACE = timedelta(minutes=1)
 
 
-def queue_confirmation_request(recipient, mailing_list, token, from_email="", from_name=""):
-    return _queue(Kind.CONFIRMATION_REQUEST, recipient, mailing_list, {"token": token}, from_email, from_name)
+def queue_confirmation_request(recipient, mailing_list, token, from_email="", from_name="", sending=None):
+    """Queue a confirmation request, or hold it in `sending` (a locked confirmation sending) until that starts."""
+    held = sending is not None and sending.status in CONFIRMATION_WAITING
+    return _queue(
+        Kind.CONFIRMATION_REQUEST, recipient, mailing_list, {"token": token}, from_email, from_name, sending, held
+    )
 
 
 def queue_welcome(recipient, mailing_list):
@@ -93,7 +97,7 @@ def queue_unsubscribe_confirmation(recipient, mailing_list):
     return _queue(Kind.UNSUBSCRIBE_CONFIRMATION, recipient, mailing_list, {})
 
 
-def _queue(kind, recipient, mailing_list, context, from_email="", from_name=""):
+def _queue(kind, recipient, mailing_list, context, from_email="", from_name="", sending=None, held=False):
     mail = SystemMail(
         account_id=mailing_list.account_id,
         list=mailing_list,
@@ -104,10 +108,13 @@ def _queue(kind, recipient, mailing_list, context, from_email="", from_name=""):
         from_name=from_name,
         language=mailing_list.language,
         context=context,
+        sending=sending,
+        status=Status.HELD if held else Status.QUEUED,
     )
     sql.insert(mail)
-    # The row is the outbox entry; the publisher enqueues its task in a batch, off the request thread.
-    transaction.on_commit(lambda: outbox.publish_after_commit(mail.pk), robust=True)
+    if not held:
+        # The row is the outbox entry; the publisher enqueues its task in a batch, off the request thread.
+        transaction.on_commit(lambda: outbox.publish_after_commit(mail.pk), robust=True)
     return mail
 
 
@@ -536,8 +543,12 @@ def fan_out(sending, after_id=0):
     sweep_sendings from taking the fan-out over. Safe to run again after a
     crash: the unique (sending, recipient) pair keeps every recipient to
     one delivery, and a delivery task only sends what it claims. Returns
-    the number of deliveries the sending has so far.
+    the number of deliveries the sending has so far, or for a confirmation
+    sending the number of requests it released.
     """
+    if sending.kind == Sending.Kind.CONFIRMATION:
+        return release_confirmations(sending)
+
     recipients = target_recipients(sending).order_by("pk")
     last_id = after_id
     for _ in range(FAN_OUT_BATCHES_PER_TASK):
@@ -590,6 +601,59 @@ def renew_fan_out_claim(sending_id, claimed_at):
         logger.info("fan-out slice dropped sending=%s: the claim of %s is no longer current", sending_id, claimed_at)
         return None
     return Sending.objects.select_related("message", "list").get(pk=sending_id)
+
+
+# --- Confirmation sendings: the confirmation requests of a REST import --------
+
+# A confirmation sending in these states keeps new requests back.
+CONFIRMATION_WAITING = [SendingStatus.PAUSED, SendingStatus.SCHEDULED]
+CONFIRMATION_SUBJECT = "Confirmation request"
+
+
+def create_confirmation_sending(mailing_list):
+    """Create and return a paused sending to keep the confirmation requests of one import.
+
+    Its message is the list's confirmation message (IsConfirmation), made
+    on first use, because every sending names a message. Starting the
+    sending (start_sending_now, or a due schedule) sends the requests.
+    """
+    message = Message.objects.filter(list=mailing_list, is_confirmation=True).order_by("pk").first()
+    if message is None:
+        message = create_message(mailing_list, CONFIRMATION_SUBJECT, is_confirmation=True, tracking=False)
+    sending = Sending.objects.create(
+        message=message, list=mailing_list, kind=Sending.Kind.CONFIRMATION, status=SendingStatus.PAUSED
+    )
+    logger.info("confirmation sending created sending=%s list=%s", sending.pk, mailing_list.pk)
+    return sending
+
+
+def lock_confirmation_sending(sending_id):
+    """Lock and return a confirmation sending for the rest of the transaction, or None when it was deleted."""
+    return Sending.objects.select_for_update().filter(pk=sending_id, kind=Sending.Kind.CONFIRMATION).first()
+
+
+def release_confirmations(sending):
+    """Queue every request held in a claimed confirmation sending and mark it done. Return how many were released.
+
+    Requests an import adds after this are queued at once, because the
+    sending is no longer waiting.
+    """
+    with transaction.atomic():
+        lock_confirmation_sending(sending.pk)
+        held = SystemMail.objects.filter(sending=sending, status=Status.HELD)
+        mail_ids = list(held.values_list("pk", flat=True))
+        held.update(status=Status.QUEUED)
+        now = timezone.now()
+        Sending.objects.filter(pk=sending.pk).update(status=SendingStatus.DONE, prepared_at=now, finished_at=now)
+        transaction.on_commit(lambda: _publish_all(mail_ids), robust=True)
+
+    logger.info("confirmation sending released sending=%s requests=%s", sending.pk, len(mail_ids))
+    return len(mail_ids)
+
+
+def _publish_all(mail_ids):
+    for mail_id in mail_ids:
+        outbox.publish_after_commit(mail_id)
 
 
 def claim_deliveries(delivery_ids):

@@ -15,7 +15,9 @@ import re
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from email.parser import BytesHeaderParser
+from email.policy import compat32
 from email.policy import default as default_policy
+from email.utils import getaddresses
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
@@ -47,6 +49,7 @@ def submit_message(user, mail_from, rcpt_tos, raw):
     if not rcpt_tos:
         raise transactional.InvalidField("The message has no recipients.")
     _check_header_section(raw)
+    _check_header_senders(user, raw)
     smtp_api = _smtp_api(raw)
     campaign_code, campaign_name = transactional.campaign_names(smtp_api, "X-SMTPAPI")
     return transactional.queue_transactional(
@@ -69,6 +72,15 @@ def _check_header_section(raw):
             raise transactional.InvalidField(
                 f"Header line {number} is neither a 'Name: value' field nor a folded continuation."
             )
+
+
+def _check_header_senders(user, raw):
+    """Apply the user's trusted senders to the From header too, since recipients see that address."""
+    if not user.trusted_senders and not user.trusted_domains:
+        return
+    headers = BytesHeaderParser(policy=compat32).parsebytes(raw)
+    for _name, address in getaddresses(headers.get_all("From", [])):
+        transactional.check_trusted_sender(user, address)
 
 
 def _smtp_api(raw):

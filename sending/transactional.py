@@ -24,9 +24,9 @@ from django.utils import timezone
 from django.utils.html import escape
 
 from lists import services as lists_services
-from lists.errors import InvalidContact
+from lists.errors import InvalidContact, InvalidParameter
 from lists.models import Account
-from lists.validation import normalize_email
+from lists.validation import CONTROL_CHARACTERS, normalize_email
 from sending import services
 from sending.html_text import html_to_text
 from sending.models import Delivery, Message, Sending, SmtpUser
@@ -84,12 +84,35 @@ class MessageTooLarge(TransactionalError):
 
 # --- SMTP+ users ------------------------------------------------------------------
 
+# MailUp's SmtpPlusPriorities, in code order.
+SMTP_PLUS_PRIORITIES = {1: "VeryHigh", 2: "High", 3: "Normal", 4: "Low", 5: "VeryLow"}
+DEFAULT_PRIORITY = 3
+MAX_NOTE_CHARACTERS = 500
+MAX_TRUSTED_ENTRIES = 100
+# An ASCII host name of at least two labels. Internationalized domains are
+# given in their xn-- form.
+DOMAIN_NAME = re.compile(r"^(?=.{1,253}$)(?:(?!-)[a-z0-9-]{1,63}(?<!-)\.)+(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
-def create_smtp_user(mailing_list, secret=None):
+
+@dataclass(frozen=True)
+class SmtpUserSettings:
+    """Settings a client chooses for a new SMTP+ user. The defaults are those of a user made in the panel."""
+
+    active: bool = True
+    note: str = ""
+    priority: int = DEFAULT_PRIORITY
+    trusted_domains: tuple = ()
+    trusted_senders: tuple = ()
+
+
+def create_smtp_user(mailing_list, secret=None, user_settings=None):
     """Create the next SMTP+ user of a list's account, `s<console id>_<NN>`; return it and its secret.
 
     A random secret is made when none is given. Only its hash is stored.
+    `user_settings` (SmtpUserSettings) is checked first and raises
+    InvalidParameter naming the first bad field, before anything is saved.
     """
+    values = clean_smtp_user_settings(user_settings or SmtpUserSettings())
     account = mailing_list.account
     secret = secret or secrets.token_urlsafe(18)
     with transaction.atomic():
@@ -98,11 +121,71 @@ def create_smtp_user(mailing_list, secret=None):
         number = 1
         while f"s{account.console_id}_{number:02d}" in taken:
             number += 1
-        user = SmtpUser(account=account, list=mailing_list, username=f"s{account.console_id}_{number:02d}")
+        user = SmtpUser(account=account, list=mailing_list, username=f"s{account.console_id}_{number:02d}", **values)
         user.set_password(secret)
         user.save()
     logger.info("smtp user created user=%s account=%s list=%s", user.username, account.console_id, mailing_list.list_id)
     return user, secret
+
+
+def clean_smtp_user_settings(user_settings):
+    """Return SmtpUser field values for `user_settings`, or raise InvalidParameter naming the bad field."""
+    if user_settings.priority not in SMTP_PLUS_PRIORITIES:
+        raise InvalidParameter("PriorityCode", f"PriorityCode must be 1 to 5, not {user_settings.priority!r}.")
+    if len(user_settings.note) > MAX_NOTE_CHARACTERS:
+        raise InvalidParameter("Note", f"Note has {len(user_settings.note)} characters, more than the maximum of {MAX_NOTE_CHARACTERS}.")
+    if CONTROL_CHARACTERS.search(user_settings.note):
+        raise InvalidParameter("Note", "Note must not contain control characters.")
+    return {
+        "active": user_settings.active,
+        "note": user_settings.note,
+        "priority": user_settings.priority,
+        "trusted_domains": _trusted_entries(user_settings.trusted_domains, "TrustedDomains", _clean_domain, "domain name"),
+        "trusted_senders": _trusted_entries(
+            user_settings.trusted_senders, "TrustedSenders", _clean_sender, "e-mail address"
+        ),
+    }
+
+
+def _trusted_entries(values, name, clean, noun):
+    if len(values) > MAX_TRUSTED_ENTRIES:
+        raise InvalidParameter(name, f"{name} has {len(values)} entries, more than the maximum of {MAX_TRUSTED_ENTRIES}.")
+    cleaned = []
+    for position, value in enumerate(values):
+        entry = clean(value)
+        if entry is None:
+            raise InvalidParameter(name, f"{name}[{position}] {value[:80]!r} is not a valid {noun}.")
+        cleaned.append(entry)
+    return list(dict.fromkeys(cleaned))
+
+
+def _clean_domain(value):
+    domain = value.strip().lower().removesuffix(".")
+    return domain if DOMAIN_NAME.match(domain) else None
+
+
+def _clean_sender(value):
+    try:
+        return normalize_email(value)
+    except InvalidContact:
+        return None
+
+
+def check_trusted_sender(user, address):
+    """Raise InvalidField when the user has trusted senders or domains and `address` matches none of them.
+
+    A domain matches the address's own domain only, not its subdomains.
+    """
+    if not user.trusted_senders and not user.trusted_domains:
+        return
+    email = (address or "").strip().lower()
+    domain = email.rpartition("@")[2]
+    if email in user.trusted_senders or (domain and domain in user.trusted_domains):
+        return
+    logger.info("smtp+ untrusted sender rejected user=%s", user.username)
+    raise InvalidField(
+        f"The sender {email[:254]!r} is not among the trusted senders or domains of SMTP+ user {user.username}."
+    )
 
 
 def authenticate(username, secret):
@@ -132,8 +215,10 @@ def queue_transactional(user, mail_from, recipients, raw, campaign_code="", camp
     `raw` is the unsigned MIME message. The sending belongs to a message of
     the user's list named by `campaign_code` (one per code, created on
     first use), so statistics group the sends of one campaign. Recipients
-    need no subscription. Returns the Sending.
+    need no subscription. Returns the Sending. Raises InvalidField when
+    `mail_from` is not a trusted sender of the user.
     """
+    check_trusted_sender(user, mail_from)
     addresses = list(dict.fromkeys(normalize_email(address) for address in recipients))
     with transaction.atomic():
         message = _campaign_message(user.list, campaign_code, campaign_name)

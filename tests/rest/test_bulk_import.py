@@ -1,10 +1,13 @@
 """POST …/Recipients imports an array in the background and returns an import id; GET Import/{id} reports it."""
 
 import pytest
+from django.db import transaction
 
 from integrations.models import Import
 from lists import services
 from lists.models import GroupMembership, Recipient, Source, Subscription, SubscriptionEvent
+from sending import services as sending_services
+from sending.models import Sending, SystemMail
 from tests.personas import demo_list
 from tests.rest.conftest import assert_envelope
 
@@ -97,11 +100,45 @@ def test_as_optin_never_reverses_bounce(api):
 
 
 def test_confirm_email_makes_new_pending(api, sink):
-    api.post("/List/1/Recipients?ConfirmEmail=true", json=[{"Email": "anna@example.com"}])
+    import_id = api.post("/List/1/Recipients?ConfirmEmail=true", json=[{"Email": "anna@example.com"}]).json()
 
     assert status_of("anna@example.com") == Status.PENDING
+    # The requests wait in the import's sending until the client starts it.
+    assert SystemMail.objects.get().status == SystemMail.Status.HELD
+    sending_id = api.get(f"/Import/{import_id}/Sending").json()
+    assert api.post(f"/Email/Sendings/{sending_id}/Immediate").status_code == 200
     [request] = sink.wait_for(1)
     assert request.rcpt_to == ["anna@example.com"]
+
+
+def test_import_sending_waits_in_undefined_queue(api):
+    import_id = api.post("/List/1/Recipients?ConfirmEmail=true", json=[{"Email": "anna@example.com"}]).json()
+
+    sending_id = api.get(f"/import/{import_id}/SENDING").json()
+    queue = api.get("/Email/Sendings/Undefined").json()["Items"]
+    assert [item["Id"] for item in queue] == [sending_id]
+    assert Sending.objects.get(pk=sending_id).kind == Sending.Kind.CONFIRMATION
+
+
+def test_started_import_sending_is_done(api, sink):
+    import_id = api.post("/List/1/Recipients?ConfirmEmail=true", json=[{"Email": "anna@example.com"}]).json()
+    sending_id = api.get(f"/Import/{import_id}/Sending").json()
+    api.post(f"/Email/Sendings/{sending_id}/Immediate")
+    sink.wait_for(1)
+
+    assert Sending.objects.get(pk=sending_id).status == Sending.Status.DONE
+    assert_envelope(api.post(f"/Email/Sendings/{sending_id}/Immediate"), 400, "BadRequest")
+
+
+def test_import_without_confirmation_has_no_sending(api):
+    import_id = api.post("/List/1/Recipients", json=[{"Email": "anna@example.com"}]).json()
+
+    assert_envelope(api.get(f"/Import/{import_id}/Sending"), 404, "NotFound")
+    assert not Sending.objects.exists()
+
+
+def test_unknown_import_sending_is_404(api):
+    assert_envelope(api.get("/Import/999999/Sending"), 404, "NotFound")
 
 
 def test_clear_missing_or_empty_fields(api):
@@ -203,3 +240,30 @@ def test_sms_import_subscribes_mobile_only(api):
     assert status["NotValidRecipients"] == 1
     channels = list(Subscription.objects.values_list("channel", flat=True))
     assert channels == ["sms"]
+
+
+def test_request_after_start_is_queued(demo, sink):
+    mailing_list = demo_list()
+    sending = sending_services.create_confirmation_sending(mailing_list)
+    sending_services.release_confirmations(sending)
+    recipient = Recipient.objects.create(account=mailing_list.account, email="late@example.com")
+
+    with transaction.atomic():
+        locked = sending_services.lock_confirmation_sending(sending.pk)
+        mail = sending_services.queue_confirmation_request(recipient, mailing_list, "token", sending=locked)
+
+    assert mail.status == SystemMail.Status.QUEUED
+    assert Sending.objects.get(pk=sending.pk).status == Sending.Status.DONE
+    [request] = sink.wait_for(1)
+    assert request.rcpt_to == ["late@example.com"]
+
+
+def test_import_sending_waits_for_deferred_date(api):
+    import_id = api.post("/List/1/Recipients?ConfirmEmail=true", json=[{"Email": "anna@example.com"}]).json()
+    sending_id = api.get(f"/Import/{import_id}/Sending").json()
+
+    response = api.post(f"/Email/Sendings/{sending_id}/Deferred", json={"Date": "2030-01-01 08:00:00"})
+
+    assert response.status_code == 200
+    assert Sending.objects.get(pk=sending_id).status == Sending.Status.SCHEDULED
+    assert SystemMail.objects.get().status == SystemMail.Status.HELD

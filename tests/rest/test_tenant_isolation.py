@@ -9,7 +9,7 @@ from lists import rest_urls as lists_rest_urls
 from lists.models import Account, Group, GroupMembership, List, Recipient, Subscription, SubscriptionEvent
 from sending import rest_urls as sending_rest_urls
 from sending import services as sending_services
-from sending.models import Attachment, Image, Message, Sending, SmsMessage, Tag, Template
+from sending.models import Attachment, Image, Message, Sending, SmsMessage, SmtpUser, Tag, Template
 
 OTHER_LIST_ID = 9
 
@@ -63,6 +63,7 @@ def snapshot(account):
         "attachments": list(
             Attachment.objects.filter(message__list__account=account).values_list("pk", "slot", "filename", "size")
         ),
+        "smtp_users": SmtpUser.objects.filter(account=account).count(),
     }
 
 

@@ -5,7 +5,7 @@ from email.message import EmailMessage
 
 import pytest
 
-from sending.models import Delivery, Sending
+from sending.models import Delivery, Sending, SmtpUser
 from sending.submission import start_submission
 from tests.support import free_port
 
@@ -180,3 +180,49 @@ def test_folded_header_and_unix_newlines_accepted(demo, sink, submission):
 
     [stored] = sink.wait_for(1)
     assert stored.dkim_result == "pass"
+
+
+def trust_only(domains=(), senders=()):
+    SmtpUser.objects.filter(username="s1234_01").update(trusted_domains=list(domains), trusted_senders=list(senders))
+
+
+def test_trusted_domain_sender_accepted(demo, sink, submission):
+    trust_only(domains=["demo.example"])
+    with client(submission) as smtp:
+        smtp.login("s1234_01", "demo-smtp-1234")
+        smtp.send_message(order_mail())
+
+    assert len(sink.wait_for(1)) == 1
+
+
+@pytest.mark.parametrize(
+    "envelope_from, header_from",
+    [
+        ("shop@other.example", "Shop <shop@demo.example>"),
+        ("shop@demo.example", "Shop <shop@other.example>"),
+        ("shop@sub.demo.example", "Shop <shop@demo.example>"),
+    ],
+)
+def test_untrusted_sender_rejected(demo, submission, envelope_from, header_from):
+    trust_only(domains=["demo.example"], senders=["boss@elsewhere.example"])
+    message = order_mail()
+    message.replace_header("From", header_from)
+    with client(submission) as smtp:
+        smtp.login("s1234_01", "demo-smtp-1234")
+        with pytest.raises(smtplib.SMTPDataError) as refused:
+            smtp.send_message(message, from_addr=envelope_from)
+
+    assert refused.value.smtp_code == 554
+    assert b"not among the trusted senders" in refused.value.smtp_error
+    assert not Sending.objects.exists()
+
+
+def test_trusted_sender_address_accepted(demo, sink, submission):
+    trust_only(senders=["boss@elsewhere.example"])
+    message = order_mail()
+    message.replace_header("From", "Boss <Boss@Elsewhere.example>")
+    with client(submission) as smtp:
+        smtp.login("s1234_01", "demo-smtp-1234")
+        smtp.send_message(message)
+
+    assert len(sink.wait_for(1)) == 1

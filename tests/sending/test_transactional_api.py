@@ -7,7 +7,7 @@ from email import message_from_bytes, policy
 import pytest
 
 from sending import services
-from sending.models import Delivery, Sending, SinkMessage
+from sending.models import Delivery, Sending, SinkMessage, SmtpUser
 from tests.sending.campaigns import newsletter
 
 USER = {"Username": "s1234_01", "Secret": "demo-smtp-1234"}
@@ -257,3 +257,25 @@ def test_embedded_images_are_related_parts(demo, sink, http):
     assert len(related) == 1
     assert image["Content-ID"] == "<logo>"
     assert image.get_content() == b"\x89PNG\r\n\x1a\nfake"
+
+
+def test_from_outside_trusted_domains_rejected(demo, http):
+    SmtpUser.objects.filter(username="s1234_01").update(trusted_domains=["shop.example"])
+
+    response = post(http, SEND, dto())
+
+    assert response.status_code == 400
+    assert response.json()["Code"] == "2"
+    assert "trusted senders" in response.json()["Message"]
+    assert not Sending.objects.exists()
+
+
+def test_from_in_trusted_senders_accepted(demo, sink, http):
+    SmtpUser.objects.filter(username="s1234_01").update(
+        trusted_domains=["shop.example"], trusted_senders=["shop@demo.example"]
+    )
+
+    response = post(http, SEND, dto())
+
+    assert response.status_code == 200, response.text
+    assert len(sink.wait_for(3)) == 3
