@@ -48,7 +48,7 @@ def _handle(request, template):
 
 
 def _read_json(request, limit=None):
-    """Read and decode the body, without holding more than `limit` bytes (TRANSACTIONAL_MAX_BODY_BYTES) in memory."""
+    """Read and decode the body, without holding more than `limit` bytes in memory (default TRANSACTIONAL_MAX_BODY_BYTES)."""
     limit = limit or settings.TRANSACTIONAL_MAX_BODY_BYTES
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
@@ -104,11 +104,13 @@ def list_secret(request, list_id):
         account = _console_account(request)
         mailing_list = lists_services.find_list(account, list_id)
     except transactional.TransactionalError as error:
+        logger.info("listsecret request rejected list=%s method=%s code=%s", list_id, request.method, error.code)
         response = _answer(error.code, error.message, error.status, status_text="error")
         if error.status == 401:
             response["WWW-Authenticate"] = 'Basic realm="mailup-sim", charset="UTF-8"'
         return response
     except ListNotFound as error:
+        logger.info("listsecret request rejected console=%s list=%s: list not found", account.console_id, list_id)
         return _answer(transactional_sms.ListNotFound.code, error.message, 404, status_text="error")
 
     if request.method == "POST":
@@ -138,7 +140,6 @@ def _console_account(request):
     try:
         return lists_services.authenticate_api_user(username, password)
     except LoginFailed as error:
-        logger.info("listsecret login failed user=%s", username[:40])
         raise transactional_sms.BasicAuthenticationFailed(error.message) from None
     except AccountNotActive as error:
         raise transactional_sms.ConsoleNotActive(error.message) from None

@@ -23,7 +23,7 @@ from sending.transactional import AuthenticationFailed, InvalidField, InvalidReq
 
 logger = logging.getLogger(__name__)
 
-# The whole request is a few short strings, so a larger body is refused
+# The whole request is a few short strings, so a larger body is rejected
 # before it is parsed.
 MAX_BODY_BYTES = 64 * 1024
 SENDER = re.compile(r"[A-Za-z0-9]{1,11}")
@@ -102,9 +102,9 @@ def send_sms(console_id, list_id, body):
     TransactionalError subclass for every rejected request, and nothing is
     stored then.
     """
-    mailing_list = find_list(console_id, list_id)
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object.")
+    mailing_list = find_list(console_id, list_id)
     authenticate(mailing_list, body.get("ListGuid"), body.get("ListSecret"))
     if mailing_list.account.status != Account.Status.ACTIVE:
         raise ConsoleNotActive(f"Console {console_id} is {mailing_list.account.status}.")
