@@ -76,8 +76,9 @@ class BasicAuthenticationFailed(TransactionalError):
 
 @dataclass(frozen=True)
 class SmsRequest:
-    """The checked fields of one send request."""
+    """The checked fields of one send request; `content` has the DynamicFields filled in, `template` does not."""
 
+    template: str
     content: str
     sender: str
     mobile_prefix: str
@@ -120,7 +121,7 @@ def send_sms(console_id, list_id, body):
         raise not_subscribed
 
     with transaction.atomic():
-        message = services.sms_campaign_message(mailing_list, request.campaign_code, request.content)
+        message = services.sms_campaign_message(mailing_list, request.campaign_code, request.template)
         sending = services.send_sms_to_recipient(
             message,
             recipient,
@@ -186,10 +187,12 @@ def authenticate(mailing_list, list_guid, list_secret):
 def read_request(body, default_prefix):
     """Check the fields of a send request other than ListGuid and ListSecret; return an SmsRequest."""
     unicode = _unicode_flag(body.get("isUnicode"))
-    content = _string(body.get("Content"), "Content")
-    if not content.strip():
+    template = _string(body.get("Content"), "Content")
+    if not template.strip():
         raise ContentMissing("Content is missing or empty.")
-    content = fill_dynamic_fields(content, _dynamic_fields(body.get("DynamicFields")))
+    content = fill_dynamic_fields(template, _dynamic_fields(body.get("DynamicFields")))
+    if not content.strip():
+        raise ContentMissing("Content is empty once DynamicFields are filled in.")
 
     sender = _string(body.get("Sender"), "Sender")
     if sender and not SENDER.fullmatch(sender):
@@ -199,7 +202,7 @@ def read_request(body, default_prefix):
     campaign_code = _string(body.get("CampaignCode"), "CampaignCode").strip()
     if len(campaign_code) > MAX_CAMPAIGN_CODE_CHARACTERS:
         raise InvalidField(f"CampaignCode is longer than {MAX_CAMPAIGN_CODE_CHARACTERS} characters.")
-    return SmsRequest(content, sender, mobile_prefix, mobile_number, campaign_code, unicode)
+    return SmsRequest(template, content, sender, mobile_prefix, mobile_number, campaign_code, unicode)
 
 
 def fill_dynamic_fields(content, fields):

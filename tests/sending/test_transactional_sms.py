@@ -121,6 +121,7 @@ def test_campaign_code_reuses_one_message(secret, client):
 
     welcome = SmsMessage.objects.get(campaign_code="Welcome messages")
     assert welcome.subject == "Welcome messages"
+    assert welcome.text == "Ciao [Name] ([nome]), benvenuto a [City]"
     assert SmsSending.objects.get(pk=first["DeliveryId"]).message == welcome
     assert SmsSending.objects.get(pk=second["DeliveryId"]).message == welcome
     assert SmsSending.objects.get(pk=other["DeliveryId"]).message.campaign_code == "Orders"
@@ -247,9 +248,10 @@ def test_list_secret_huge_list_id_is_404(secret, client):
     assert_error(manage_secret(client, "GET", path="/api/v2.0/lists/99999999999999999999999/listsecret"), 404, "4")
 
 
-@pytest.mark.parametrize("content", ["", "   ", None])
+@pytest.mark.parametrize("content", ["", "   ", None, "[Name]"])
 def test_empty_content_is_code_7(secret, client, content):
-    assert_error(post_sms(client, sms_body(secret, Content=content)), 400, "7")
+    fields = [{"N": "Name", "V": " "}]
+    assert_error(post_sms(client, sms_body(secret, Content=content, DynamicFields=fields)), 400, "7")
 
 
 @pytest.mark.parametrize("sender", ["TwelveLetter", "Shop-It", "Shop It", "Caffè", "Shop\n"])
