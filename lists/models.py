@@ -166,6 +166,10 @@ class List(models.Model):
     # MailUp list settings that the platform stores and returns but does
     # not act on (Charset, TimeZoneCode, WebSiteUrl …), by their MailUp names.
     extra_settings = models.JSONField(default=dict, blank=True)
+    # The ListSecret of the transactional SMS API v2.0, a GUID; empty means
+    # transactional SMS are off for the list. Stored readable because MailUp
+    # returns it on GET.
+    sms_list_secret = models.CharField(max_length=36, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

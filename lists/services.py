@@ -13,6 +13,7 @@ import logging
 import secrets
 import re
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import NamedTuple
@@ -1590,6 +1591,36 @@ def delete_list(mailing_list):
     except IntegrityError:
         raise busy from None
     logger.info("delete_list list=%s list_id=%s", list_pk, list_id)
+
+
+# --- ListSecret of the transactional SMS API ----------------------------------
+
+
+def create_sms_list_secret(mailing_list):
+    """Give the list a ListSecret (a new GUID) unless it has one; return the list's secret.
+
+    An existing secret is kept, so rotating one takes a remove first.
+    """
+    with transaction.atomic():
+        locked = List.objects.select_for_update().get(pk=mailing_list.pk)
+        created = not locked.sms_list_secret
+        if created:
+            locked.sms_list_secret = str(uuid.uuid4())
+            locked.save(update_fields=["sms_list_secret"])
+
+    mailing_list.sms_list_secret = locked.sms_list_secret
+    if created:
+        logger.info("sms list secret created account=%s list=%s", mailing_list.account.console_id, mailing_list.list_id)
+    return locked.sms_list_secret
+
+
+def remove_sms_list_secret(mailing_list):
+    """Remove the list's ListSecret, which turns transactional SMS off for it; return whether it had one."""
+    removed = List.objects.filter(pk=mailing_list.pk).exclude(sms_list_secret="").update(sms_list_secret="")
+    mailing_list.sms_list_secret = ""
+    if removed:
+        logger.info("sms list secret removed account=%s list=%s", mailing_list.account.console_id, mailing_list.list_id)
+    return bool(removed)
 
 
 def move_to_group(recipient_id, from_group, to_group, source=Source.CONSOLE):

@@ -7,7 +7,14 @@ from django.utils.http import parse_header_parameters
 
 # MailUp matches paths without regard to letter case; Django does not, so
 # paths under these prefixes are routed by their lower-cased spelling.
-CASE_INSENSITIVE_PREFIXES = ("/frontend/", "/api/v1.1/rest/", "/authorization/oauth/", "/api/v2.0/messages/")
+CASE_INSENSITIVE_PREFIXES = (
+    "/frontend/",
+    "/api/v1.1/rest/",
+    "/authorization/oauth/",
+    "/api/v2.0/messages/",
+    "/api/v2.0/sms/",
+    "/api/v2.0/lists/",
+)
 # SOAP services (`/MailupSend.asmx`, `/Services/WSMailUpImport.asmx`, ...) are
 # routed by their lower-cased path as well.
 CASE_INSENSITIVE_SUFFIX = ".asmx"

@@ -1,10 +1,11 @@
-"""The OpenAPI 3 description of the REST API v1.1, served at /API/v1.1/openapi.json.
+"""The OpenAPI 3 description of the REST API v1.1 and the transactional SMS API v2.0, served at /API/v1.1/openapi.json.
 
-Paths and methods come from the route tables themselves, so a route
+REST paths and methods come from the route tables themselves, so a route
 cannot be served without being described: `build_openapi` raises when a
-handler has no entry in OPERATIONS. Request and response shapes are kept
-here by hand, and schemathesis checks them against the server in the
-test suite.
+handler has no entry in OPERATIONS. The two transactional SMS paths are
+routed in mailup_sim/urls.py and described in TRANSACTIONAL_SMS_PATHS.
+Request and response shapes are kept here by hand, and schemathesis
+checks them against the server in the test suite.
 """
 
 import json
@@ -522,6 +523,85 @@ ERROR_STATUSES = {
 }
 
 
+# --- Transactional SMS API v2.0 ---------------------------------------------------------
+#
+# Answers are {"Code","Message","Status"} plus the keys of each call, not
+# the REST error envelope; docs/transactional-sms.md lists the codes.
+
+TRANSACTIONAL_ERROR_STATUSES = {
+    "400": "Invalid body or field",
+    "401": "Missing or wrong Basic credentials of the console user",
+    "403": "Wrong ListGuid or ListSecret, no ListSecret on the list, or console not active",
+    "404": "Unknown console or list",
+    "405": "Method not allowed on this path",
+    "413": "Request body too large",
+}
+TRANSACTIONAL_ANSWER = {
+    "Code": STRING,
+    "Message": STRING,
+    "Status": {"type": "string", "enum": ["done", "error"]},
+}
+SMS_REQUEST = {
+    "type": "object",
+    "required": ["Content", "ListGuid", "ListSecret", "Recipient"],
+    "properties": {
+        "Content": STRING,
+        "ListGuid": STRING,
+        "ListSecret": STRING,
+        "Recipient": {"type": "string", "description": "Mobile number as +39…, 0039… or national digits."},
+        "CampaignCode": STRING,
+        "DynamicFields": array(obj({"N": STRING, "V": STRING})),
+        "isUnicode": {"type": "integer", "enum": [0, 1]},
+        "Sender": {"type": "string", "pattern": "^[A-Za-z0-9]{0,11}$"},
+    },
+}
+# The examples name the demo console's list 1, so the explicit examples
+# reach a real list.
+ACCOUNT_AND_LIST = [
+    {"name": "accountId", "in": "path", "required": True, "schema": ID, "example": 1234},
+    {"name": "listId", "in": "path", "required": True, "schema": ID, "example": 1},
+]
+
+
+def transactional_operation(summary, operation_id, success, parameters, body=None, basic=False):
+    responses = {"200": {"description": "Success", "content": {"application/json": {"schema": success}}}}
+    for status, description in TRANSACTIONAL_ERROR_STATUSES.items():
+        if status == "401" and not basic:
+            continue
+        responses[status] = {"description": description, "content": {"application/json": {"schema": ref("TransactionalError")}}}
+    document = {
+        "summary": summary,
+        "operationId": operation_id,
+        "parameters": parameters,
+        "responses": responses,
+        "security": [{"basic": []}] if basic else [],
+    }
+    if body is not None:
+        document["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+    return document
+
+
+def transactional_sms_paths():
+    list_secret = obj({**TRANSACTIONAL_ANSWER, "IdList": ID, "ListGuid": STRING, "ListSecret": nullable(STRING)})
+    sms_sent = obj({**TRANSACTIONAL_ANSWER, "DeliveryId": ID, "Cost": {"type": "integer", "minimum": 1}})
+    secret_parameters = ACCOUNT_AND_LIST[1:]
+    return {
+        "/api/v2.0/sms/{accountId}/{listId}": {
+            "post": transactional_operation(
+                "Send one SMS to a recipient subscribed to the list by SMS", "post_sms", sms_sent, ACCOUNT_AND_LIST, SMS_REQUEST
+            ),
+        },
+        "/api/v2.0/lists/{listId}/listsecret": {
+            method: transactional_operation(summary, f"{method}_listsecret", list_secret, secret_parameters, basic=True)
+            for method, summary in (
+                ("get", "Read the list's ListSecret (null when it has none)"),
+                ("post", "Create the list's ListSecret unless it has one"),
+                ("delete", "Remove the list's ListSecret, which turns transactional SMS off"),
+            )
+        },
+    }
+
+
 # --- Building the document -----------------------------------------------------------
 
 
@@ -631,20 +711,28 @@ def build_openapi():
     paths = {}
     for prefix, modules in SERVICES:
         paths.update(service_paths(prefix, modules))
+    paths.update(transactional_sms_paths())
     return {
         "openapi": "3.0.3",
         "info": {
             "title": "mailup-sim REST API v1.1",
             "version": "1.1",
             "description": (
-                "MailUp's REST API v1.1 as mailup-sim serves it. Paths and query names match without regard "
-                f"to case. Collections page with pageSize (default {DEFAULT_PAGE_SIZE}) and zero-based pageNumber."
+                "MailUp's REST API v1.1 as mailup-sim serves it, and the transactional SMS API v2.0. Paths and "
+                "query names match without regard to case. Collections page with pageSize "
+                f"(default {DEFAULT_PAGE_SIZE}) and zero-based pageNumber."
             ),
         },
         "servers": [{"url": "/"}],
         "components": {
-            "schemas": COMPONENTS,
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                **COMPONENTS,
+                "TransactionalError": obj({**TRANSACTIONAL_ANSWER, "Status": {"type": "string", "enum": ["error"]}}),
+            },
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "basic": {"type": "http", "scheme": "basic"},
+            },
         },
         "security": [{"bearer": []}],
         "paths": paths,

@@ -10,9 +10,9 @@ from sending.soap_manage import MANAGE
 from sending.soap_report import REPORT
 from sending.soap_send import SEND
 
-# Paths under /frontend/, /api/v1.1/rest/ and /authorization/oauth/ arrive
-# lower-cased (mailup_sim.middleware.canonical_path), and so do paths ending
-# in .asmx.
+# Paths under /frontend/, /api/v1.1/rest/, /authorization/oauth/ and the
+# transactional /api/v2.0/ prefixes arrive lower-cased
+# (mailup_sim.middleware.canonical_path), and so do paths ending in .asmx.
 urlpatterns = [
     *SEND.urls(),
     *MANAGE.urls(),
@@ -31,6 +31,8 @@ urlpatterns = [
     path("api/v1.1/openapi.json", openapi.openapi_json),
     path("api/v2.0/messages/sendmessage", transactional_api.send_message),
     path("api/v2.0/messages/sendtemplate", transactional_api.send_template),
+    path("api/v2.0/sms/<int:account_id>/<int:list_id>", transactional_api.send_sms),
+    path("api/v2.0/lists/<int:list_id>/listsecret", transactional_api.list_secret),
     path("sink/api/", include("sending.sink_urls")),
     path("sim/api/v1/", include("integrations.admin_api_urls")),
     path("sim/media/ftpzip/<int:send_zip_id>/<path:name>", ftpzip_views.serve_image),

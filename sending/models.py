@@ -567,11 +567,22 @@ class SmsMessage(models.Model):
     subject = models.CharField(max_length=200, blank=True)
     text = models.TextField()
     notes = models.TextField(blank=True)
+    # The CampaignCode of the transactional SMS API that groups its sends
+    # under this message ("" when the request gave none); null for messages
+    # made in the console or over REST.
+    campaign_code = models.CharField(max_length=200, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["list", "campaign_code"],
+                condition=Q(campaign_code__isnull=False),
+                name="unique_sms_campaign_code_per_list",
+            )
+        ]
 
     def __str__(self):
         return f"sms {self.pk} {self.subject[:60]}"
@@ -602,6 +613,8 @@ class SinkSms(models.Model):
     list_id = models.PositiveIntegerField()
     # International number as 00 + country code + number, such as 00393331234567.
     number = models.CharField(max_length=30)
+    # Alphanumeric sender shown on the phone; empty when the send named none.
+    sender = models.CharField(max_length=11, blank=True)
     text = models.TextField()
     received_at = models.DateTimeField(auto_now_add=True, db_index=True)
 

@@ -19,7 +19,7 @@ from operator import and_, or_
 import css_inline
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.core.files.base import ContentFile
 from django.db.models import Count, Exists, F, OuterRef, Q, Sum, Value
 from django.db.models.functions import Coalesce
@@ -1475,12 +1475,32 @@ def delete_sending(sending):
 # which the inspection API lists, and nothing leaves the machine.
 
 
-def create_sms_message(mailing_list, text, subject="", notes=""):
+def create_sms_message(mailing_list, text, subject="", notes="", campaign_code=None):
     if not text.strip():
         raise InvalidMessage("The SMS text (Content) is missing.")
-    message = SmsMessage.objects.create(list=mailing_list, subject=subject[:200], text=text, notes=notes)
+    message = SmsMessage.objects.create(
+        list=mailing_list, subject=subject[:200], text=text, notes=notes, campaign_code=campaign_code
+    )
     logger.info("sms message created message=%s list=%s", message.pk, mailing_list.list_id)
     return message
+
+
+def sms_campaign_message(mailing_list, campaign_code, text):
+    """Return the SMS message of the list that groups transactional sends under `campaign_code`.
+
+    The message is created on first use, with `text` as its content and
+    the code (or "Transactional SMS" for the empty code) as its subject.
+    """
+    message = SmsMessage.objects.filter(list=mailing_list, campaign_code=campaign_code).first()
+    if message is not None:
+        return message
+    subject = campaign_code or "Transactional SMS"
+    try:
+        with transaction.atomic():
+            return create_sms_message(mailing_list, text, subject=subject, campaign_code=campaign_code)
+    except IntegrityError:
+        # A concurrent request created it between the lookup and the insert.
+        return SmsMessage.objects.get(list=mailing_list, campaign_code=campaign_code)
 
 
 def update_sms_message(message, text, subject="", notes=""):
@@ -1508,21 +1528,28 @@ def send_sms_to_list(message, group=None):
     return _deliver_sms(message, recipients.order_by("pk"), group)
 
 
-def send_sms_to_recipient(message, recipient):
-    """Deliver an SMS message to one recipient subscribed to its list by SMS; return the SmsSending, else None."""
+def send_sms_to_recipient(message, recipient, text=None, sender="", max_characters=None):
+    """Deliver an SMS message to one recipient subscribed to its list by SMS; return the SmsSending, else None.
+
+    `text` replaces the message's text for this send, as the transactional
+    API does, and `sender` is the alphanumeric sender the sink records.
+    The text is cut to `max_characters` after the recipient's fields are
+    merged into it.
+    """
     subscribed = Subscription.objects.filter(
         recipient=recipient, list_id=message.list_id, channel=Channel.SMS, status=Subscription.Status.SUBSCRIBED
     ).exists()
     if not subscribed or not recipient.mobile_number:
         logger.info("sms not sent message=%s recipient=%s: not subscribed by SMS", message.pk, recipient.pk)
         return None
-    return _deliver_sms(message, [recipient], None)
+    return _deliver_sms(message, [recipient], None, text=text, sender=sender, max_characters=max_characters)
 
 
-def _deliver_sms(message, recipients, group):
+def _deliver_sms(message, recipients, group, text=None, sender="", max_characters=None):
     mailing_list = message.list
     account = mailing_list.account
     field_names = dict(account.field_definitions.values_list("field_id", "name"))
+    template = message.text if text is None else text
     with transaction.atomic():
         sending = SmsSending.objects.create(message=message, list=mailing_list, group=group)
         rows = [
@@ -1532,7 +1559,8 @@ def _deliver_sms(message, recipients, group):
                 account_console_id=account.console_id,
                 list_id=mailing_list.list_id,
                 number=f"{recipient.mobile_prefix}{recipient.mobile_number}",
-                text=merge(message.text, field_values(recipient, field_names), escape_values=False),
+                sender=sender,
+                text=merge(template, field_values(recipient, field_names), escape_values=False)[:max_characters],
             )
             for recipient in recipients
         ]

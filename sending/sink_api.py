@@ -127,6 +127,7 @@ def summarize_sms(sms):
         "id": sms.pk,
         "received_at": sms.received_at.isoformat(),
         "number": sms.number,
+        "sender": sms.sender,
         "text": sms.text,
         "account": sms.account_console_id,
         "list": sms.list_id,

@@ -1,10 +1,13 @@
-"""Transactional e-mail API v2.0: `POST /API/v2.0/messages/sendmessage` and `sendtemplate`.
+"""Transactional APIs v2.0: e-mail (`sendmessage`, `sendtemplate`) and SMS (`sms`, `listsecret`).
 
-Every answer is JSON `{"Code","Message","Status"}`. A success carries
-Code "0" and Status "done", because clients test one or the other; the
-error codes are listed in docs/transactional.md.
+Every answer is JSON `{"Code","Message","Status"}`, and the SMS calls add
+their own keys. A success carries Code "0" and Status "done", because
+clients test one or the other; the error codes are listed in
+docs/transactional.md and docs/transactional-sms.md.
 """
 
+import base64
+import binascii
 import json
 import logging
 
@@ -12,7 +15,9 @@ from django.conf import settings
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from sending import transactional
+from lists import services as lists_services
+from lists.errors import AccountNotActive, ListNotFound, LoginFailed
+from sending import transactional, transactional_sms
 
 logger = logging.getLogger(__name__)
 
@@ -42,9 +47,9 @@ def _handle(request, template):
     return _answer("0", f"Queued as sending {sending.pk}; recipients: {count}.", 200, status_text="done")
 
 
-def _read_json(request):
-    """Read and decode the body, without holding more than TRANSACTIONAL_MAX_BODY_BYTES in memory."""
-    limit = settings.TRANSACTIONAL_MAX_BODY_BYTES
+def _read_json(request, limit=None):
+    """Read and decode the body, without holding more than `limit` bytes in memory (default TRANSACTIONAL_MAX_BODY_BYTES)."""
+    limit = limit or settings.TRANSACTIONAL_MAX_BODY_BYTES
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
@@ -67,5 +72,91 @@ def _template_id(body):
     return body["TemplateId"]
 
 
-def _answer(code, message, http_status, status_text):
-    return JsonResponse({"Code": code, "Message": message, "Status": status_text}, status=http_status)
+def _answer(code, message, http_status, status_text, **extra):
+    return JsonResponse({"Code": code, "Message": message, "Status": status_text, **extra}, status=http_status)
+
+
+# --- SMS ---------------------------------------------------------------------------
+
+
+@csrf_exempt
+def send_sms(request, account_id, list_id):
+    """POST /api/v2.0/sms/{accountId}/{listId}: one SMS to a recipient subscribed to the list by SMS."""
+    if request.method != "POST":
+        return _answer("6", f"Use POST, not {request.method[:10]}.", 405, status_text="error")
+    try:
+        body = _read_json(request, transactional_sms.MAX_BODY_BYTES)
+        result = transactional_sms.send_sms(account_id, list_id, body)
+    except transactional.TransactionalError as error:
+        logger.info("transactional sms rejected console=%s list=%s code=%s", account_id, list_id, error.code)
+        return _answer(error.code, error.message, error.status, status_text="error")
+
+    message = f"Sent as delivery {result.sending.pk} to {result.number}; credits: {result.cost}."
+    return _answer("0", message, 200, status_text="done", DeliveryId=result.sending.pk, Cost=result.cost)
+
+
+@csrf_exempt
+def list_secret(request, list_id):
+    """GET, POST or DELETE /api/v2.0/lists/{listId}/listsecret with Basic authentication of the console user."""
+    if request.method not in ("GET", "POST", "DELETE"):
+        return _answer("6", f"Use GET, POST or DELETE, not {request.method[:10]}.", 405, status_text="error")
+    try:
+        account = _console_account(request)
+        mailing_list = lists_services.find_list(account, list_id)
+    except transactional.TransactionalError as error:
+        logger.info("listsecret request rejected list=%s method=%s code=%s", list_id, request.method, error.code)
+        response = _answer(error.code, error.message, error.status, status_text="error")
+        if error.status == 401:
+            response["WWW-Authenticate"] = 'Basic realm="mailup-sim", charset="UTF-8"'
+        return response
+    except ListNotFound as error:
+        logger.info("listsecret request rejected console=%s list=%s: list not found", account.console_id, list_id)
+        return _answer(transactional_sms.ListNotFound.code, error.message, 404, status_text="error")
+
+    if request.method == "POST":
+        lists_services.create_sms_list_secret(mailing_list)
+        text = f"List {list_id} has a ListSecret."
+    elif request.method == "DELETE":
+        removed = lists_services.remove_sms_list_secret(mailing_list)
+        text = f"ListSecret of list {list_id} removed." if removed else f"List {list_id} had no ListSecret."
+    else:
+        text = f"ListSecret of list {list_id}." if mailing_list.sms_list_secret else f"List {list_id} has no ListSecret."
+    return _answer(
+        "0",
+        text,
+        200,
+        status_text="done",
+        IdList=mailing_list.list_id,
+        ListGuid=str(mailing_list.guid),
+        ListSecret=mailing_list.sms_list_secret or None,
+    )
+
+
+def _console_account(request):
+    """Return the active account of the request's `Authorization: Basic` console user (`m<console id>`)."""
+    username, password = _basic_credentials(request)
+    if not username.lower().startswith("m"):
+        raise transactional_sms.BasicAuthenticationFailed(f"User {username[:40]!r} is not a console user m<console id>.")
+    try:
+        return lists_services.authenticate_api_user(username, password)
+    except LoginFailed as error:
+        raise transactional_sms.BasicAuthenticationFailed(error.message) from None
+    except AccountNotActive as error:
+        raise transactional_sms.ConsoleNotActive(error.message) from None
+
+
+def _basic_credentials(request):
+    scheme, _, encoded = request.headers.get("Authorization", "").strip().partition(" ")
+    missing = transactional_sms.BasicAuthenticationFailed(
+        "Authorization: Basic base64(m<console id>:password) of the console user is required."
+    )
+    if scheme.lower() != "basic":
+        raise missing
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise missing from None
+    username, colon, password = decoded.partition(":")
+    if not colon or not username or "\x00" in decoded:
+        raise missing
+    return username, password

@@ -1,15 +1,17 @@
-"""Every ConsoleService route, called by console 1234 with the ids of console 5678, changes nothing there."""
+"""Every ConsoleService and transactional SMS route, called by console 1234 with the ids of console 5678, changes nothing there."""
 
+import base64
 import re
 
 import pytest
 
 from integrations.models import Import
 from lists import rest_urls as lists_rest_urls
+from lists.demo import DEMO_CONSOLE_PASSWORD
 from lists.models import Account, Group, GroupMembership, List, Recipient, Subscription, SubscriptionEvent
 from sending import rest_urls as sending_rest_urls
 from sending import services as sending_services
-from sending.models import Attachment, Image, Message, Sending, SmsMessage, SmtpUser, Tag, Template
+from sending.models import Attachment, Image, Message, Sending, SinkSms, SmsMessage, SmtpUser, Tag, Template
 
 OTHER_LIST_ID = 9
 
@@ -19,11 +21,19 @@ def other_console(demo):
     """Console 5678 with list 9 (a number the demo console lacks), one group and one subscribed recipient."""
     account = Account.objects.create(console_id=5678, name="Other S.r.l.")
     mailing_list = List.objects.create(
-        account=account, list_id=OTHER_LIST_ID, name="Other news", sender_name="Other", sender_email="n@other.example"
+        account=account,
+        list_id=OTHER_LIST_ID,
+        name="Other news",
+        sender_name="Other",
+        sender_email="n@other.example",
+        sms_list_secret="56780000-0000-4000-8000-000000000009",
     )
     group = Group.objects.create(list=mailing_list, name="Other group")
-    recipient = Recipient.objects.create(account=account, email="stranger@other.example", fields={"1": "Stranger"})
+    recipient = Recipient.objects.create(
+        account=account, email="stranger@other.example", mobile_prefix="0039", mobile_number="3330000009", fields={"1": "Stranger"}
+    )
     Subscription.objects.create(recipient=recipient, list=mailing_list, status="subscribed", source="API")
+    Subscription.objects.create(recipient=recipient, list=mailing_list, channel="sms", status="subscribed", source="API")
     GroupMembership.objects.create(group=group, recipient=recipient)
     job = Import.objects.create(account=account, list=mailing_list, kind=Import.Kind.REST)
     message = sending_services.create_message(mailing_list, "Other news", html="<p>Hi</p>", tags=["other"])
@@ -64,6 +74,8 @@ def snapshot(account):
             Attachment.objects.filter(message__list__account=account).values_list("pk", "slot", "filename", "size")
         ),
         "smtp_users": SmtpUser.objects.filter(account=account).count(),
+        "list_secrets": list(List.objects.filter(account=account).values_list("pk", "sms_list_secret")),
+        "sink_sms": SinkSms.objects.filter(account_console_id=account.console_id).count(),
     }
 
 
@@ -110,3 +122,21 @@ def test_collections_show_own_console_only(api, other_console, path):
     text = api.get(path + "?pageSize=100").text
     assert "Other" not in text
     assert "stranger" not in text
+
+
+def test_transactional_sms_routes_with_foreign_ids(http, other_console):
+    """The ListSecret calls of console 1234 and SMS sends with 1234's credentials cannot reach list 9 of console 5678."""
+    before = snapshot(other_console["account"])
+    demo_basic = "Basic " + base64.b64encode(f"m1234:{DEMO_CONSOLE_PASSWORD}".encode()).decode()
+    demo_secret = http.post("/api/v2.0/lists/1/listsecret", headers={"Authorization": demo_basic}).json()["ListSecret"]
+    demo_guid = str(List.objects.get(account__console_id=1234, list_id=1).guid)
+    sms = {"Content": "x", "ListGuid": demo_guid, "ListSecret": demo_secret, "Recipient": "+393330000009", "Sender": "X"}
+
+    for method in ("GET", "POST", "DELETE"):
+        response = http.request(method, f"/api/v2.0/lists/{OTHER_LIST_ID}/listsecret", headers={"Authorization": demo_basic})
+        assert response.status_code in (401, 403, 404), f"{method} listsecret: {response.status_code}"
+    for path in (f"/api/v2.0/sms/5678/{OTHER_LIST_ID}", f"/api/v2.0/sms/1234/{OTHER_LIST_ID}"):
+        response = http.post(path, json=sms)
+        assert response.status_code in (401, 403, 404), f"POST {path}: {response.status_code}"
+
+    assert snapshot(other_console["account"]) == before
