@@ -17,7 +17,7 @@ from django.db import connection
 from django.db.models import F, Func, TextField
 
 from lists import services
-from lists.models import AccountUser, Channel, FieldDefinition, Group, List, Recipient, Subscription
+from lists.models import AccountUser, Channel, FieldDefinition, Group, List, Recipient, Subscription, TrialActivation
 from lists.services import Contact
 from lists.validation import CONTROL_CHARACTERS, MAX_ID, check_field_value, normalize_email, normalize_mobile
 from mailup_sim import sql
@@ -130,7 +130,8 @@ def account_info(account):
         "AccountName": "",
         "Company": account.name,
         "ExpiryDate": NEVER,
-        "IsTrial": False,
+        # A console opened through PublicService TrialActivation.
+        "IsTrial": TrialActivation.objects.filter(account_id=account.pk).exists(),
         "UID": str(account.console_id),
         "Url": urlsplit(settings.PUBLIC_ORIGIN).hostname,
         "Username": account.console_username,
