@@ -92,3 +92,9 @@ class AccessKeyInvalid(ListsError):
     """An accessKey is unknown, expired or logged out."""
 
     code = "access_key_invalid"
+
+
+class TrialNotFound(ListsError):
+    """No trial activation of the calling partner has this Id and Hash."""
+
+    code = "trial_not_found"

@@ -396,3 +396,43 @@ class AccessKey(models.Model):
 
     def __str__(self):
         return f"access key {self.pk} of {self.username}"
+
+
+class TrialActivation(models.Model):
+    """A partner application's request to open a trial console for a person (PublicService TrialActivation).
+
+    The partner reads the request back with `id` and `hash`. The person
+    opens the console through an e-mailed link, whose token is stored only
+    as its SHA-256 `link_digest`. `pending_email` is the address while the
+    request is pending and NULL once it is activated or found expired, so
+    the unique constraint allows one pending request per address.
+    """
+
+    application = models.ForeignKey(
+        settings.OAUTH2_PROVIDER_APPLICATION_MODEL, on_delete=models.CASCADE, related_name="trial_activations"
+    )
+    hash = models.CharField(max_length=64, unique=True)
+    link_digest = models.CharField(max_length=64, unique=True)
+    name_and_surname = models.CharField(max_length=200)
+    email = models.CharField(max_length=254, db_index=True)
+    pending_email = models.CharField(max_length=254, null=True, blank=True, unique=True)
+    company = models.CharField(max_length=200, blank=True)
+    phone_number = models.CharField(max_length=40, blank=True)
+    language = models.CharField(max_length=2, choices=LANGUAGE_CHOICES)
+    is_usa = models.BooleanField(default=False)
+    register_to_newsletter = models.BooleanField(default=False)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    referer = models.CharField(max_length=2000, blank=True)
+    user_agent = models.CharField(max_length=1000, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    activated_at = models.DateTimeField(null=True, blank=True)
+    account = models.OneToOneField(
+        Account, on_delete=models.SET_NULL, null=True, blank=True, related_name="trial_activation"
+    )
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return f"trial activation {self.pk} for {self.email}"

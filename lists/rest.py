@@ -18,8 +18,8 @@ from django.db.models import F, Func, TextField
 from django.utils import timezone
 
 from lists import services
-from lists.models import AccountUser, Channel, FieldDefinition, Group, List, Recipient, Subscription
 from lists.countries import country_names, is_country_code
+from lists.models import AccountUser, Channel, FieldDefinition, Group, List, Recipient, Subscription, TrialActivation
 from lists.services import Contact
 from lists.time_zones import TIME_ZONES
 from lists.time_zones import describe as describe_time_zone
@@ -134,7 +134,8 @@ def account_info(account):
         "AccountName": "",
         "Company": account.name,
         "ExpiryDate": NEVER,
-        "IsTrial": False,
+        # A console opened through PublicService TrialActivation.
+        "IsTrial": TrialActivation.objects.filter(account_id=account.pk).exists(),
         "UID": str(account.console_id),
         "Url": urlsplit(settings.PUBLIC_ORIGIN).hostname,
         "Username": account.console_username,

@@ -25,11 +25,13 @@ from urllib.parse import parse_qsl, urlencode
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import check_password, identify_hasher
 from django.db import connection
 from django.http import HttpResponse
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare
 from django.views.decorators.csrf import csrf_exempt
-from oauth2_provider.models import get_access_token_model, get_grant_model
+from oauth2_provider.models import get_access_token_model, get_application_model, get_grant_model
 from oauth2_provider.oauth2_backends import get_oauthlib_core
 from oauth2_provider.oauth2_validators import GRANT_TYPE_MAPPING, OAuth2Validator
 from oauthlib.oauth2 import OAuth2Error
@@ -342,6 +344,40 @@ def authenticate_console(request):
         raise BearerError("Authorization error: the token's user belongs to no console.")
     _check_may_act(user.is_active, membership.account)
     return user.pk, membership.account
+
+
+def authenticate_client(request):
+    """Return the OAuth application named by the request's `Authorization: Basic base64(client_id:client_secret)`.
+
+    PublicService authenticates the partner application itself, with no
+    user. Raises BearerError when the header is missing or malformed, the
+    client id is unknown or the secret is wrong.
+    """
+    scheme, _, _value = request.headers.get("Authorization", "").strip().partition(" ")
+    if scheme.lower() != "basic":
+        raise BearerError(
+            "Authorization error: client credentials are missing. Send Authorization: Basic base64(client_id:client_secret)."
+        )
+    credentials = _read_basic_credentials(request)
+    if credentials is None:
+        raise BearerError("Authorization error: the Basic credentials are not base64 of client_id:client_secret.")
+
+    client_id, client_secret = credentials
+    application = get_application_model().objects.filter(client_id=client_id).first()
+    if application is None or not _client_secret_matches(client_secret, application.client_secret):
+        logger.info("public service client rejected client_id=%s", client_id[:100])
+        raise BearerError("Authorization error: the client id or client secret is wrong.")
+    return application
+
+
+def _client_secret_matches(provided, stored):
+    # django-oauth-toolkit stores secrets hashed by default (hash_client_secret),
+    # but rows saved without hashing keep the plain value.
+    try:
+        identify_hasher(stored)
+    except ValueError:
+        return constant_time_compare(provided, stored)
+    return check_password(provided, stored)
 
 
 def _check_may_act(user_active, account):

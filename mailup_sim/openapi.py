@@ -18,9 +18,12 @@ from mailup_sim.rest import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from sending.services import MESSAGE_ATTACHMENT_SLOTS
 
 MAX_ID = 2_147_483_647
+# Each service: its path prefix, its route modules and its security scheme.
+# PublicService authenticates the OAuth client itself with HTTP Basic.
 SERVICES = (
-    ("/API/v1.1/Rest/ConsoleService.svc", ("lists.rest_urls", "sending.rest_urls")),
-    ("/API/v1.1/Rest/MailStatisticsService.svc", ("sending.rest_statistics_urls",)),
+    ("/API/v1.1/Rest/ConsoleService.svc", ("lists.rest_urls", "sending.rest_urls"), "bearer"),
+    ("/API/v1.1/Rest/MailStatisticsService.svc", ("sending.rest_statistics_urls",), "bearer"),
+    ("/API/v1.1/Rest/PublicService.svc", ("lists.public_rest_urls",), "basic"),
 )
 # MailUp's spelling of each lower-case path segment.
 SEGMENT_NAMES = {
@@ -84,6 +87,8 @@ SEGMENT_NAMES = {
     "smtppluspriorities": "SmtpPlusPriorities",
     "smtpplus": "SmtpPlus",
     "sending": "Sending",
+    "trialactivation": "TrialActivation",
+    "trialactivationstatus": "TrialActivationStatus",
 }
 
 
@@ -359,6 +364,23 @@ COMPONENTS = {
         }
     ),
     "Empty": {"type": "object"},
+    "TrialActivationInput": obj(
+        {
+            "NameAndSurname": {"type": "string", "minLength": 1, "maxLength": 200},
+            "Email": {"type": "string", "format": "email"},
+            "Company": nullable({"type": "string", "maxLength": 200}),
+            "PhoneNumber": nullable({"type": "string", "pattern": "^\\+?[0-9][0-9 ./()-]{0,39}$"}),
+            "Language": nullable({"type": "string", "pattern": "^([iI][tT]|[eE][nN])([-_][A-Za-z]{2})?$"}),
+            "IsUSA": nullable(BOOLEAN),
+            "RegisterToNewsletter": nullable(BOOLEAN),
+            "IpAddress": nullable({"type": "string", "description": "IPv4 or IPv6 address of the person"}),
+            "Referer": nullable({"type": "string", "maxLength": 2000}),
+            "UserAgent": nullable({"type": "string", "maxLength": 1000}),
+        },
+        ["NameAndSurname", "Email"],
+    ),
+    "TrialActivation": obj({"Hash": {"type": "string", "minLength": 1}, "Id": ID}),
+    "TrialActivationStatus": obj({"Code": {"type": "string", "enum": ["1", "2", "3"]}, "Description": STRING}),
     # Rows of MailStatisticsService: per recipient {Count, Email, IdRecipient}
     # or per URL {Count, IdMessage, Url}, and per message {Count, IdList,
     # IdMessage, Notes, Subject} with Date and Type or Url in the details.
@@ -512,11 +534,22 @@ OPERATIONS = {
     "message_list": paged_op("Rows of a message statistic: per recipient, or per link URL", "StatisticsRow"),
     "recipient_count": op("Number of rows of a recipient statistic, without filterby", INTEGER),
     "recipient_list": paged_op("Rows of a recipient statistic, per message or per event", "MessageStatisticsRow"),
+    # PublicService
+    "trial_activation": op(
+        "Request a trial console; the person receives an activation link by e-mail",
+        ref("TrialActivation"),
+        body=ref("TrialActivationInput"),
+    ),
+    "trial_activation_status": op(
+        "Status of a trial request: 1 pending, 2 activated, 3 expired",
+        ref("TrialActivationStatus"),
+        body=ref("TrialActivation"),
+    ),
 }
 PAGING_QUERY = ("pageSize", "pageNumber", "filterby", "orderby")
 ERROR_STATUSES = {
     "400": "Malformed request or invalid parameter",
-    "401": "Missing, invalid or expired access token",
+    "401": "Missing, invalid or expired access token, or wrong client credentials",
     "404": "Unknown id or path",
     "405": "Method not allowed on this path",
     "429": "Too many calls per second on this route",
@@ -670,7 +703,7 @@ def resolve_refs(schema):
     return schema
 
 
-def operation(route, method, handler):
+def operation(route, method, handler, security):
     name = handler.__name__
     spec = operation_spec(handler, method)
     if spec is None:
@@ -688,20 +721,21 @@ def operation(route, method, handler):
         "operationId": f"{method}_{route.replace('/', '_').replace('<', '').replace('>', '').replace(':', '_')}",
         "parameters": path_parameters(route) + query_parameters(spec),
         "responses": responses,
+        "security": [{security: []}],
     }
     if spec["body"] is not None:
         document["requestBody"] = {"required": True, "content": {"application/json": {"schema": spec["body"]}}}
     return document
 
 
-def service_paths(prefix, url_modules):
+def service_paths(prefix, url_modules, security):
     paths = {}
     for module_name in url_modules:
         for pattern in import_module(module_name).urlpatterns:
             route = str(pattern.pattern)
             item = paths.setdefault(prefix + spell_route(route), {})
             for method, handler in sorted(pattern.callback.handlers.items()):
-                item[method] = operation(route, method, handler)
+                item[method] = operation(route, method, handler, security)
     return paths
 
 
@@ -709,8 +743,8 @@ def service_paths(prefix, url_modules):
 def build_openapi():
     """Return the OpenAPI 3.0 document of every REST route as a dict."""
     paths = {}
-    for prefix, modules in SERVICES:
-        paths.update(service_paths(prefix, modules))
+    for prefix, modules, security in SERVICES:
+        paths.update(service_paths(prefix, modules, security))
     paths.update(transactional_sms_paths())
     return {
         "openapi": "3.0.3",
@@ -731,7 +765,11 @@ def build_openapi():
             },
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer"},
-                "basic": {"type": "http", "scheme": "basic"},
+                "basic": {
+                    "type": "http",
+                    "scheme": "basic",
+                    "description": "PublicService: base64(client_id:client_secret). ListSecret: the console user and password.",
+                },
             },
         },
         "security": [{"bearer": []}],

@@ -21,7 +21,7 @@ from django.http import HttpResponse, QueryDict
 from django.views.decorators.csrf import csrf_exempt
 
 from lists.errors import ListsError
-from mailup_sim.oauth import BearerError, authenticate_console
+from mailup_sim.oauth import BearerError, authenticate_client, authenticate_console
 from mailup_sim.params import CaseInsensitiveParams
 from mailup_sim.rest_xml import InvalidXmlBody, adopt_xml_body, is_xml, negotiate
 
@@ -49,6 +49,7 @@ LISTS_ERROR_STATUSES = {
     "message_not_found": 404,
     "sending_not_found": 404,
     "attachment_not_found": 404,
+    "trial_not_found": 404,
 }
 DEFAULT_PAGE_SIZE = 20
 # Bigger numbers could not name a row and would overflow the OFFSET of SQLite.
@@ -108,6 +109,30 @@ def endpoint(**handlers):
     with `request.account` set, and returns an HttpResponse. Another method
     gets 405, and RestError or a lists error becomes the error envelope.
     """
+    return _rest_view(handlers, _authenticate_bearer)
+
+
+def client_endpoint(**handlers):
+    """Build a PublicService view: as `endpoint`, but authenticated by Basic client credentials.
+
+    Handlers find the OAuth application in `request.oauth_client`. The
+    request acts for no console, so `request.account` is not set.
+    """
+    return _rest_view(handlers, _authenticate_client)
+
+
+def _authenticate_bearer(request):
+    user_id, request.account = authenticate_console(request)
+    return user_id
+
+
+def _authenticate_client(request):
+    request.oauth_client = authenticate_client(request)
+    return f"client-{request.oauth_client.pk}"
+
+
+def _rest_view(handlers, authenticate):
+    """Build the view of `endpoint`, where `authenticate` sets the caller on the request and returns its rate-limit key."""
 
     @csrf_exempt
     def view(request, **path_values):
@@ -118,8 +143,8 @@ def endpoint(**handlers):
         if handler is None:
             return error_response(405, f"The method {request.method} is not allowed on {request.path}.")
         try:
-            user_id, request.account = authenticate_console(request)
-            check_rate_limit(request, user_id)
+            caller = authenticate(request)
+            check_rate_limit(request, caller)
             if is_xml(request.content_type):
                 adopt_xml_body(request, body_schema(handler, request.method.lower()))
             return handler(request, **path_values)
@@ -150,8 +175,9 @@ def body_schema(handler, method):
 def check_rate_limit(request, user_id):
     """Raise RestError(429) when the user exceeds REST_RATE_LIMIT_PER_SECOND calls on this route this second.
 
-    The count is kept per user, route and wall-clock second in Django's
-    cache. NOTE: with the default local-memory cache each server process
+    `user_id` is the console user's id, or `client-<id>` for a PublicService
+    application. The count is kept per user, route and wall-clock second in
+    Django's cache. NOTE: with the default local-memory cache each server process
     counts alone, so N processes let through up to N times the limit.
     """
     limit = settings.REST_RATE_LIMIT_PER_SECOND

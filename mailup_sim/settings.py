@@ -307,6 +307,12 @@ OAUTH_BODY_READ_TIMEOUT_SECONDS = env_int("OAUTH_BODY_READ_TIMEOUT_SECONDS", 2, 
 # Calls per second that one user may make on one REST route before HTTP 429,
 # MailUp's default limit; 0 turns the limit off.
 REST_RATE_LIMIT_PER_SECOND = env_int("REST_RATE_LIMIT_PER_SECOND", 5, minimum=0)
+# Hours that the activation link of a PublicService trial request stays
+# valid; after that TrialActivationStatus reports the request as expired.
+TRIAL_ACTIVATION_HOURS = env_int("TRIAL_ACTIVATION_HOURS", 72, minimum=1, maximum=8760)
+# From header of mail that the platform sends on its own behalf rather than
+# a console's, such as the activation link of a trial console.
+PLATFORM_MAIL_FROM = env_str("PLATFORM_MAIL_FROM", "MailUp <noreply@mailup-sim.localhost>")
 
 # --- Batch FTP (integrations) -------------------------------------------
 # Each account's FTP home is FTP_ROOT/<console id>, with import/<listId>/

@@ -5,6 +5,7 @@ from integrations import ftpzip_views, soap_import, sso_views
 from lists import frontend
 from mailup_sim import oauth, oauth_login, openapi, rest
 from mailup_sim.rest import endpoint
+from panel.views import trial as trial_views
 from sending import images, tracking_views, transactional_api
 from sending.soap_manage import MANAGE
 from sending.soap_report import REPORT
@@ -25,6 +26,7 @@ urlpatterns = [
     path("api/v1.1/rest/consoleservice.svc/", include("lists.rest_urls")),
     path("api/v1.1/rest/consoleservice.svc/", include("sending.rest_urls")),
     path("api/v1.1/rest/mailstatisticsservice.svc/", include("sending.rest_statistics_urls")),
+    path("api/v1.1/rest/publicservice.svc/", include("lists.public_rest_urls")),
     re_path(r"^api/v1\.1/rest/", rest.not_found),
     *soap_import.SERVICE.urls(),
     path("API/v1.1/openapi.json", openapi.openapi_json),
@@ -40,6 +42,9 @@ urlpatterns = [
     path("Console/Login.aspx", sso_views.redeem_login_link),
     path("console/login.aspx", sso_views.redeem_login_link),
     path("images/<int:image_id>/<str:name>", images.serve_image),
+    # The link of a trial activation mail. Unlike the panel's pages it needs
+    # no login, so it is outside the panel's URLs. The token is case-sensitive.
+    path("console/trial/<str:token>", trial_views.trial_activation, name="trial_activation"),
     path("console/", include("panel.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("track/open/<int:delivery_id>/<str:signature>.gif", tracking_views.open_pixel),

@@ -288,3 +288,16 @@ class SavedFilterForm(forms.Form):
             initial[f"operator_{row}"] = condition["operator"]
             initial[f"value_{row}"] = condition.get("value", "")
         return initial
+
+
+class TrialPasswordForm(forms.Form):
+    """The password that the owner of a new trial console chooses on the activation page."""
+
+    password = forms.CharField(label=_("Password"), widget=forms.PasswordInput, max_length=128)
+    password_again = forms.CharField(label=_("Password again"), widget=forms.PasswordInput, max_length=128)
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("password") and cleaned.get("password") != cleaned.get("password_again"):
+            self.add_error("password_again", _("The two passwords differ."))
+        return cleaned

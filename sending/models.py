@@ -11,16 +11,19 @@ from lists.models import LANGUAGE_CHOICES, Account, Group, List, Recipient
 
 
 class SystemMail(models.Model):
-    """A confirmation request, welcome or unsubscribe confirmation, stored before it is sent.
+    """A confirmation request, welcome, unsubscribe confirmation or trial activation link, stored before it is sent.
 
     The row is the outbox: a task claims it, sends it and records the
     outcome, and the beat sweep re-queues rows that a dead worker left behind.
+    The platform sends a trial activation before any console exists, so it
+    has no account, list or recipient. Every other kind has all three.
     """
 
     class Kind(models.TextChoices):
         CONFIRMATION_REQUEST = "confirmation_request", _("confirmation request")
         WELCOME = "welcome", _("welcome message")
         UNSUBSCRIBE_CONFIRMATION = "unsubscribe_confirmation", _("unsubscribe confirmation")
+        TRIAL_ACTIVATION = "trial_activation", _("trial console activation")
 
     class Status(models.TextChoices):
         # Held in a confirmation sending until that sending is started.
@@ -31,9 +34,11 @@ class SystemMail(models.Model):
         SENT = "sent", _("sent")
         FAILED = "failed", _("failed")
 
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="system_mails")
-    list = models.ForeignKey(List, on_delete=models.CASCADE, related_name="system_mails")
-    recipient = models.ForeignKey(Recipient, on_delete=models.CASCADE, related_name="system_mails")
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, null=True, blank=True, related_name="system_mails")
+    list = models.ForeignKey(List, on_delete=models.CASCADE, null=True, blank=True, related_name="system_mails")
+    recipient = models.ForeignKey(
+        Recipient, on_delete=models.CASCADE, null=True, blank=True, related_name="system_mails"
+    )
     kind = models.CharField(max_length=24, choices=Kind.choices)
     to_email = models.CharField(max_length=254)
     from_email = models.CharField(max_length=254, blank=True, help_text=_("Overrides the list sender when set."))
@@ -56,6 +61,13 @@ class SystemMail(models.Model):
     class Meta:
         ordering = ["id"]
         indexes = [models.Index(fields=["status", "next_attempt_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind="trial_activation")
+                | Q(account__isnull=False, list__isnull=False, recipient__isnull=False),
+                name="system_mail_of_a_list_recipient",
+            )
+        ]
 
     def __str__(self):
         return f"{self.kind} to {self.to_email} ({self.status})"

@@ -21,6 +21,7 @@ DEFAULT_SUBJECTS = {
     Kind.CONFIRMATION_REQUEST: gettext_noop("Please confirm your subscription to %(list)s"),
     Kind.WELCOME: gettext_noop("Welcome to %(list)s"),
     Kind.UNSUBSCRIBE_CONFIRMATION: gettext_noop("You have been unsubscribed from %(list)s"),
+    Kind.TRIAL_ACTIVATION: gettext_noop("Activate your MailUp trial console"),
 }
 # The email package folds headers longer than 78 characters, and turns a
 # long URL without spaces into RFC 2047 encoded words, which breaks
@@ -35,6 +36,9 @@ def return_path(mail):
 
 def render_system_mail(mail):
     """Build the EmailMessage for a SystemMail, with text and HTML parts."""
+    if mail.kind == Kind.TRIAL_ACTIVATION:
+        return _render_platform_mail(mail)
+
     mailing_list = mail.list
     with translation.override(mail.language):
         context = _template_context(mail)
@@ -48,6 +52,26 @@ def render_system_mail(mail):
 
     message = EmailMessage()
     _set_headers(message, mail, subject, context)
+    message.set_content(text)
+    message.add_alternative(html, subtype="html")
+    return message
+
+
+def _render_platform_mail(mail):
+    """Build a mail that the platform sends for itself, from PLATFORM_MAIL_FROM and with no console headers."""
+    with translation.override(mail.language):
+        subject = gettext(DEFAULT_SUBJECTS[mail.kind])
+        html = render_to_string(f"emails/{mail.kind}.html", mail.context)
+        text = render_to_string(f"emails/{mail.kind}.txt", mail.context)
+
+    message = EmailMessage()
+    message["From"] = settings.PLATFORM_MAIL_FROM
+    message["To"] = mail.to_email
+    message["Subject"] = subject
+    message["Date"] = format_datetime(timezone.now())
+    message["Message-ID"] = make_msgid(idstring=f"sys{mail.pk}", domain=settings.BOUNCE_DOMAIN)
+    message["X-MailupSim-Kind"] = mail.kind
+    message["X-MailupSim-Mail-Id"] = str(mail.pk)
     message.set_content(text)
     message.add_alternative(html, subtype="html")
     return message

@@ -97,6 +97,18 @@ def queue_unsubscribe_confirmation(recipient, mailing_list):
     return _queue(Kind.UNSUBSCRIBE_CONFIRMATION, recipient, mailing_list, {})
 
 
+def queue_trial_activation(to_email, language, context):
+    """Store the mail that carries a trial console's activation link, which is sent after the caller's commit.
+
+    `context` contains what the template shows: `name`, `email`,
+    `activation_url` and `valid_hours`. The platform sends it, so it has no account, list or recipient.
+    """
+    mail = SystemMail(kind=Kind.TRIAL_ACTIVATION, to_email=to_email, language=language, context=context)
+    sql.insert(mail)
+    transaction.on_commit(lambda: outbox.publish_after_commit(mail.pk), robust=True)
+    return mail
+
+
 def _queue(kind, recipient, mailing_list, context, from_email="", from_name="", sending=None, held=False):
     mail = SystemMail(
         account_id=mailing_list.account_id,

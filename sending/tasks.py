@@ -47,10 +47,14 @@ def deliver_system_mails(mail_ids):
 
 
 def _render_and_sign(mail):
-    """Return the Message-ID and the signed bytes of a system mail."""
+    """Return the Message-ID and the bytes of a system mail, signed with the keys of its account."""
     message = rendering.render_system_mail(mail)
-    domain = mail.list.sender_email.rpartition("@")[2].lower()
     raw = message.as_bytes(policy=rendering.MESSAGE_POLICY)
+    if mail.account is None:
+        # NOTE: DKIM keys belong to accounts and the built-in DNS zone
+        # publishes only theirs, so mail of the platform itself goes unsigned.
+        return message["Message-ID"], raw
+    domain = mail.list.sender_email.rpartition("@")[2].lower()
     return message["Message-ID"], dkim_signing.sign(raw, domain, dkim_signing.account_keys(mail.account))
 
 

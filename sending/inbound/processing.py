@@ -201,7 +201,8 @@ def _find_target(rcpt_tos, original):
         match = SYSTEM_MAIL_ADDRESS.match(address)
         if match:
             mail = SystemMail.objects.select_related("recipient", "list").filter(pk=int(match.group(1))).first()
-            if mail is not None:
+            # Mail of the platform itself (a trial activation link) has no recipient to mark.
+            if mail is not None and mail.recipient is not None:
                 return None, mail.recipient, mail.list, None
 
     delivery = _delivery_from_headers(original)

@@ -16,7 +16,7 @@ from django.utils import timezone
 from hypothesis import HealthCheck, Phase, settings
 from oauth2_provider.models import AccessToken, get_application_model
 
-from lists.demo import DEMO_CONSOLE_PASSWORD, DEMO_OAUTH_CLIENT_ID, seed_demo
+from lists.demo import DEMO_CONSOLE_PASSWORD, DEMO_OAUTH_CLIENT_ID, DEMO_OAUTH_CLIENT_SECRET, seed_demo
 from mailup_sim.openapi import build_openapi
 
 schemathesis = pytest.importorskip("schemathesis")
@@ -28,6 +28,9 @@ schema.app = get_wsgi_application()
 # Examples per operation; each runs against a fresh demo console.
 EXAMPLES_PER_OPERATION = 3
 CHECKS = [checks.not_a_server_error, checks.status_code_conformance, checks.response_schema_conformance]
+# PublicService authenticates the OAuth client with HTTP Basic, not a bearer token.
+PUBLIC_SERVICE = "/API/v1.1/Rest/PublicService.svc/"
+CLIENT_BASIC = base64.b64encode(f"{DEMO_OAUTH_CLIENT_ID}:{DEMO_OAUTH_CLIENT_SECRET}".encode()).decode()
 
 
 @pytest.fixture
@@ -87,7 +90,9 @@ def test_every_route_described():
 )
 def test_api_conforms(case, bearer):
     headers = bearer
-    if case.path.endswith("/listsecret"):
+    if case.path.startswith(PUBLIC_SERVICE):
+        headers = {"Authorization": f"Basic {CLIENT_BASIC}"}
+    elif case.path.endswith("/listsecret"):
         # The ListSecret calls take the console user's password, not a token.
         credentials = base64.b64encode(f"m1234:{DEMO_CONSOLE_PASSWORD}".encode()).decode()
         headers = {"Authorization": f"Basic {credentials}"}
