@@ -31,6 +31,7 @@ def test_countries_in_code_order(api):
 def test_countries_leave_out_withdrawn_codes(api):
     codes = {country["CountryCode"] for country in api.get("/List/Countries").json()}
 
+    # AN, the Netherlands Antilles, was split into BQ, CW and SX in 2010.
     assert "AN" not in codes
     assert {"BQ", "CW", "SX"} <= codes
     assert len(codes) == 249
@@ -139,5 +140,6 @@ def test_country_names_cover_iso_codes():
     names = country_names()
 
     assert names["DE"] == "Germany"
+    assert names["KR"] == "South Korea"
     assert all(len(code) == 2 and code.isupper() for code in names)
     assert all(name and not name.startswith("*") for name in names.values())
