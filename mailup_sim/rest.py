@@ -11,6 +11,7 @@ no Accept header and so always gets JSON.
 
 import json
 import logging
+import re
 import time
 from dataclasses import dataclass
 
@@ -52,6 +53,9 @@ DEFAULT_PAGE_SIZE = 20
 # Bigger numbers could not name a row and would overflow the OFFSET of SQLite.
 MAX_PAGE_NUMBER = 2_147_483_647
 MAX_PAGE_SIZE = 2_147_483_647
+# A JSON escape of a UTF-16 surrogate, \uD800 to \uDFFF, in any letter case.
+SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 # A rate-limit counter outlives its one-second window briefly, so a call at
 # the end of the second still finds it.
 RATE_WINDOW_CACHE_SECONDS = 2
@@ -176,8 +180,8 @@ def query_params(request):
 def read_json(request):
     """Parse the request body as JSON, or return None when it is empty or the literal `null`.
 
-    Raises RestError(400) for malformed JSON and for XML bodies, which are
-    not served yet.
+    Raises RestError(400) for malformed JSON, for a string with a lone
+    surrogate escape, and for XML bodies, which are not served yet.
     """
     raw = request.body.strip()
     if not raw or raw == b"null":
@@ -189,11 +193,47 @@ def read_json(request):
         # contracts give: is <Value>1</Value> a number or a string?
         raise RestError(400, "XML request bodies are not supported yet. Send JSON.")
     try:
-        return json.loads(raw)
+        document = json.loads(raw)
+        if SURROGATE_ESCAPE.search(raw):
+            reject_lone_surrogates(document)
     except (ValueError, UnicodeDecodeError):
         raise RestError(400, "The request body is not valid JSON.") from None
     except RecursionError:
         raise RestError(400, "The request body nests JSON arrays or objects too deeply.") from None
+    return document
+
+
+def reject_lone_surrogates(document):
+    """Raise RestError(400) naming the first string of a decoded JSON body that has a lone UTF-16 surrogate.
+
+    json.loads() turns an escape such as \\ud800 without its pair into a
+    lone surrogate, which neither UTF-8 nor the database can store.
+    """
+    location = _lone_surrogate_location(document, "")
+    if location is None:
+        return
+    where = f"The value {location[:80]} in the request body" if location else "The request body"
+    raise RestError(400, f"{where} has a UTF-16 surrogate escape without its pair; send the character as UTF-8.")
+
+
+def _lone_surrogate_location(value, path):
+    """Return the path (`Fields[0].Value`) of the first string with a lone surrogate, or None."""
+    if isinstance(value, str):
+        return path if LONE_SURROGATE.search(value) else None
+    if isinstance(value, dict):
+        for name, member in value.items():
+            member_path = f"{path}.{name}" if path else name
+            if LONE_SURROGATE.search(name):
+                return LONE_SURROGATE.sub("?", member_path)
+            found = _lone_surrogate_location(member, member_path)
+            if found is not None:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _lone_surrogate_location(item, f"{path}[{index}]")
+            if found is not None:
+                return found
+    return None
 
 
 def read_json_object(request):
