@@ -123,6 +123,8 @@ class BatchFtpHandler(FTPHandler):
         self._receive(self.transfer_login.account, file)
 
     def on_incomplete_file_received(self, file):
+        # NOTE: a STOR whose data connection never opens calls no hook, so
+        # it is not recorded, though pyftpdlib created or emptied the file.
         self._record(FtpTransfer.Direction.UPLOAD, file, completed=False)
 
     def on_file_sent(self, file):
