@@ -6,6 +6,7 @@ hook only hashes the file, records it and queues the import task.
 """
 
 import logging
+from dataclasses import dataclass
 
 from django.db import close_old_connections
 from pyftpdlib.authorizers import AuthenticationFailed
@@ -67,6 +68,15 @@ class AccountAuthorizer:
         pass
 
 
+@dataclass(frozen=True)
+class TransferLogin:
+    """The login that started a transfer: its account, FTP user and file system."""
+
+    account: object
+    username: str
+    fs: object
+
+
 def _account_of(username):
     ftp_account = services.find_ftp_account(username)
     return ftp_account.account if ftp_account else None
@@ -78,12 +88,43 @@ class BatchFtpHandler(FTPHandler):
     authorizer = AccountAuthorizer()
     banner = "mailup-sim batch FTP ready."
     account = None
+    transfer_login = None
+
+    def pre_process_command(self, line, cmd, arg):
+        # The os functions raise ValueError for a path with NUL. pyftpdlib
+        # 2.2 does not catch it, so it would log a traceback and close the
+        # session. No argument of FTP needs NUL.
+        if "\x00" in arg:
+            self.respond("501 Syntax error: the argument contains a NUL character.")
+            return
+        super().pre_process_command(line, cmd, arg)
+
+    def ftp_RETR(self, file):
+        self._remember_login()
+        return super().ftp_RETR(file)
+
+    def ftp_STOR(self, file, mode="w"):
+        # APPE calls this method too.
+        self._remember_login()
+        return super().ftp_STOR(file, mode)
+
+    def ftp_STOU(self, line):
+        self._remember_login()
+        return super().ftp_STOU(line)
+
+    def _remember_login(self):
+        # USER or REIN during a transfer lets the transfer finish, but the
+        # next login replaces the handler's account, user and file system.
+        # The transfer's hooks use the login that started it.
+        self.transfer_login = TransferLogin(self.account, self.username, self.fs)
 
     def on_file_received(self, file):
         self._record(FtpTransfer.Direction.UPLOAD, file, completed=True)
-        self._receive(file)
+        self._receive(self.transfer_login.account, file)
 
     def on_incomplete_file_received(self, file):
+        # NOTE: a STOR whose data connection never opens calls no hook, so
+        # it is not recorded, though pyftpdlib created or emptied the file.
         self._record(FtpTransfer.Direction.UPLOAD, file, completed=False)
 
     def on_file_sent(self, file):
@@ -97,29 +138,30 @@ class BatchFtpHandler(FTPHandler):
         # end complete their upload with the rename.
         renamed = super().ftp_RNTO(path)
         if renamed:
-            self._receive(renamed[1])
+            self._receive(self.account, renamed[1])
         return renamed
 
     def _record(self, direction, path, completed):
         # A failed record must not end the session or stop the import.
         close_old_connections()
+        login = self.transfer_login
         try:
-            ftp_path = self.fs.fs2ftp(path)
+            ftp_path = login.fs.fs2ftp(path)
             services.record_ftp_transfer(
-                self.account, self.username, direction, ftp_path, path, completed, self.remote_ip
+                login.account, login.username, direction, ftp_path, path, completed, self.remote_ip
             )
         except Exception:
-            logger.exception("ftp transfer record failed account=%s path=%s", self.account.console_id, path)
+            logger.exception("ftp transfer record failed account=%s path=%s", login.account.console_id, path)
 
-    def _receive(self, path):
+    def _receive(self, account, path):
         close_old_connections()
         try:
-            if ftpzip.is_send_zip(self.account, path):
-                ftpzip.receive_send_zip(self.account, path)
+            if ftpzip.is_send_zip(account, path):
+                ftpzip.receive_send_zip(account, path)
             else:
-                services.receive_upload(self.account, path)
+                services.receive_upload(account, path)
         except Exception:
-            logger.exception("ftp upload hook failed account=%s path=%s", self.account.console_id, path)
+            logger.exception("ftp upload hook failed account=%s path=%s", account.console_id, path)
 
 
 def make_server(host, port, passive_ports=None, passive_address=""):

@@ -11,6 +11,7 @@ no Accept header and so always gets JSON.
 
 import json
 import logging
+import re
 import time
 from dataclasses import dataclass
 
@@ -55,6 +56,9 @@ DEFAULT_PAGE_SIZE = 20
 # Bigger numbers could not name a row and would overflow the OFFSET of SQLite.
 MAX_PAGE_NUMBER = 2_147_483_647
 MAX_PAGE_SIZE = 2_147_483_647
+# A JSON escape of a UTF-16 surrogate, \uD800 to \uDFFF, in any letter case.
+SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 # A rate-limit counter outlives its one-second window briefly, so a call at
 # the end of the second still finds it.
 RATE_WINDOW_CACHE_SECONDS = 2
@@ -216,19 +220,56 @@ def read_json(request, max_bytes=None):
     """Parse the request body as JSON, or return None when it is empty or the literal `null`.
 
     The body may have DATA_UPLOAD_MAX_MEMORY_SIZE bytes, or `max_bytes`
-    when given (for file uploads). Raises RestError(400) for a larger body
-    and for malformed JSON. An XML body was already turned into JSON by the
-    endpoint (rest_xml.adopt_xml_body).
+    when given (for file uploads). Raises RestError(400) for a larger body,
+    for malformed JSON and for a string with a lone surrogate escape. An
+    XML body was already turned into JSON by the endpoint
+    (rest_xml.adopt_xml_body).
     """
     raw = _read_body(request, max_bytes).strip()
     if not raw or raw == b"null":
         return None
     try:
-        return json.loads(raw)
+        document = json.loads(raw)
+        if SURROGATE_ESCAPE.search(raw):
+            reject_lone_surrogates(document)
     except (ValueError, UnicodeDecodeError):
         raise RestError(400, "The request body is not valid JSON.") from None
     except RecursionError:
         raise RestError(400, "The request body nests JSON arrays or objects too deeply.") from None
+    return document
+
+
+def reject_lone_surrogates(document):
+    """Raise RestError(400) naming the first string of a decoded JSON body that has a lone UTF-16 surrogate.
+
+    json.loads() turns an escape such as \\ud800 without its pair into a
+    lone surrogate, which neither UTF-8 nor the database can store.
+    """
+    location = _lone_surrogate_location(document, "")
+    if location is None:
+        return
+    where = f"The value {location[:80]} in the request body" if location else "The request body"
+    raise RestError(400, f"{where} has a UTF-16 surrogate escape without its pair; send the character as UTF-8.")
+
+
+def _lone_surrogate_location(value, path):
+    """Return the path (`Fields[0].Value`) of the first string with a lone surrogate, or None."""
+    if isinstance(value, str):
+        return path if LONE_SURROGATE.search(value) else None
+    if isinstance(value, dict):
+        for name, member in value.items():
+            member_path = f"{path}.{name}" if path else name
+            if LONE_SURROGATE.search(name):
+                return LONE_SURROGATE.sub("?", member_path)
+            found = _lone_surrogate_location(member, member_path)
+            if found is not None:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _lone_surrogate_location(item, f"{path}[{index}]")
+            if found is not None:
+                return found
+    return None
 
 
 def _read_body(request, max_bytes):

@@ -35,6 +35,7 @@ from xml.etree.ElementTree import ParseError
 import defusedxml.ElementTree as safe_xml
 from defusedxml import DefusedXmlException
 from django.conf import settings
+from django.utils.cache import patch_vary_headers
 from lxml import etree
 
 from mailup_sim.soap import clean_text
@@ -42,28 +43,38 @@ from mailup_sim.soap import clean_text
 XML_CONTENT_TYPE = "application/xml; charset=utf-8"
 JSON_TYPE = "application/json"
 XML_TYPES = ("application/xml", "text/xml")
+# The types offered to the Accept header, with the charset the answers
+# carry: Django matches `application/xml; charset=utf-8` in an Accept
+# header only with an offer that has the same parameter.
+OFFERED_TYPES = [f"{media_type}; charset=utf-8" for media_type in (JSON_TYPE, *XML_TYPES)]
 SERIALIZATION_NAMESPACE = "http://schemas.microsoft.com/2003/10/Serialization/"
 INSTANCE_NAMESPACE = "http://www.w3.org/2001/XMLSchema-instance"
 NIL = f"{{{INSTANCE_NAMESPACE}}}nil"
-# Names lxml accepts for an element without a namespace prefix.
-XML_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9._-]*$")
+# Names lxml accepts for an element without a namespace prefix; match them
+# with fullmatch(), because `$` would also accept a name ending in a newline.
+XML_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9._-]*")
 
 
 def wants_xml(request):
     """Tell whether the client prefers XML to JSON; without an Accept header, or with */*, it gets JSON."""
-    if not any(xml_type in request.headers.get("Accept", "") for xml_type in XML_TYPES):
+    # A quick test before Django parses the header. Media types are
+    # case-insensitive, and `text/*` covers text/xml.
+    accept = request.headers.get("Accept", "").lower()
+    if "xml" not in accept and "text/*" not in accept:
         return False
-    return request.get_preferred_type([JSON_TYPE, *XML_TYPES]) in XML_TYPES
+    return request.get_preferred_type(OFFERED_TYPES) in OFFERED_TYPES[1:]
 
 
 def negotiate(request, response):
     """Return `response`, with its JSON body rewritten as XML when the client prefers XML.
 
     An empty body (a void operation) stays empty, and a response that is
-    not JSON (none today) is returned unchanged.
+    not JSON (none today) is returned unchanged. A JSON response gets
+    `Vary: Accept`, so that a cache keeps the two forms apart.
     """
     if response.streaming or not response.get("Content-Type", "").startswith(JSON_TYPE):
         return response
+    patch_vary_headers(response, ["Accept"])
     if not wants_xml(request):
         return response
     if response.content == b"":
@@ -118,7 +129,7 @@ def _fill(element, value):
 def _member_element(parent, name):
     # Member names of MailUp's shapes are .NET identifiers, so only keys
     # made from user data (none in today's responses) can fail this test.
-    if XML_NAME.match(name) and not name.lower().startswith("xml"):
+    if XML_NAME.fullmatch(name) and not name.lower().startswith("xml"):
         return etree.SubElement(parent, name)
     return etree.SubElement(parent, "Entry", Name=clean_text(name))
 

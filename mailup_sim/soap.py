@@ -96,7 +96,9 @@ INT32_MAX = 2**31 - 1
 INTEGER_TEXT = re.compile(r"^[+-]?[0-9]{1,20}$")
 BOOLEAN_WORDS = {"true": True, "1": True, "false": False, "0": False}
 # Characters that XML 1.0 forbids in a document, even as character references.
-XML_FORBIDDEN_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+# Lone surrogates (a JSON body can carry them as \ud800 escapes) are among
+# them, and UTF-8 cannot encode them either.
+XML_FORBIDDEN_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 FIRST_CAPITAL = re.compile(r"([a-z0-9])([A-Z])")
 CAPITAL_RUN_END = re.compile(r"([A-Z]+)([A-Z][a-z])")
 

@@ -31,6 +31,7 @@ from mailup_sim.rest import (
     read_json,
     read_json_object,
     read_page,
+    reject_lone_surrogates,
 )
 from sending import services
 from sending.errors import InvalidAttachment
@@ -400,6 +401,7 @@ def create_tag(request, list_id):
         name = raw
     if not isinstance(name, str) or CONTROL_CHARACTERS.search(name):
         raise RestError(400, "The body must be the tag name as a JSON string.")
+    reject_lone_surrogates(name)
     return json_response(shape_tag(services.create_tag(mailing_list, name)))
 
 

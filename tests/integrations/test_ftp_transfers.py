@@ -1,5 +1,6 @@
 """Every file an FTP client uploads or downloads is listed by GET /sink/api/ftp, newest first."""
 
+import ftplib
 import io
 import time
 
@@ -87,3 +88,38 @@ def test_aborted_upload_is_listed_incomplete(ftp, ftp_server, client):
     [transfer] = listing(client, "", 1)["transfers"]
     assert transfer["path"] == "/export/partial.txt"
     assert transfer["completed"] is False
+
+
+def test_login_during_upload_keeps_uploader(ftp_server, client):
+    other = Account.objects.create(console_id=5678, name="Other S.r.l.")
+    services.set_ftp_password(other, "other-ftp-password")
+    session = ftp_server.connect()
+    data_socket = session.transfercmd("STOR /export/mine.txt")
+    data_socket.sendall(b"m" * 100_000)
+    # pyftpdlib lets a transfer finish across a new login once its first
+    # bytes have arrived; before that, a login closes its data connection.
+    stored = ftp_server.home() / "export" / "mine.txt"
+    deadline = time.monotonic() + 10
+    while stored.stat().st_size == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+    assert session.sendcmd("USER ftp5678").startswith("331")
+    assert session.sendcmd("PASS other-ftp-password").startswith("230")
+    data_socket.sendall(b"m" * 1000)
+    data_socket.close()
+    assert session.voidresp().startswith("226")
+    session.quit()
+
+    [transfer] = listing(client, "", 1)["transfers"]
+    assert transfer["account"] == 1234
+    assert transfer["username"] == "ftp1234"
+    assert transfer["path"] == "/export/mine.txt"
+    assert transfer["size"] == 101_000
+
+
+@pytest.mark.parametrize("command", ["RETR /export/a\x00b.txt", "STOR /export/a\x00b.txt", "DELE a\x00", "CWD \x00"])
+def test_nul_in_path_is_501(ftp, command):
+    with pytest.raises(ftplib.error_perm, match="^501"):
+        ftp.sendcmd(command)
+
+    assert ftp.sendcmd("NOOP").startswith("200")

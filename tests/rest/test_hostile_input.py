@@ -80,3 +80,27 @@ def test_body_over_memory_limit_is_400(api, settings):
     envelope = assert_envelope(response, 400, "BadRequest")
     assert "larger than 1024 bytes" in envelope["ErrorDescription"]
     assert not Recipient.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "named"),
+    [
+        ("/List/1/Group", b'{"Name": "a\\ud800b", "Notes": ""}', "The value Name "),
+        ("/List/1/Recipient", b'{"Email": "x@example.com", "Fields": [{"Id": 1, "Value": "\\uDC00"}]}', "Fields[0].Value"),
+        ("/List/1/Email", b'{"Subject": "\\ud83d", "Content": "<p>x</p>"}', "The value Subject "),
+        ("/List/1/Tag", b'"\\ud800"', "The request body "),
+    ],
+)
+def test_lone_surrogate_escape_is_400(api, path, body, named):
+    response = api.post(path, data=body)
+
+    description = assert_envelope(response, 400, "BadRequest")["ErrorDescription"]
+    assert named in description
+    assert "surrogate" in description
+
+
+def test_surrogate_pair_escape_is_kept(api):
+    response = api.post("/List/1/Group", data=b'{"Name": "smile \\ud83d\\ude00", "Notes": ""}')
+
+    assert response.status_code == 200
+    assert response.json()["Name"] == "smile \U0001f600"

@@ -119,11 +119,52 @@ def test_accept_header_keeps_json(api, accept):
     assert "UID" in response.json()
 
 
-@pytest.mark.parametrize("accept", ["application/xml", "text/xml", "application/json;q=0.5, application/xml"])
+@pytest.mark.parametrize(
+    "accept",
+    [
+        "application/xml",
+        "text/xml",
+        "application/json;q=0.5, application/xml",
+        # Media types are case-insensitive.
+        "Application/XML",
+        # The exact type of the answer, charset included.
+        "application/xml; charset=utf-8",
+        "text/*, application/json;q=0.9",
+    ],
+)
 def test_accept_header_prefers_xml(api, accept):
     response = api.get("/Authentication/Info", headers={"Accept": accept})
 
     assert parse(response).tag == "Response"
+
+
+@pytest.mark.parametrize("accept", ["", "application/xml"])
+def test_answer_varies_on_accept(api, accept):
+    response = api.get("/Authentication/Info", headers={"Accept": accept})
+
+    assert "Accept" in [name.strip() for name in response.headers["Vary"].split(",")]
+
+
+def test_lone_surrogate_escape_is_xml_400(api):
+    response = api.post("/List/1/Group", data=b'{"Name": "a\\ud800b", "Notes": ""}', headers=XML)
+
+    assert response.status_code == 400
+    assert parse(response).find("ErrorName").text == "BadRequest"
+
+
+def test_serializer_drops_lone_surrogates():
+    document = ElementTree.fromstring(to_xml({"A": "a\ud800b\udfff", "B": ["\udc00"]}))
+
+    assert document.find("A").text == "ab"
+    assert document.find("B/Item").text is None
+
+
+def test_serializer_name_ending_in_newline():
+    document = ElementTree.fromstring(to_xml({"Name\n": 1}))
+
+    entry = document.find("Entry")
+    assert entry.get("Name") == "Name\n"
+    assert entry.text == "1"
 
 
 def test_serializer_object_shapes():
