@@ -11,7 +11,6 @@ no Accept header and so always gets JSON.
 
 import json
 import logging
-import re
 import time
 from dataclasses import dataclass
 
@@ -25,6 +24,7 @@ from lists.errors import ListsError
 from mailup_sim.oauth import BearerError, authenticate_client, authenticate_console
 from mailup_sim.params import CaseInsensitiveParams
 from mailup_sim.rest_xml import InvalidXmlBody, adopt_xml_body, is_xml, negotiate
+from mailup_sim.surrogates import lone_surrogate_path, may_have_lone_surrogate
 
 logger = logging.getLogger(__name__)
 
@@ -56,9 +56,6 @@ DEFAULT_PAGE_SIZE = 20
 # Bigger numbers could not name a row and would overflow the OFFSET of SQLite.
 MAX_PAGE_NUMBER = 2_147_483_647
 MAX_PAGE_SIZE = 2_147_483_647
-# A JSON escape of a UTF-16 surrogate, \uD800 to \uDFFF, in any letter case.
-SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
-LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 # A rate-limit counter outlives its one-second window briefly, so a call at
 # the end of the second still finds it.
 RATE_WINDOW_CACHE_SECONDS = 2
@@ -230,7 +227,7 @@ def read_json(request, max_bytes=None):
         return None
     try:
         document = json.loads(raw)
-        if SURROGATE_ESCAPE.search(raw):
+        if may_have_lone_surrogate(raw):
             reject_lone_surrogates(document)
     except (ValueError, UnicodeDecodeError):
         raise RestError(400, "The request body is not valid JSON.") from None
@@ -240,36 +237,12 @@ def read_json(request, max_bytes=None):
 
 
 def reject_lone_surrogates(document):
-    """Raise RestError(400) naming the first string of a decoded JSON body that has a lone UTF-16 surrogate.
-
-    json.loads() turns an escape such as \\ud800 without its pair into a
-    lone surrogate, which neither UTF-8 nor the database can store.
-    """
-    location = _lone_surrogate_location(document, "")
+    """Raise RestError(400) naming the first string of a decoded JSON body that has a lone UTF-16 surrogate."""
+    location = lone_surrogate_path(document)
     if location is None:
         return
     where = f"The value {location[:80]} in the request body" if location else "The request body"
     raise RestError(400, f"{where} has a UTF-16 surrogate escape without its pair; send the character as UTF-8.")
-
-
-def _lone_surrogate_location(value, path):
-    """Return the path (`Fields[0].Value`) of the first string with a lone surrogate, or None."""
-    if isinstance(value, str):
-        return path if LONE_SURROGATE.search(value) else None
-    if isinstance(value, dict):
-        for name, member in value.items():
-            member_path = f"{path}.{name}" if path else name
-            if LONE_SURROGATE.search(name):
-                return LONE_SURROGATE.sub("?", member_path)
-            found = _lone_surrogate_location(member, member_path)
-            if found is not None:
-                return found
-    if isinstance(value, list):
-        for index, item in enumerate(value):
-            found = _lone_surrogate_location(item, f"{path}[{index}]")
-            if found is not None:
-                return found
-    return None
 
 
 def _read_body(request, max_bytes):

@@ -17,6 +17,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from lists import services as lists_services
 from lists.errors import AccountNotActive, ListNotFound, LoginFailed
+from mailup_sim.surrogates import lone_surrogate_path, may_have_lone_surrogate
 from sending import transactional, transactional_sms
 
 logger = logging.getLogger(__name__)
@@ -61,9 +62,16 @@ def _read_json(request, limit=None):
     if len(raw) > limit:
         raise transactional.MessageTooLarge(f"The request body is larger than {limit} bytes.")
     try:
-        return json.loads(raw.decode("utf-8-sig"))
+        document = json.loads(raw.decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
         raise transactional.InvalidRequest(f"The request body is not valid UTF-8 JSON: {error}.") from None
+
+    location = lone_surrogate_path(document) if may_have_lone_surrogate(raw) else None
+    if location is not None:
+        raise transactional.InvalidField(
+            f"{location or 'The request body'} has a UTF-16 surrogate escape without its pair; send the character as UTF-8."
+        )
+    return document
 
 
 def _template_id(body):

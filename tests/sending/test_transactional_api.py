@@ -279,3 +279,19 @@ def test_from_in_trusted_senders_accepted(demo, sink, http):
 
     assert response.status_code == 200, response.text
     assert len(sink.wait_for(3)) == 3
+
+
+@pytest.mark.parametrize(
+    "key, escaped",
+    [("Subject", '"Ordine \\ud800"'), ("Text", '"\\udc00 fine"'), ("ReplyTo", '"help\\ud83d@demo.example"')],
+)
+def test_lone_surrogate_escape_gets_400(demo, sink, http, key, escaped):
+    body = dto()
+    body.pop(key, None)
+    raw = json.dumps(body)[:-1] + f', "{key}": {escaped}}}'
+
+    response = post(http, SEND, raw)
+
+    assert response.status_code == 400
+    assert response.json()["Status"] == "error"
+    assert not Sending.objects.exists()

@@ -467,3 +467,12 @@ def test_other_console_credentials_on_demo_path(other_console, client):
     assert_error(post_sms(client, body, path="/api/v2.0/sms/1234/1"), 403, "3")
     assert post_sms(client, body, path="/api/v2.0/sms/5678/9").status_code == 200
     assert SinkSms.objects.get().account_console_id == 5678
+
+
+def test_lone_surrogate_escape_is_code_2(secret, client):
+    raw = json.dumps(sms_body(secret, Content="placeholder")).replace("placeholder", "Ciao \\ud800")
+
+    response = post_sms(client, raw)
+
+    assert_error(response, 400, "2")
+    assert "Content" in response.json()["Message"]
