@@ -558,7 +558,7 @@ ERROR_STATUSES = {
 
 # --- Transactional SMS API v2.0 ---------------------------------------------------------
 #
-# Answers are {"Code","Message","Status"} plus the keys of each call, not
+# Responses are {"Code","Message","Status"} plus the keys of each call, not
 # the REST error envelope; docs/transactional-sms.md lists the codes.
 
 TRANSACTIONAL_ERROR_STATUSES = {

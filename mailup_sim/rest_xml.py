@@ -22,8 +22,8 @@ Request bodies sent as XML (`Content-Type: application/xml` or
 `text/xml`) are read in the same shape and handed to the views as JSON by
 `adopt_xml_body()`. XML text carries no types, so each value gets the type
 that the operation's body schema in mailup_sim/openapi.py gives it:
-`<Id>3</Id>` is the number 3 where the schema says integer, and the text
-"3" where it says string or says nothing.
+`<Id>3</Id>` is the number 3 where the schema gives integer, and the text
+"3" where it gives string or no type.
 """
 
 import json
@@ -43,8 +43,8 @@ from mailup_sim.soap import clean_text
 XML_CONTENT_TYPE = "application/xml; charset=utf-8"
 JSON_TYPE = "application/json"
 XML_TYPES = ("application/xml", "text/xml")
-# The types offered to the Accept header, with the charset the answers
-# carry: Django matches `application/xml; charset=utf-8` in an Accept
+# The types offered to the Accept header, with the charset of the
+# responses, because Django matches `application/xml; charset=utf-8` in an Accept
 # header only with an offer that has the same parameter.
 OFFERED_TYPES = [f"{media_type}; charset=utf-8" for media_type in (JSON_TYPE, *XML_TYPES)]
 SERIALIZATION_NAMESPACE = "http://schemas.microsoft.com/2003/10/Serialization/"

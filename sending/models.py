@@ -579,9 +579,9 @@ class SmsMessage(models.Model):
     subject = models.CharField(max_length=200, blank=True)
     text = models.TextField()
     notes = models.TextField(blank=True)
-    # The CampaignCode of the transactional SMS API that groups its sends
-    # under this message ("" when the request gave none); null for messages
-    # made in the console or over REST.
+    # The CampaignCode under which the transactional SMS API groups its
+    # sends, or "" for its sends without one. Messages made in the console
+    # or over REST have null.
     campaign_code = models.CharField(max_length=200, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -127,7 +127,7 @@ def test_accept_header_keeps_json(api, accept):
         "application/json;q=0.5, application/xml",
         # Media types are case-insensitive.
         "Application/XML",
-        # The exact type of the answer, charset included.
+        # The exact type of the response, charset included.
         "application/xml; charset=utf-8",
         "text/*, application/json;q=0.9",
     ],
