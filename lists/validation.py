@@ -79,6 +79,18 @@ def normalize_mobile(raw, default_prefix):
     return prefix, national
 
 
+def normalize_dialled_mobile(raw, default_prefix):
+    """Split a number written as +39…, 0039… or national digits into (prefix, number), as the SMS sends take it.
+
+    A leading `+` is read as the `00` before the country code, and the
+    rest is normalize_mobile.
+    """
+    number = raw.strip()
+    if number.startswith("+"):
+        number = "00" + number[1:]
+    return normalize_mobile(number, default_prefix)
+
+
 def _split_country_code(digits, raw):
     # Country calling codes form a prefix-free set, so at most one of the
     # first one, two or three digits is a known code.

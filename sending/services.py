@@ -1557,6 +1557,51 @@ def send_sms_to_recipient(message, recipient, text=None, sender="", max_characte
     return _deliver_sms(message, [recipient], None, text=text, sender=sender, max_characters=max_characters)
 
 
+def find_sms_message(mailing_list, message_id):
+    """Return SMS message `message_id` of a list; raises MessageNotFound."""
+    found = mailing_list.sms_messages.filter(pk=message_id).first() if 0 < message_id <= 2**63 - 1 else None
+    if found is None:
+        raise MessageNotFound(f"SMS message {message_id} does not exist in list {mailing_list.list_id}.")
+    return found
+
+
+def find_sms_sending(account, sending_id):
+    """Return SMS sending `sending_id` of one of the account's lists; raises SendingNotFound."""
+    found = None
+    if 0 < sending_id <= 2**63 - 1:
+        found = SmsSending.objects.filter(pk=sending_id, list__account=account).first()
+    if found is None:
+        raise SendingNotFound(f"SMS delivery {sending_id} does not exist in console {account.console_id}.")
+    return found
+
+
+def send_sms_to_number(message, mobile_prefix, mobile_number, text=None):
+    """Send an SMS message to one number, subscribing the number to the message's list by SMS first when needed.
+
+    The number is subscribed without confirmation, as send_to_address does
+    for an e-mail address. `text` replaces the message's text for this
+    send. Returns the SmsSending. Raises SubscriptionBlocked when a bounce
+    or complaint unsubscribed the number.
+    """
+    from lists import services as lists_services
+
+    mailing_list = message.list
+    account = mailing_list.account
+    contact = lists_services.Contact(mobile_prefix=mobile_prefix, mobile_number=mobile_number)
+    with transaction.atomic():
+        if lists_services.subscription_status(account, mailing_list, contact) != Subscription.Status.SUBSCRIBED:
+            request = lists_services.SubscribeRequest(
+                account=account, lists=[mailing_list], contact=contact, source=Source.API, confirm=False
+            )
+            lists_services.subscribe(request)
+        recipient = lists_services.find_recipient(account, contact)
+        sending = send_sms_to_recipient(message, recipient, text=text)
+        if sending is None:
+            # Not expected after the subscribe above. The check keeps a None from reaching the caller.
+            raise SendingStateError(f"Number {mobile_prefix}{mobile_number} could not be subscribed to list {mailing_list.list_id} by SMS.")
+    return sending
+
+
 def _deliver_sms(message, recipients, group, text=None, sender="", max_characters=None):
     mailing_list = message.list
     account = mailing_list.account

@@ -422,3 +422,7 @@ def get_newsletter_delivery_status(call, access_key, delivery_id):
         soap.text_element("newsletterID", sending.message_id),
         soap.text_element("status", sending.status),
     )
+
+
+# Registers the SMS operations on SEND.
+from sending import soap_sms  # noqa: E402,F401

@@ -17,7 +17,7 @@ from django.db import transaction
 
 from lists.errors import InvalidContact
 from lists.models import Account, List, Recipient
-from lists.validation import MAX_ID, normalize_mobile
+from lists.validation import MAX_ID, normalize_dialled_mobile
 from sending import services
 from sending.transactional import AuthenticationFailed, InvalidField, InvalidRequest, TransactionalError
 
@@ -239,10 +239,8 @@ def _mobile(value, default_prefix):
     number = _string(value, "Recipient").strip()
     if not number:
         raise InvalidRecipient("Recipient is missing.")
-    if number.startswith("+"):
-        number = "00" + number[1:]
     try:
-        return normalize_mobile(number, default_prefix)
+        return normalize_dialled_mobile(number, default_prefix)
     except InvalidContact as error:
         raise InvalidRecipient(f"Recipient is not a valid mobile number: {error.message}") from None
 
