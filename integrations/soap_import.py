@@ -19,7 +19,7 @@ from integrations import importing, services, xmldoc
 from integrations.models import Import
 from lists import services as lists_services
 from lists.errors import ActivationError
-from lists.models import AccountUser, Channel, Group, List
+from lists.models import Channel, Group, List
 from lists.validation import MAX_ID
 from mailup_sim import soap
 
@@ -84,8 +84,7 @@ def get_nl_lists(account, params):
 
 def get_nl_lists_user(account, params):
     """Return the lists a user may access: every list for the web-service user and the console users, none for another id."""
-    user_id = params.get("userId") or 0
-    known = user_id == account.console_id or AccountUser.objects.filter(account=account, user_id=user_id).exists()
+    known = lists_services.is_account_user(account, params.get("userId") or 0)
     return result(0, _lists_document(account.lists.all() if known else List.objects.none()))
 
 
@@ -96,11 +95,8 @@ def get_id_ws_user(account, params):
 
 def get_id_user(account, params):
     """Return the id of a user of this account: the console id for `a<id>`, the user's id for a console user."""
-    name = (params.get("userName") or "").strip().lower()
-    if name == account.ws_username:
-        return result(account.console_id)
-    member = AccountUser.objects.filter(account=account, user__username__iexact=name).first()
-    return result(member.user_id if member else -1000)
+    user_id = lists_services.user_id_for_name(account, params.get("userName") or "")
+    return result(-1000 if user_id is None else user_id)
 
 
 def _lists_document(lists):

@@ -170,6 +170,9 @@ class List(models.Model):
     # transactional SMS are off for the list. Stored readable because MailUp
     # returns it on GET.
     sms_list_secret = models.CharField(max_length=36, blank=True)
+    # The caller-chosen key of the SOAP CreateList call (its `autoId`),
+    # which GetListIdentity looks lists up by; empty for other lists.
+    auto_id = models.CharField(max_length=200, blank=True, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -151,18 +151,18 @@ def authentication_details(request):
     """GET /Console/Authentication/Details: account info plus plan, language and credits.
 
     mailup-sim sells nothing, so the plan is a fixed name, renewal is off
-    and every credit count is 0.
+    and every credit count is 0 (services.account_credits).
     """
     account = request.account
-    lists = List.objects.filter(account=account).order_by("list_id")
+    credits = services.account_credits(account)
     admins = account.members.filter(role=AccountUser.Role.ADMIN).order_by("pk")
     details = {
         "AutoRenewal": False,
-        "CreditsByList": [{"Credit": 0, "ListId": mailing_list.list_id} for mailing_list in lists],
+        "CreditsByList": [{"Credit": credit, "ListId": list_id} for list_id, credit in credits.by_list.items()],
         "Email": admins.values_list("user__email", flat=True).first() or "",
         "Lang": account.language,
         "Plan": SIMULATOR_PLAN,
-        "TotalCredits": 0,
+        "TotalCredits": credits.total,
     }
     return json_response({**account_info(account), **details})
 

@@ -44,6 +44,7 @@ from lists.errors import (
 from lists.models import (
     AccessKey,
     Account,
+    AccountUser,
     AllowedAddress,
     Channel,
     ConsoleHost,
@@ -906,17 +907,20 @@ def _clean_list_settings(values):
     return cleaned
 
 
-def create_list_like(account, name, settings_from=None, copy_texts=False, values=None):
+def create_list_like(account, name, settings_from=None, copy_texts=False, values=None, auto_id=""):
     """Create a list in the account and return it.
 
     The new list takes its sender, language and opt-in settings from
     `settings_from` (a List), or else from the account's first list, and
     `values` (LIST_SETTINGS names) override them. `copy_texts` also copies
-    the custom confirmation, welcome and unsubscribe texts. Its list id is
-    one more than the highest in the account. Raises InvalidParameter for a
-    missing name or a bad setting.
+    the custom confirmation, welcome and unsubscribe texts. `auto_id` is
+    the caller's key of SOAP CreateList, stored for find_lists_by_auto_id.
+    Its list id is one more than the highest in the account. Raises
+    InvalidParameter for a missing name, a bad setting or an `auto_id`
+    longer than AUTO_ID_MAX_LENGTH.
     """
     cleaned = _clean_list_settings({**(values or {}), "name": name})
+    cleaned["auto_id"] = _clean_auto_id(auto_id)
     with transaction.atomic():
         Account.objects.select_for_update().filter(pk=account.pk).first()
         model = settings_from or account.lists.order_by("list_id").first()
@@ -929,6 +933,32 @@ def create_list_like(account, name, settings_from=None, copy_texts=False, values
 
     logger.info("create_list account=%s list=%s", account.console_id, created.list_id)
     return created
+
+
+AUTO_ID_MAX_LENGTH = List._meta.get_field("auto_id").max_length
+
+
+def _clean_auto_id(auto_id):
+    auto_id = auto_id.strip()
+    if len(auto_id) > AUTO_ID_MAX_LENGTH:
+        raise InvalidParameter("autoId", f"autoId is longer than {AUTO_ID_MAX_LENGTH} characters.")
+    return auto_id
+
+
+def find_lists_by_auto_id(account, auto_id):
+    """Return the account's lists that CreateList stored with `auto_id`, in list id order.
+
+    The key is compared exactly, after stripping spaces, and is not unique,
+    so every list created with it is returned. Raises InvalidParameter for
+    an empty or too long key and ListNotFound when no list has it.
+    """
+    auto_id = _clean_auto_id(auto_id)
+    if not auto_id:
+        raise InvalidParameter("autoId", "Parameter 'autoId' is missing.")
+    found = list(account.lists.filter(auto_id=auto_id).order_by("list_id"))
+    if not found:
+        raise ListNotFound(f"No list of console {account.console_id} was created with autoId {auto_id[:40]!r}.")
+    return found
 
 
 def _list_defaults(account, model, copy_texts):
@@ -1051,6 +1081,16 @@ def account_for_access_key(key):
     Raises AccessKeyInvalid when the key is unknown, expired or logged out,
     and AccountNotActive when its account was suspended since the login.
     """
+    return _valid_access_key(key).account
+
+
+def user_id_for_access_key(key):
+    """Return the id of the user who opened a valid accessKey, as user_id_for_name numbers it."""
+    found = _valid_access_key(key)
+    return user_id_for_name(found.account, found.username)
+
+
+def _valid_access_key(key):
     found = (
         AccessKey.objects.select_related("account")
         .filter(digest=_access_key_digest(key or ""), logged_out_at__isnull=True, expires_at__gt=timezone.now())
@@ -1060,7 +1100,7 @@ def account_for_access_key(key):
         raise AccessKeyInvalid("The accessKey is unknown, expired or logged out; call Login or LoginFromId again.")
     if found.account.status != Account.Status.ACTIVE:
         raise AccountNotActive(f"Account {found.account.console_id} is {found.account.status}.")
-    return found.account
+    return found
 
 
 def close_access_key(key):
@@ -1070,6 +1110,59 @@ def close_access_key(key):
     ).update(logged_out_at=timezone.now())
     if not closed:
         raise AccessKeyInvalid("The accessKey is unknown, expired or already logged out.")
+
+
+# --- Account users, credits and user hashes ------------------------------------
+#
+# A user id is what MailUp's panel would show: the console id for the
+# web-service user a<id>, and the user's own id for a control-panel user
+# (the console user m<id> and any other member of the account).
+
+USER_HASH_SALT = "lists.services.user_hash"
+
+
+def user_id_for_name(account, username):
+    """Return the id of the account's user `username`, or None when the account has no such user."""
+    name = username.strip().lower()
+    if name == account.ws_username:
+        return account.console_id
+    return AccountUser.objects.filter(account=account, user__username__iexact=name).values_list("user_id", flat=True).first()
+
+
+def is_account_user(account, user_id):
+    """Tell whether `user_id` is the id of one of the account's users, as user_id_for_name numbers them."""
+    if user_id == account.console_id:
+        return True
+    return 0 < user_id <= MAX_ID and AccountUser.objects.filter(account=account, user_id=user_id).exists()
+
+
+def make_user_hash(account, user_id):
+    """Return the hash of SOAP GetUserAccess: an HMAC of the console id and the user id keyed with SECRET_KEY.
+
+    It is valid only for that user of that account, does not expire, and
+    changes when SECRET_KEY does.
+    """
+    return salted_hmac(USER_HASH_SALT, f"{account.console_id}:{user_id}", algorithm="sha256").hexdigest()
+
+
+def check_user_hash(account, user_id, given):
+    """Tell whether `given` is make_user_hash of that account and user, compared in constant time."""
+    return constant_time_compare(make_user_hash(account, user_id), given.strip())
+
+
+class Credits(NamedTuple):
+    total: int
+    by_list: dict  # list_id → credits of that list
+
+
+def account_credits(account):
+    """Return the account's credits in total and by list id.
+
+    mailup-sim sells nothing, so every count is 0. REST
+    Authentication/Details and SOAP GetCredits and GetCreditsLists read them here.
+    """
+    list_ids = account.lists.order_by("list_id").values_list("list_id", flat=True)
+    return Credits(total=0, by_list={list_id: 0 for list_id in list_ids})
 
 
 # --- REST API v1.1 -----------------------------------------------------------

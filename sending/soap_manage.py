@@ -118,3 +118,10 @@ def update_list(call, access_key, list_id, options):
 def delete_list(call, access_key, list_id):
     lists_services.delete_list(list_of(access_key, list_id))
     return coded_result("DeleteListResult", soap.text_element("listID", list_id))
+
+
+# GetIdUser and GetListsUser, as on MailupSend. sending.soap_account cannot import MANAGE itself,
+# because importing this module imports soap_send, which imports soap_account before MANAGE exists.
+from sending.soap_account import add_user_operations  # noqa: E402
+
+add_user_operations(MANAGE)

@@ -226,13 +226,13 @@ def created_list_element(mailing_list):
 
 @operation(SEND, "CreateList", soap.string("accessKey"), soap.string("name"), soap.string("autoId"), root="CreateList", error_element=True)
 def create_list(call, access_key, name, auto_id):
-    created = lists_services.create_list_like(account_of(access_key), name)
+    created = lists_services.create_list_like(account_of(access_key), name, auto_id=auto_id)
     return soap.serialize(soap.result_element("CreateList", created_list_element(created)))
 
 
 @operation(SEND, "CreateList_st", soap.string("accessKey"), soap.string("name"), soap.string("autoId"), root="CreateList_st")
 def create_list_st(call, access_key, name, auto_id):
-    created = lists_services.create_list_like(account_of(access_key), name)
+    created = lists_services.create_list_like(account_of(access_key), name, auto_id=auto_id)
     return coded_result("CreateList_st", created_list_element(created))
 
 
@@ -424,5 +424,5 @@ def get_newsletter_delivery_status(call, access_key, delivery_id):
     )
 
 
-# Registers the SMS operations on SEND.
-from sending import soap_sms  # noqa: E402,F401
+# Operations registered on SEND by other modules.
+from sending import soap_account, soap_sms  # noqa: E402,F401
