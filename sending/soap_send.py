@@ -422,3 +422,6 @@ def get_newsletter_delivery_status(call, access_key, delivery_id):
         soap.text_element("newsletterID", sending.message_id),
         soap.text_element("status", sending.status),
     )
+
+
+from sending import soap_queues  # noqa: E402,F401  (registers the queue operations on SEND)
