@@ -18,6 +18,7 @@ from lists.time_zones import find_time_zone
 from lists.validation import normalize_email
 from mailup_sim import soap
 from sending import services
+from sending.models import Sending
 from sending.soap_common import (
     ERROR_DELIVERY_NOT_FOUND,
     ERROR_DELIVERY_STATE,
@@ -45,9 +46,17 @@ def format_delivery_date(value):
     return localtime(value).strftime(DELIVERY_DATE_FORMAT) if value else ""
 
 
+def campaign_sending(account, sending_id):
+    """Return the account's campaign sending `sending_id`; transactional and confirmation sendings are not deliveries here."""
+    sending = services.find_sending(account, sending_id)
+    if sending.kind != Sending.Kind.CAMPAIGN:
+        raise ResultError(ERROR_DELIVERY_NOT_FOUND, f"Delivery {sending_id} is a {sending.kind} sending, not a newsletter delivery.")
+    return sending
+
+
 def queue_entry_of(account, mailing_list, newsletter_id, sending_id):
     """Return the account's sending `sending_id` when it belongs to the list and, unless 0, to newsletter `newsletter_id`."""
-    sending = services.find_sending(account, sending_id)
+    sending = campaign_sending(account, sending_id)
     if sending.list_id != mailing_list.pk or newsletter_id not in (0, sending.message_id):
         raise ResultError(
             ERROR_DELIVERY_NOT_FOUND,
@@ -107,7 +116,7 @@ def get_newsletter_schedule_status(call, access_key, newsletter_id):
 
 @operation(SEND, "SetNewsletterQueueOrder", soap.string("accessKey"), soap.integer("scheduleID"), soap.boolean("Up"))
 def set_newsletter_queue_order(call, access_key, schedule_id, up):
-    sending = services.find_sending(account_of(access_key), schedule_id)
+    sending = campaign_sending(account_of(access_key), schedule_id)
     if sending.status not in services.QUEUE_ENTRY:
         raise invalid_state(sending)
     services.move_scheduled_sending(sending, earlier=up)
@@ -120,7 +129,7 @@ def invalid_state(sending):
 
 @operation(SEND, "AddNewsletterQueue", soap.string("accessKey"), soap.integer("deliveryID"), soap.boolean("immediate"))
 def add_newsletter_queue(call, access_key, delivery_id, immediate):
-    sending = services.find_sending(account_of(access_key), delivery_id)
+    sending = campaign_sending(account_of(access_key), delivery_id)
     services.add_to_queue(sending, immediate)
     return coded_result("AddNewsletterQueueResult", soap.text_element("scheduleID", sending.pk))
 

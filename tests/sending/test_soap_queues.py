@@ -207,6 +207,16 @@ def test_add_queue_of_other_console(send, key, other_sending):
     assert status_of(other_sending) == Sending.Status.SCHEDULED
 
 
+def test_add_queue_of_transactional_sending(send, key):
+    message = newsletter()
+    transactional = Sending.objects.create(
+        message=message, list=message.list, kind=Sending.Kind.TRANSACTIONAL, status=Sending.Status.PAUSED
+    )
+
+    assert error_code(send.AddNewsletterQueue(key, transactional.pk, True)) == -33
+    assert status_of(transactional) == Sending.Status.PAUSED
+
+
 # --- RemoveNewsletterQueue ---------------------------------------------------------
 
 
@@ -402,6 +412,14 @@ def test_start_delivery_resumes_console_queue(send, key, sink, other_sending):
     assert resumed.status == Sending.Status.SCHEDULED
     assert resumed.scheduled_at == later.scheduled_at
     assert status_of(other_sending) == Sending.Status.PAUSED
+
+
+def test_stop_delivery_over_soap12(demo, server_url):
+    proxy = client(server_url, "MailupSend", soap12=True)
+    active = running()
+
+    assert error_code(proxy.StopDelivery(login(proxy))) == 0
+    assert status_of(active) == Sending.Status.PAUSED
 
 
 @pytest.mark.parametrize("operation", ["StartDelivery", "StopDelivery"])
