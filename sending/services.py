@@ -1590,7 +1590,7 @@ def add_to_queue(sending, immediate):
         raise SendingStateError(f"Sending {sending.pk} is {sending.status}; it cannot be queued again.")
     if immediate and sending.status in (SendingStatus.SCHEDULED, SendingStatus.PAUSED):
         start_sending_now(sending)
-    elif not immediate and sending.status in RUNNING and sending.status != SendingStatus.SCHEDULED:
+    elif not immediate and sending.status in (SendingStatus.QUEUED, SendingStatus.PREPARING, SendingStatus.SENDING):
         hold_sending(sending)
 
 
