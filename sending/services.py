@@ -21,7 +21,7 @@ import css_inline
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.core.files.base import ContentFile
-from django.db.models import Count, Exists, F, OuterRef, Q, Sum, Value
+from django.db.models import Case, Count, Exists, F, OuterRef, Q, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -1479,6 +1479,160 @@ def delete_sending(sending):
         if not deleted:
             raise SendingStateError(f"Sending {sending.pk} is {sending.status}; stop it before deleting it.")
     logger.info("sending deleted sending=%s", sending.pk)
+
+
+# --- E-mail queue of a console: MailupSend's queue operations ----------------------
+#
+# A queue entry (MailUp's "schedule") is a campaign sending that has not
+# finished, so its scheduleID is the sending id, as its deliveryID is.
+
+# Campaign sendings that wait for their start or are running, in queue order.
+QUEUE_ENTRY = [
+    SendingStatus.QUEUED,
+    SendingStatus.PREPARING,
+    SendingStatus.SENDING,
+    SendingStatus.SCHEDULED,
+    SendingStatus.PAUSED,
+]
+RUNNING = [SendingStatus.SCHEDULED, SendingStatus.QUEUED, SendingStatus.PREPARING, SendingStatus.SENDING]
+
+
+def queue_entries(mailing_list):
+    """Return the list's unfinished campaign sendings: running ones first, then scheduled ones by start, then paused ones."""
+    order = Case(
+        When(status=SendingStatus.SCHEDULED, then=Value(1)),
+        When(status=SendingStatus.PAUSED, then=Value(2)),
+        default=Value(0),
+    )
+    entries = Sending.objects.filter(list=mailing_list, kind=Sending.Kind.CAMPAIGN, status__in=QUEUE_ENTRY)
+    return entries.order_by(order, "scheduled_at", "pk")
+
+
+def latest_sending(message):
+    """Return the newest sending of a message, or None when it was never sent."""
+    return message.sendings.order_by("-pk").first()
+
+
+def find_account_message(account, message_id):
+    """Return e-mail message `message_id` of any of the account's lists; raises MessageNotFound."""
+    found = None
+    if 0 < message_id <= 2**63 - 1:
+        found = Message.objects.filter(pk=message_id, list__account=account).select_related("list").first()
+    if found is None:
+        raise MessageNotFound(f"Message {message_id} does not exist in console {account.console_id}.")
+    return found
+
+
+def hold_sending(sending):
+    """Take a sending out of the queue without a start date (paused) until it is scheduled or started.
+
+    Raises SendingStateError when the sending is done or stopped; holding a
+    paused sending changes nothing.
+    """
+    if sending.status == SendingStatus.PAUSED:
+        return
+    if not pause_sending(sending):
+        raise SendingStateError(f"Sending {sending.pk} is {sending.status}; only an unfinished one can be held.")
+
+
+def create_schedule(message, scheduled_at=None):
+    """Create a sending of `message` to its whole list, scheduled at `scheduled_at` or, without one, held.
+
+    A held sending waits in the queue without a start date until it is
+    scheduled or started. Raises ValueError for a `scheduled_at` that is not
+    in the future or is too late.
+    """
+    if scheduled_at is not None and scheduled_at <= timezone.now():
+        raise ValueError(f"The start time {scheduled_at.isoformat()} is in the past.")
+    with transaction.atomic():
+        if scheduled_at is not None:
+            return queue_sending(message, scheduled_at=scheduled_at)
+        sending = Sending.objects.create(message=message, list_id=message.list_id, status=SendingStatus.PAUSED)
+    logger.info("sending prepared sending=%s message=%s", sending.pk, message.pk)
+    return sending
+
+
+def move_scheduled_sending(sending, earlier):
+    """Swap the start time of a scheduled sending with that of the list's previous (or next) scheduled sending.
+
+    Returns the sending whose place it took, or None when it is already
+    first (or last) or is not scheduled.
+    """
+    with transaction.atomic():
+        scheduled = list(
+            Sending.objects.select_for_update()
+            .filter(list_id=sending.list_id, kind=Sending.Kind.CAMPAIGN, status=SendingStatus.SCHEDULED)
+            .order_by("scheduled_at", "pk")
+        )
+        ids = [entry.pk for entry in scheduled]
+        if sending.pk not in ids:
+            return None
+        position = ids.index(sending.pk)
+        neighbour_position = position - 1 if earlier else position + 1
+        if not 0 <= neighbour_position < len(scheduled):
+            return None
+
+        moved, neighbour = scheduled[position], scheduled[neighbour_position]
+        moved.scheduled_at, neighbour.scheduled_at = neighbour.scheduled_at, moved.scheduled_at
+        Sending.objects.bulk_update([moved, neighbour], ["scheduled_at"])
+    logger.info("sending moved sending=%s swapped_with=%s earlier=%s", sending.pk, neighbour.pk, earlier)
+    return neighbour
+
+
+def add_to_queue(sending, immediate):
+    """Put a sending into the immediate queue (start it now) or the deferred one (hold it for a start date).
+
+    A running sending is already in the immediate queue, and a scheduled or
+    paused one already waits for a start date, so those calls change
+    nothing. Raises SendingStateError for a done or stopped sending.
+    """
+    if sending.status in (SendingStatus.DONE, SendingStatus.CANCELLED):
+        raise SendingStateError(f"Sending {sending.pk} is {sending.status}; it cannot be queued again.")
+    if immediate and sending.status in (SendingStatus.SCHEDULED, SendingStatus.PAUSED):
+        start_sending_now(sending)
+    elif not immediate and sending.status in (SendingStatus.QUEUED, SendingStatus.PREPARING, SendingStatus.SENDING):
+        hold_sending(sending)
+
+
+def remove_from_queue(sending, delete):
+    """Take a sending out of the queue: hold it without a start date, or with `delete` stop and delete it.
+
+    Raises SendingStateError for a done sending, and for a stopped one
+    unless `delete` is set.
+    """
+    if not delete:
+        hold_sending(sending)
+        return
+    with transaction.atomic():
+        if sending.status not in HALTED:
+            pause_sending(sending)
+        delete_sending(Sending.objects.get(pk=sending.pk))
+
+
+def pause_account_sendings(account):
+    """Pause every running or scheduled campaign sending of the account; return how many were paused."""
+    sendings = Sending.objects.filter(list__account=account, kind=Sending.Kind.CAMPAIGN, status__in=RUNNING)
+    paused = sum(pause_sending(sending) for sending in sendings)
+    logger.info("account sendings paused account=%s sendings=%s", account.console_id, paused)
+    return paused
+
+
+def resume_account_sendings(account):
+    """Continue every paused campaign sending of the account; return how many were resumed.
+
+    A sending whose start time is still in the future goes back to waiting
+    for it; the others continue at once.
+    """
+    sendings = Sending.objects.filter(list__account=account, kind=Sending.Kind.CAMPAIGN, status=SendingStatus.PAUSED)
+    resumed = 0
+    for sending in sendings:
+        if sending.scheduled_at is not None and sending.scheduled_at > timezone.now():
+            schedule_sending(sending, sending.scheduled_at)
+            resumed += 1
+        else:
+            resumed += resume_sending(sending)
+    logger.info("account sendings resumed account=%s sendings=%s", account.console_id, resumed)
+    return resumed
 
 
 # --- SMS: messages and sends into the SMS sink ---------------------------------

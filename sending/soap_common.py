@@ -34,6 +34,7 @@ ERROR_MESSAGE_NOT_FOUND = -32
 ERROR_DELIVERY_NOT_FOUND = -33
 ERROR_RECIPIENT_NOT_FOUND = -34
 ERROR_RECIPIENT_BLOCKED = -35
+ERROR_DELIVERY_STATE = -36
 
 ERROR_CODES = {
     "invalid_parameter": ERROR_INVALID_PARAMETER,
@@ -48,6 +49,7 @@ ERROR_CODES = {
     "recipient_not_found": ERROR_RECIPIENT_NOT_FOUND,
     "not_subscribed": ERROR_RECIPIENT_NOT_FOUND,
     "subscription_blocked": ERROR_RECIPIENT_BLOCKED,
+    "invalid_state": ERROR_DELIVERY_STATE,
 }
 # A bare console host name with an optional port, as `Login` takes it:
 # no scheme, no path.

@@ -425,4 +425,4 @@ def get_newsletter_delivery_status(call, access_key, delivery_id):
 
 
 # Operations registered on SEND by other modules.
-from sending import soap_account, soap_sms  # noqa: E402,F401
+from sending import soap_account, soap_queues, soap_sms  # noqa: E402,F401
