@@ -276,6 +276,14 @@ def find_message(mailing_list, message_id):
     return found
 
 
+def find_template(account, template_id):
+    """Return template `template_id` of the account; raises MessageNotFound."""
+    found = account.templates.filter(pk=template_id).first() if 0 < template_id <= 2**63 - 1 else None
+    if found is None:
+        raise MessageNotFound(f"Template {template_id} does not exist in console {account.console_id}.")
+    return found
+
+
 def find_sending(account, sending_id):
     """Return sending `sending_id` of one of the account's lists; raises SendingNotFound."""
     found = None

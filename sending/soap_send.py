@@ -19,7 +19,6 @@ from mailup_sim import soap
 from sending import services
 from sending.models import SavedFilter
 from sending.soap_common import (
-    ERROR_MESSAGE_NOT_FOUND,
     NAMESPACE,
     ResultError,
     account_of,
@@ -323,17 +322,21 @@ def edit_newsletter(call, access_key, list_id, newsletter_id, subject, type, con
 def get_newsletter_code(call, access_key, list_id, newsletter_id, is_template):
     mailing_list = list_of(access_key, list_id)
     if is_template:
-        raise ResultError(ERROR_MESSAGE_NOT_FOUND, f"Template {newsletter_id} does not exist; this server has no templates.")
-    message = services.find_message(mailing_list, newsletter_id)
-    header, body = split_html(message.html)
+        # Templates belong to the console and are offered to each of its lists.
+        template = services.find_template(mailing_list.account, newsletter_id)
+        subject, html = template.title, template.html
+    else:
+        message = services.find_message(mailing_list, newsletter_id)
+        subject, html = message.subject, message.html
+    header, body = split_html(html)
     return coded_result(
         "GetNewsletterCodeResult",
         soap.text_element("listID", mailing_list.list_id),
-        soap.text_element("newsletterID", message.pk),
-        soap.text_element("newsletterSubject", message.subject),
+        soap.text_element("newsletterID", newsletter_id),
+        soap.text_element("newsletterSubject", subject),
         soap.text_element("newsletterHeader", header),
         soap.text_element("newsletterBody", body),
-        soap.text_element("newsletterCode", message.html),
+        soap.text_element("newsletterCode", html),
     )
 
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 from lists import services as lists_services
 from lists.models import AccessKey, Account, Group, List, Subscription
 from sending import services
-from sending.models import Message, Sending
+from sending.models import Message, Sending, Template
 from sending.soap_send import sending_arguments
 from tests.personas import demo_list
 from tests.sending.campaigns import subscribe
@@ -275,7 +275,19 @@ def test_get_newsletter_code(send, key):
     assert result.findtext("newsletterHeader") == "<title>Dicembre</title>"
     assert result.findtext("newsletterBody") == "<p>Ciao [nome]</p>"
     assert result.findtext("newsletterCode") == PAGE
-    assert error_code(send.GetNewsletterCode(key, 1, message_id, True)) == -32
+
+
+def test_get_newsletter_code_of_template(send, key):
+    template = Template.objects.create(account=demo_list().account, title="Natale", html=PAGE)
+
+    result = parse(send.GetNewsletterCode(key, 1, template.pk, True))
+
+    assert result.findtext("errorCode") == "0"
+    assert result.findtext("newsletterID") == str(template.pk)
+    assert result.findtext("newsletterSubject") == "Natale"
+    assert result.findtext("newsletterBody") == "<p>Ciao [nome]</p>"
+    assert result.findtext("newsletterCode") == PAGE
+    assert error_code(send.GetNewsletterCode(key, 1, template.pk + 1000, True)) == -32
 
 
 # --- Sendings --------------------------------------------------------------------------
