@@ -72,10 +72,6 @@ MAX_ATTEMPTS = 8
 # A mail claimed this long ago by a worker that never reported back is
 # assumed lost with that worker and is queued again.
 CLAIM_TIMEOUT = timedelta(minutes=10)
-# Delivery batches that one prepare_sending task creates before it hands the
-# rest of the fan-out to a new task. 25 batches of the default 200 take
-# about 2 s, by the 90 s that bench/send.py measured for 200,000 recipients.
-FAN_OUT_BATCHES_PER_TASK = 25
 # A queued mail whose task has not started after this long was probably
 # lost by the broker, so the sweep enqueues it again.
 QUEUE_GRACE = timedelta(minutes=1)
@@ -553,29 +549,23 @@ def delete_filter(saved_filter):
     logger.info("saved filter deleted filter=%s list=%s", saved_filter.pk, saved_filter.list_id)
 
 
-def fan_out(sending, after_id=0):
-    """Create the next slice of a claimed sending's deliveries, enqueue each batch after it commits, and hand on the rest.
+def fan_out(sending):
+    """Create the deliveries of a claimed sending in batches and enqueue each batch after it commits.
 
-    One call creates at most FAN_OUT_BATCHES_PER_TASK batches of
-    SENDING_BATCH_SIZE deliveries, for recipients after `after_id`, then
-    enqueues prepare_sending for the rest. So a big list does not hold one
-    worker for minutes, and each slice renews the claim that keeps
-    sweep_sendings from taking the fan-out over. Safe to run again after a
-    crash: the unique (sending, recipient) pair keeps every recipient to
-    one delivery, and a delivery task only sends what it claims. Returns
-    the number of deliveries the sending has so far, or for a confirmation
-    sending the number of requests it released.
+    Safe to run again after a crash: the unique (sending, recipient) pair
+    keeps every recipient to one delivery, and a delivery task only sends
+    what it claims. Returns the number of deliveries the sending has, or
+    for a confirmation sending the number of requests it released.
     """
     if sending.kind == Sending.Kind.CONFIRMATION:
         return release_confirmations(sending)
 
     recipients = target_recipients(sending).order_by("pk")
-    last_id = after_id
-    for _ in range(FAN_OUT_BATCHES_PER_TASK):
+    last_id = 0
+    while True:
         batch = list(recipients.filter(pk__gt=last_id).values_list("pk", "email")[: settings.SENDING_BATCH_SIZE])
         if not batch:
-            return _finish_fan_out(sending)
-
+            break
         last_id = batch[-1][0]
         with transaction.atomic():
             Delivery.objects.bulk_create(
@@ -589,15 +579,6 @@ def fan_out(sending, after_id=0):
             )
             transaction.on_commit(lambda ids=ids: enqueue_deliveries(ids), robust=True)
 
-    from sending.tasks import prepare_sending
-
-    created = sending.deliveries.count()
-    logger.info("fan-out continues sending=%s after_recipient=%s deliveries=%s", sending.pk, last_id, created)
-    prepare_sending.delay(sending.pk, last_id, sending.claimed_at.isoformat())
-    return created
-
-
-def _finish_fan_out(sending):
     total = sending.deliveries.count()
     Sending.objects.filter(pk=sending.pk, status=SendingStatus.PREPARING).update(
         status=SendingStatus.SENDING, prepared_at=timezone.now()
@@ -605,22 +586,6 @@ def _finish_fan_out(sending):
     logger.info("sending prepared sending=%s deliveries=%s", sending.pk, total)
     finish_sending_if_done(sending.pk)
     return total
-
-
-def renew_fan_out_claim(sending_id, claimed_at):
-    """Take the next slice of a fan-out whose claim dates from `claimed_at` (ISO 8601); return the sending or None.
-
-    None means the fan-out must stop: the sending was paused, stopped or
-    finished, or sweep_sendings or a resume gave the fan-out to a new claim,
-    whose own slices create the rest.
-    """
-    renewed = Sending.objects.filter(
-        pk=sending_id, status=SendingStatus.PREPARING, claimed_at=datetime.fromisoformat(claimed_at)
-    ).update(claimed_at=timezone.now())
-    if not renewed:
-        logger.info("fan-out slice dropped sending=%s: the claim of %s is no longer current", sending_id, claimed_at)
-        return None
-    return Sending.objects.select_related("message", "list").get(pk=sending_id)
 
 
 # --- Confirmation sendings: the confirmation requests of a REST import --------

@@ -64,20 +64,12 @@ def requeue_stalled_mail():
 
 
 @shared_task(acks_late=True)
-def prepare_sending(sending_id, after_id=0, claimed_at=None):
-    """Create a sending's deliveries, one slice per task.
-
-    The first task claims the sending; each later one continues after
-    recipient `after_id` under the claim of `claimed_at`. Either does
-    nothing when its claim cannot be taken.
-    """
-    if claimed_at is None:
-        sending = services.claim_sending(sending_id)
-    else:
-        sending = services.renew_fan_out_claim(sending_id, claimed_at)
+def prepare_sending(sending_id):
+    """Create a sending's deliveries; does nothing unless the sending can be claimed."""
+    sending = services.claim_sending(sending_id)
     if sending is None:
         return 0
-    return services.fan_out(sending, after_id)
+    return services.fan_out(sending)
 
 
 @shared_task(acks_late=True)
