@@ -21,9 +21,9 @@ once, so the fast paths that write JSON text directly need no XML twin.
 Request bodies sent as XML (`Content-Type: application/xml` or
 `text/xml`) are read in the same shape and handed to the views as JSON by
 `adopt_xml_body()`. XML text carries no types, so each value gets the type
-that the operation's body schema in mailup_sim/openapi.py gives it:
-`<Id>3</Id>` is the number 3 where the schema gives integer, and the text
-"3" where it gives string or no type.
+that the operation's body schema in mailup_sim/openapi.py gives it.
+`<Id>3</Id>` is the number 3 where the schema gives integer. It is the
+text "3" where the schema gives string or no type.
 """
 
 import json
