@@ -3,7 +3,9 @@
 import builtins
 
 from django.contrib.auth.hashers import check_password, make_password
-from django.db import models
+from django.db import models, transaction
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
@@ -262,6 +264,18 @@ class Attachment(models.Model):
 
     def __str__(self):
         return f"{self.filename} in slot {self.slot} of message {self.message_id}"
+
+
+@receiver(post_delete, sender=Attachment)
+def delete_attachment_file(sender, instance, **kwargs):
+    """Delete an attachment's stored file once the deletion of its row commits.
+
+    Rows also go when their message or list is deleted, so the file is
+    removed here rather than by each caller; a rollback keeps both.
+    """
+    name, storage = instance.file.name, instance.file.storage
+    if name:
+        transaction.on_commit(lambda: storage.delete(name), robust=True)
 
 
 class SavedFilter(models.Model):

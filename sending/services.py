@@ -1018,10 +1018,8 @@ def remove_attachment_in_slot(message, slot):
 
 
 def _delete_attachment_row(attachment):
-    """Delete the row now and its file once the caller's transaction commits, so a rollback keeps both."""
-    name, storage = attachment.file.name, attachment.file.storage
+    """Delete the row now; models.delete_attachment_file removes its file once the caller's transaction commits."""
     attachment.delete()
-    transaction.on_commit(lambda: storage.delete(name), robust=True)
 
 
 def guess_content_type(filename):
@@ -1237,9 +1235,21 @@ def _ensure_tags(mailing_list, names):
 
 
 def copy_message(message, mailing_list=None):
-    """Store a copy of a message in its list, or in `mailing_list`, and return the copy; sendings are not copied."""
+    """Store a copy of a message in its list, or in `mailing_list`, and return the copy.
+
+    The copy gets its own copies of the attachment files, so deleting either
+    message leaves the other's files in place. Sendings are not copied.
+    """
     target = mailing_list or message.list
-    copy = create_message(
+    with transaction.atomic():
+        copy = _copy_message_content(message, target)
+        copied_files = _copy_attachments(message, copy)
+    logger.info("message copied message=%s copy=%s attachments=%s", message.pk, copy.pk, copied_files)
+    return copy
+
+
+def _copy_message_content(message, target):
+    return create_message(
         target,
         message.subject,
         html=message.html,
@@ -1255,8 +1265,35 @@ def copy_message(message, mailing_list=None):
         tracking_protocols=message.tracking_protocols,
         fields=message.fields,
     )
-    logger.info("message copied message=%s copy=%s", message.pk, copy.pk)
-    return copy
+
+
+def _copy_attachments(message, copy):
+    """Store a new file for each attachment of `message` in the same slot of `copy`; return how many were copied."""
+    copied = 0
+    for attachment in message.attachments.all():
+        try:
+            with attachment.file.open("rb") as stored:
+                content = stored.read()
+        except FileNotFoundError:
+            # The file left the media folder outside the platform; the copy goes without it rather than failing.
+            logger.warning(
+                "attachment file missing, not copied attachment=%s message=%s file=%s",
+                attachment.pk,
+                message.pk,
+                attachment.file.name,
+            )
+            continue
+        clone = Attachment(
+            message=copy,
+            slot=attachment.slot,
+            filename=attachment.filename,
+            content_type=attachment.content_type,
+            size=len(content),
+        )
+        clone.file.save(attachment.filename, ContentFile(content), save=False)
+        clone.save()
+        copied += 1
+    return copied
 
 
 # --- Sink rules ------------------------------------------------------------------

@@ -198,3 +198,38 @@ def test_migration_numbers_existing_attachments(demo):
 
     rows = Attachment.objects.order_by("message_id", "id").values_list("message_id", "filename", "slot")
     assert list(rows) == [(first.pk, "a", 1), (first.pk, "c", 2), (first.pk, "d", 3), (second.pk, "b", 1)]
+
+
+def test_copied_message_gets_its_own_files(demo):
+    message = newsletter()
+    original = services.add_attachment(message, "listino.pdf", PDF, "application/pdf", slot=2)
+
+    copy = services.copy_message(message)
+
+    [cloned] = copy.attachments.all()
+    assert (cloned.slot, cloned.filename, cloned.content_type, cloned.size) == (2, "listino.pdf", "application/pdf", len(PDF))
+    assert cloned.file.name != original.file.name
+    services.delete_message(message)
+    assert not original.file.storage.exists(original.file.name)
+    with cloned.file.open("rb") as stored:
+        assert stored.read() == PDF
+
+
+def test_copy_skips_a_file_missing_from_storage(demo):
+    message = newsletter()
+    attachment = services.add_attachment(message, "gone.txt", b"data")
+    attachment.file.storage.delete(attachment.file.name)
+
+    copy = services.copy_message(message)
+
+    assert not copy.attachments.exists()
+
+
+def test_deleting_a_list_removes_attachment_files(demo):
+    message = newsletter()
+    attachment = services.add_attachment(message, "a.txt", b"data")
+    storage, name = attachment.file.storage, attachment.file.name
+
+    message.list.delete()
+
+    assert not storage.exists(name)
