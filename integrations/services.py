@@ -139,6 +139,15 @@ def find_import_list(account, path):
     return List.objects.filter(account=account, list_id=int(parts[1])).first()
 
 
+def address_without_zone(address):
+    """Return an IP address without its IPv6 zone (`fe80::1%eth0` gives `fe80::1`).
+
+    A link-local peer comes with the interface after `%`, which PostgreSQL's
+    inet type refuses; the zone only matters to this machine's routing.
+    """
+    return address.partition("%")[0]
+
+
 def record_ftp_transfer(account, username, direction, ftp_path, local_path, completed, remote_ip):
     """Store one FTP upload or download for the inspection API and return it.
 
@@ -157,7 +166,7 @@ def record_ftp_transfer(account, username, direction, ftp_path, local_path, comp
         path=ftp_path,
         size=size,
         completed=completed,
-        remote_ip=remote_ip,
+        remote_ip=address_without_zone(remote_ip),
     )
     logger.info(
         "ftp %s account=%s path=%s size=%s completed=%s",

@@ -79,6 +79,17 @@ def test_vanished_upload_records_size_zero(demo, tmp_path):
     assert transfer.completed is False
 
 
+def test_link_local_peer_recorded_without_zone(demo, tmp_path):
+    account = Account.objects.get(console_id=1234)
+
+    transfer = services.record_ftp_transfer(
+        account, "ftp1234", FtpTransfer.Direction.UPLOAD, "/import/1/a.csv", tmp_path / "a.csv", True, "fe80::1%eth0"
+    )
+
+    transfer.refresh_from_db()
+    assert transfer.remote_ip == "fe80::1"
+
+
 def test_aborted_upload_is_listed_incomplete(ftp, ftp_server, client):
     data_socket = ftp.transfercmd("STOR /export/partial.txt")
     data_socket.sendall(b"x" * 1000)
