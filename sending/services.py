@@ -1180,7 +1180,11 @@ def resume_sending(sending):
 
 
 def stop_sending(sending):
-    """Stop a sending for good: deliveries not yet attempted are marked failed; return False when already final."""
+    """Stop a sending for good; return False when it was already done or stopped.
+
+    Deliveries not yet attempted are marked failed, and so are the
+    confirmation requests that a confirmation sending still holds.
+    """
     final = [SendingStatus.DONE, SendingStatus.CANCELLED]
     with transaction.atomic():
         stopped = (
@@ -1192,6 +1196,14 @@ def stop_sending(sending):
             sending.deliveries.filter(status__in=[DeliveryStatus.QUEUED, DeliveryStatus.DEFERRED]).update(
                 status=DeliveryStatus.FAILED, last_error=STOPPED_ERROR
             )
+            # A stopped confirmation sending will never release its requests;
+            # failing them keeps them out of the held list for good.
+            withdrawn = SystemMail.objects.filter(sending=sending, status=Status.HELD).update(
+                status=Status.FAILED, last_error=STOPPED_ERROR
+            )
+    if stopped:
+        logger.info("sending stopped sending=%s held_requests_withdrawn=%s", sending.pk, withdrawn)
+    return bool(stopped)
 
 
 # --- Message management: edit, copy, tags, images ----------------------------

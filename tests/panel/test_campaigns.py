@@ -134,12 +134,14 @@ def test_pause_resume_stop_sending(editor, demo_account):
     paused = Sending.objects.get(pk=sending.pk).status
     editor.post(url, {"action": "resume"})
     resumed = Sending.objects.get(pk=sending.pk).status
-    editor.post(url, {"action": "stop"})
+    answer = editor.post(url, {"action": "stop"}, follow=True)
     stopped = Sending.objects.get(pk=sending.pk).status
 
     assert paused == Sending.Status.PAUSED
     assert resumed == Sending.Status.QUEUED
     assert stopped == Sending.Status.CANCELLED
+    # The panel speaks Italian by default; a refused action would end with its error instead.
+    assert [str(note) for note in answer.context["messages"]][-1] == "Invio aggiornato."
 
 
 def test_viewer_cannot_send(viewer, editor, demo_account):

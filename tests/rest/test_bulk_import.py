@@ -267,3 +267,15 @@ def test_import_sending_waits_for_deferred_date(api):
     assert response.status_code == 200
     assert Sending.objects.get(pk=sending_id).status == Sending.Status.SCHEDULED
     assert SystemMail.objects.get().status == SystemMail.Status.HELD
+
+
+def test_stopped_confirmation_sending_withdraws_held_requests(api):
+    import_id = api.post("/List/1/Recipients?ConfirmEmail=true", json=[{"Email": "anna@example.com"}]).json()
+    sending = Sending.objects.get(pk=api.get(f"/Import/{import_id}/Sending").json())
+
+    assert sending_services.stop_sending(sending) is True
+
+    request = SystemMail.objects.get()
+    assert request.status == SystemMail.Status.FAILED
+    assert request.last_error == sending_services.STOPPED_ERROR
+    assert sending_services.stop_sending(sending) is False
