@@ -537,6 +537,22 @@ def make_confirmation_token(subscriptions, valid_hours):
     return signing.dumps(payload, salt=CONFIRMATION_SALT, compress=True)
 
 
+def renew_confirmation_token(token, valid_hours):
+    """Return `token` signed again with a validity of `valid_hours` from now, or None when it is not ours.
+
+    A request held back in a confirmation sending is sent when that sending
+    starts, maybe days later; its link is valid from then.
+    """
+    try:
+        payload = signing.loads(token, salt=CONFIRMATION_SALT)
+    except signing.BadSignature:
+        return None
+    if not isinstance(payload, dict) or not isinstance(payload.get("s"), list):
+        return None
+    payload["e"] = int(time.time()) + valid_hours * 3600
+    return signing.dumps(payload, salt=CONFIRMATION_SALT, compress=True)
+
+
 def read_confirmation_token(token):
     """Return the subscription ids a confirmation token names, or raise InvalidLink."""
     try:

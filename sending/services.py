@@ -626,6 +626,7 @@ def release_confirmations(sending):
     with transaction.atomic():
         lock_confirmation_sending(sending.pk)
         held = SystemMail.objects.filter(sending=sending, status=Status.HELD)
+        _renew_held_links(held)
         mail_ids = list(held.values_list("pk", flat=True))
         held.update(status=Status.QUEUED)
         now = timezone.now()
@@ -634,6 +635,19 @@ def release_confirmations(sending):
 
     logger.info("confirmation sending released sending=%s requests=%s", sending.pk, len(mail_ids))
     return len(mail_ids)
+
+
+def _renew_held_links(held):
+    """Start the validity of each held request's confirmation link now, when it is about to be sent."""
+    from lists import services as lists_services
+
+    renewed = []
+    for mail in held.select_related("list").only("pk", "context", "list__confirmation_link_hours").iterator():
+        token = lists_services.renew_confirmation_token(mail.context.get("token", ""), mail.list.confirmation_link_hours)
+        if token is not None:
+            mail.context = {**mail.context, "token": token}
+            renewed.append(mail)
+    SystemMail.objects.bulk_update(renewed, ["context"], batch_size=500)
 
 
 def _publish_all(mail_ids):

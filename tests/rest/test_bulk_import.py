@@ -279,3 +279,21 @@ def test_stopped_confirmation_sending_withdraws_held_requests(api):
     assert request.status == SystemMail.Status.FAILED
     assert request.last_error == sending_services.STOPPED_ERROR
     assert sending_services.stop_sending(sending) is False
+
+
+def test_released_request_link_is_valid_from_the_release(api):
+    from django.core import signing
+
+    import_id = api.post("/List/1/Recipients?ConfirmEmail=true", json=[{"Email": "anna@example.com"}]).json()
+    sending = Sending.objects.get(pk=api.get(f"/Import/{import_id}/Sending").json())
+    request = SystemMail.objects.get()
+    ids = services.read_confirmation_token(request.context["token"])
+    # As if the sending had waited past the list's link validity.
+    expired = signing.dumps({"s": ids, "e": 1}, salt=services.CONFIRMATION_SALT, compress=True)
+    SystemMail.objects.filter(pk=request.pk).update(context={"token": expired})
+
+    with transaction.atomic():
+        sending_services.release_confirmations(sending_services.lock_confirmation_sending(sending.pk))
+
+    request.refresh_from_db()
+    assert services.read_confirmation_token(request.context["token"]) == ids
