@@ -496,26 +496,36 @@ def _apply_profile(recipient, request, changed_lists):
 
 
 def _queue_confirmations(recipient, request, pending, sending=None):
-    """Queue one confirmation request per list, or one for all lists when a confirm list is set."""
-    if not pending or not recipient.email:
-        # TODO: a contact subscribed by mobile number alone stays pending
-        # until SMS confirmation requests exist; nothing can reach it yet.
+    """Queue one confirmation request per list, or one for all lists when a confirm list is set.
+
+    The request goes by e-mail. A recipient with only a mobile number gets
+    it by SMS, at once, even when an import holds its e-mail requests in a
+    confirmation sending.
+    """
+    if not pending or not (recipient.email or recipient.mobile_number):
         return
 
-    if request.confirm_list is not None:
-        batches = {request.confirm_list.pk: (request.confirm_list, pending)}
-    else:
-        batches = {}
-        for subscription in pending:
-            batches.setdefault(subscription.list_id, (subscription.list, []))[1].append(subscription)
-
+    batches = _confirmation_batches(request, pending)
     now = timezone.now()
     for mailing_list, subscriptions in batches.values():
         token = make_confirmation_token(subscriptions, mailing_list.confirmation_link_hours)
-        sending_services.queue_confirmation_request(
-            recipient, mailing_list, token, from_email=request.from_email, from_name=request.from_name, sending=sending
-        )
+        if recipient.email:
+            sending_services.queue_confirmation_request(
+                recipient, mailing_list, token, from_email=request.from_email, from_name=request.from_name, sending=sending
+            )
+        else:
+            sending_services.send_sms_confirmation_request(recipient, mailing_list, token)
         _mark_confirmation_sent([subscription.pk for subscription in subscriptions], now)
+
+
+def _confirmation_batches(request, pending):
+    """Group pending subscriptions as {list pk: (list whose request carries them, subscriptions)}."""
+    if request.confirm_list is not None:
+        return {request.confirm_list.pk: (request.confirm_list, pending)}
+    batches = {}
+    for subscription in pending:
+        batches.setdefault(subscription.list_id, (subscription.list, []))[1].append(subscription)
+    return batches
 
 
 def _mark_confirmation_sent(subscription_ids, now):

@@ -23,7 +23,8 @@ from django.db import IntegrityError, connection, transaction
 from django.core.files.base import ContentFile
 from django.db.models import Case, Count, Exists, F, OuterRef, Q, Sum, Value, When
 from django.db.models.functions import Coalesce
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from lists.models import Channel, GroupMembership, Recipient, Source, Subscription, SubscriptionEvent
 from mailup_sim import sql
@@ -83,6 +84,26 @@ def queue_confirmation_request(recipient, mailing_list, token, from_email="", fr
     return _queue(
         Kind.CONFIRMATION_REQUEST, recipient, mailing_list, {"token": token}, from_email, from_name, sending, held
     )
+
+
+# The campaign code of each list's SMS message that carries confirmation
+# requests, so that GetSMS and the statistics count them apart.
+SMS_CONFIRMATION_CODE = "Confirmation request"
+
+
+def send_sms_confirmation_request(recipient, mailing_list, token):
+    """Text a recipient who has no e-mail address the link that confirms its pending subscriptions; return the SmsSending.
+
+    The SMS goes to the sink in the caller's transaction, so a rollback
+    takes it back with the subscription.
+    """
+    from lists import services as lists_services
+
+    url = f"{lists_services.console_origin(mailing_list.account)}/frontend/confirm.aspx?code={token}"
+    with translation.override(mailing_list.language):
+        text = gettext("Confirm your subscription to %(list)s: %(url)s") % {"list": mailing_list.name, "url": url}
+    message = sms_campaign_message(mailing_list, SMS_CONFIRMATION_CODE, text)
+    return _deliver_sms(message, [recipient], None, text=text)
 
 
 def queue_welcome(recipient, mailing_list):

@@ -5,6 +5,7 @@ import re
 import pytest
 
 from lists.models import Subscription, SubscriptionEvent
+from sending.models import SinkSms
 from sending.sink import parse_message
 from tests.lists.pages import (
     LIST1_GUID,
@@ -347,6 +348,19 @@ def test_sms_with_prefix(demo, http):
     assert person.mobile_prefix == "0039"
     assert person.mobile_number == "3331234567"
     assert status(None, channel="sms") == Status.SUBSCRIBED
+
+
+def test_number_alone_confirms_by_sms(demo, http):
+    assert subscribe(http, List="1", Sms="00393331234567") == "0"
+
+    assert status(None, channel="sms") == Status.PENDING
+    [text] = SinkSms.objects.all()
+    assert text.number == "00393331234567"
+    assert text.text.startswith("Conferma l'iscrizione a ")
+    link = CONFIRM_LINK.search(text.text).group()
+    assert http.get(link[link.index("/frontend/"):]).status_code == 200
+    assert status(None, channel="sms") == Status.SUBSCRIBED
+    assert system_mails() == []
 
 
 def test_sms_without_prefix_gets_list_default(demo, http):
