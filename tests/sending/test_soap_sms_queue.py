@@ -72,6 +72,7 @@ def test_schedule_creates_queue_entry(send, key):
     assert sending.message_id == sms_id
     assert sending.sent == 0
     assert not SinkSms.objects.exists()
+    assert parse(send.GetSMSDeliveryStatus(key, schedule_id)).findtext("status") == "scheduled"
 
 
 def test_schedule_reads_time_zone(send, key):
@@ -320,6 +321,7 @@ def test_remove_without_delete_queue_pauses_entry(send, key):
     sending = SmsSending.objects.get(pk=schedule_id)
     assert sending.status == "paused"
     assert sending.scheduled_at is None
+    assert parse(send.GetSMSDeliveryStatus(key, schedule_id)).findtext("status") == "paused"
     entries = parse(send.GetSMSQueues(key, 1)).find("queues")
     assert entries[0].findtext("deliverydt") == ""
     tasks.send_due_sms.apply()
