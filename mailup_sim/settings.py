@@ -225,6 +225,7 @@ SUBMISSION_MAX_MESSAGE_BYTES = env_int("SUBMISSION_MAX_MESSAGE_BYTES", 36 * 1024
 # Deliveries created, and handed to one delivery task, per batch.
 SENDING_BATCH_SIZE = env_int("SENDING_BATCH_SIZE", 200, minimum=1, maximum=5000)
 CELERY_BEAT_SCHEDULE["sweep-sendings"] = {"task": "sending.tasks.sweep_sendings", "schedule": 60.0}
+CELERY_BEAT_SCHEDULE["send-due-sms"] = {"task": "sending.tasks.send_due_sms", "schedule": 60.0}
 # Seconds before each retry of a temporarily failed delivery; after the
 # last one the delivery fails. The default retries ten times over about
 # four hours (243 minutes).

@@ -615,16 +615,32 @@ class SmsMessage(models.Model):
 
 
 class SmsSending(models.Model):
-    """One send of an SMS message to a list, a group or one number."""
+    """One send of an SMS message to a list, a group or one number, at once or at its scheduled time.
+
+    A scheduled or paused sending is an entry of the SMS queue: MailupSend
+    calls its id both deliveryID and scheduleID. sending.sms_queue sends it
+    when due, unless the console stopped its SMS queue (SmsQueueStop).
+    """
+
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled", _("scheduled")
+        # Taken out of the queue without being deleted. It waits without a
+        # start time until it is scheduled again.
+        PAUSED = "paused", _("paused")
+        DONE = "done", _("done")
 
     message = models.ForeignKey(SmsMessage, on_delete=models.CASCADE, related_name="sendings")
     list = models.ForeignKey(List, on_delete=models.CASCADE, related_name="sms_sendings")
     group = models.ForeignKey(Group, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DONE)
+    scheduled_at = models.DateTimeField(null=True, blank=True)
     sent = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]
+        indexes = [models.Index(fields=["status", "scheduled_at"])]
 
     def __str__(self):
         return f"sms sending {self.pk} of message {self.message_id}"
@@ -649,6 +665,18 @@ class SinkSms(models.Model):
 
     def __str__(self):
         return f"sms to {self.number}"
+
+
+class SmsQueueStop(models.Model):
+    """A console whose SMS queue StopDeliverySMS stopped. Its due SMS sendings wait until StartDeliverySMS deletes the row."""
+
+    account = models.OneToOneField(Account, on_delete=models.CASCADE, related_name="sms_queue_stop")
+    stopped_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"sms queue of console {self.account_id} stopped"
+
+
 class IpPool(models.Model):
     """A named set of source addresses that ISP rules send from."""
 

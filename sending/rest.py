@@ -866,7 +866,11 @@ def send_sms_to_number(request):
 
 
 def empty_sms_queue(request):
-    """GET /Console/Sms/Sendings/Immediate|Deferred|Undefined: always empty, because SMS go to the sink at once."""
+    """GET /Console/Sms/Sendings/Immediate|Deferred|Undefined: always empty.
+
+    TODO: list the SMS sendings that SOAP's ScheduleSMSQueue queued
+    (sending.sms_queue) once the shape of MailUp's queue items is known.
+    """
     return paged_response([], read_page(query_params(request)), lambda item: item)
 
 

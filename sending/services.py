@@ -1737,10 +1737,11 @@ def update_sms_message(message, text, subject="", notes=""):
     return message
 
 
-def send_sms_to_list(message, group=None):
+def send_sms_to_list(message, group=None, sending=None):
     """Deliver an SMS message to every recipient subscribed to its list by SMS, or to one group of them.
 
-    Returns the SmsSending with its `sent` count.
+    Returns the SmsSending with its `sent` count: `sending` when given (a
+    scheduled sending that sending.sms_queue has claimed), else a new one.
     """
     subscribed = Subscription.objects.filter(
         list_id=message.list_id, channel=Channel.SMS, status=Subscription.Status.SUBSCRIBED
@@ -1748,7 +1749,7 @@ def send_sms_to_list(message, group=None):
     recipients = Recipient.objects.filter(pk__in=subscribed, mobile_number__isnull=False)
     if group is not None:
         recipients = recipients.filter(group_memberships__group=group)
-    return _deliver_sms(message, recipients.order_by("pk"), group)
+    return _deliver_sms(message, recipients.order_by("pk"), group, sending=sending)
 
 
 def send_sms_to_recipient(message, recipient, text=None, sender="", max_characters=None):
@@ -1813,13 +1814,14 @@ def send_sms_to_number(message, mobile_prefix, mobile_number, text=None):
     return sending
 
 
-def _deliver_sms(message, recipients, group, text=None, sender="", max_characters=None):
+def _deliver_sms(message, recipients, group, text=None, sender="", max_characters=None, sending=None):
     mailing_list = message.list
     account = mailing_list.account
     field_names = dict(account.field_definitions.values_list("field_id", "name"))
     template = message.text if text is None else text
     with transaction.atomic():
-        sending = SmsSending.objects.create(message=message, list=mailing_list, group=group)
+        if sending is None:
+            sending = SmsSending.objects.create(message=message, list=mailing_list, group=group)
         rows = [
             SinkSms(
                 sending=sending,
@@ -1834,9 +1836,13 @@ def _deliver_sms(message, recipients, group, text=None, sender="", max_character
         ]
         SinkSms.objects.bulk_create(rows)
         sending.sent = len(rows)
-        sending.save(update_fields=["sent"])
+        sending.status = SmsSending.Status.DONE
+        sending.sent_at = timezone.now()
+        sending.save(update_fields=["sent", "status", "sent_at"])
     logger.info("sms sent sending=%s message=%s count=%s", sending.pk, message.pk, sending.sent)
     return sending
+
+
 # --- Relay configuration: pools, warm-up schedules and ISP rules --------------
 
 RULE_LIMIT_FIELDS = ("max_per_hour", "max_connections", "max_per_connection")

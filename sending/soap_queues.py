@@ -84,18 +84,24 @@ def dotnet_pattern(pattern):
 # --- Queue listing and status ---------------------------------------------------
 
 
+def queue_element(sending, message_id_name):
+    """Build the `<queue>` item of a queue entry, whose scheduleID is its deliveryID.
+
+    `message_id_name` is the element of its message's id: newsletterID or smsID.
+    """
+    return soap.result_element(
+        "queue",
+        soap.text_element("deliveryID", sending.pk),
+        soap.text_element(message_id_name, sending.message_id),
+        soap.text_element("scheduleID", sending.pk),
+        soap.text_element("deliverydt", format_delivery_date(sending.scheduled_at)),
+    )
+
+
 @operation(SEND, "GetNewsletterQueues", soap.string("accessKey"), soap.integer("listID"))
 def get_newsletter_queues(call, access_key, list_id):
-    items = [
-        soap.result_element(
-            "queue",
-            soap.text_element("deliveryID", sending.pk),
-            soap.text_element("newsletterID", sending.message_id),
-            soap.text_element("scheduleID", sending.pk),
-            soap.text_element("deliverydt", format_delivery_date(sending.scheduled_at)),
-        )
-        for sending in services.queue_entries(list_of(access_key, list_id))
-    ]
+    entries = services.queue_entries(list_of(access_key, list_id))
+    items = [queue_element(sending, "newsletterID") for sending in entries]
     return coded_result("GetNewsletterQueuesResult", soap.result_element("queues", *items))
 
 

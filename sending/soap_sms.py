@@ -1,9 +1,10 @@
 """MailupSend's SMS operations: SMS messages, their sends into the SMS sink, and the SMS queue.
 
 No carrier is connected, so every SMS lands in the SMS sink
-(`/sink/api/sms`) at once. Nothing is ever queued or scheduled, so
-GetSMSQueues returns an empty queue, and RemoveSMSQueue and
-ScheduleSMSQueue return the error for a schedule that does not exist.
+(`/sink/api/sms`). A send without a start time goes there at once. A
+send with a future `deliverydt`, and every ScheduleSMSQueue call, creates
+an entry of the console's SMS queue (sending.sms_queue), which beat sends
+when it is due. As for newsletters, an entry's scheduleID is its deliveryID.
 """
 
 import logging
@@ -16,7 +17,7 @@ from lists.errors import InvalidContact
 from lists.time_zones import find_time_zone
 from lists.validation import normalize_dialled_mobile
 from mailup_sim import soap
-from sending import services
+from sending import services, sms_queue
 from sending.soap_common import (
     ERROR_DELIVERY_NOT_FOUND,
     ResultError,
@@ -26,14 +27,12 @@ from sending.soap_common import (
     list_of,
     parse_id_list,
 )
+from sending.soap_queues import queue_element
 from sending.soap_send import DELIVERY_DATE_FORMAT, SEND, delivery_date, format_date, message_html, one_line_subject, operation
 
 logger = logging.getLogger(__name__)
 
-# An SMS sending is done once it returns, because its messages go straight to the sink.
-SMS_DELIVERY_STATUS = "done"
 SMS_SEND_TO_VALUES = ("all", "groups")
-NOT_QUEUED = "SMS go to the SMS sink at once, so no SMS sending is ever queued or scheduled."
 
 
 # --- Reading parameters and options ----------------------------------------------
@@ -62,12 +61,9 @@ def mobile_number(mailing_list, numero):
 def target_group(mailing_list, options):
     """Read the group that SendSMS and SendSMSFast target from send_to (ALL or GROUPS) and recipients (one group id).
 
-    Returns None for the whole list. A future `deliverydt`, `exclude` and
-    `filters` are rejected, because SMS sendings are neither scheduled nor
-    filtered here.
+    Returns None for the whole list. `exclude` and `filters` are rejected,
+    because SMS sendings are not filtered here.
     """
-    if delivery_date(options) is not None:
-        raise invalid(f"Option 'deliverydt' must be empty or in the past. {NOT_QUEUED}")
     for key in ("exclude", "filters"):
         if options.get(key, "").strip():
             raise invalid(f"Option {key!r} is not supported for SMS sendings.")
@@ -132,11 +128,19 @@ def new_sms(mailing_list, subject, text, options):
 # --- Sends -------------------------------------------------------------------------
 
 
+def send_or_schedule(message, group, start):
+    """Send an SMS message to its list (or `group`) now when `start` is None, else queue it for `start`."""
+    if start is None:
+        return services.send_sms_to_list(message, group=group)
+    return sms_queue.schedule_sms(message, start, group=group)
+
+
 @operation(SEND, "SendSMS", soap.string("accessKey"), soap.integer("listID"), soap.integer("smsID"), soap.options("options"))
 def send_sms(call, access_key, list_id, sms_id, options):
     mailing_list = list_of(access_key, list_id)
     message = services.find_sms_message(mailing_list, sms_id)
-    sending = services.send_sms_to_list(message, group=target_group(mailing_list, options))
+    group = target_group(mailing_list, options)
+    sending = send_or_schedule(message, group, delivery_date(options))
     return coded_result("SendSMSResult", soap.text_element("deliveryID", sending.pk))
 
 
@@ -144,9 +148,10 @@ def send_sms(call, access_key, list_id, sms_id, options):
 def send_sms_fast(call, access_key, list_id, subject, text, options):
     mailing_list = list_of(access_key, list_id)
     group = target_group(mailing_list, options)
+    start = delivery_date(options)
     with transaction.atomic():
         message = new_sms(mailing_list, subject, text, options)
-        sending = services.send_sms_to_list(message, group=group)
+        sending = send_or_schedule(message, group, start)
     return coded_result(
         "SendSMSFastResult", soap.text_element("smsID", message.pk), soap.text_element("deliveryID", sending.pk)
     )
@@ -204,7 +209,7 @@ def get_sms_delivery_status(call, access_key, delivery_id):
         "GetSMSDeliveryStatusResult",
         soap.text_element("deliveryID", sending.pk),
         soap.text_element("smsID", sending.message_id),
-        soap.text_element("status", SMS_DELIVERY_STATUS),
+        soap.text_element("status", sending.status),
     )
 
 
@@ -213,22 +218,21 @@ def get_sms_delivery_status(call, access_key, delivery_id):
 
 @operation(SEND, "StartDeliverySMS", soap.string("accessKey"))
 def start_delivery_sms(call, access_key):
-    account = account_of(access_key)
-    logger.info("SOAP StartDeliverySMS console=%s: nothing queued", account.console_id)
+    sms_queue.start_sms_queue(account_of(access_key))
     return coded_result("StartDeliverySMSResult")
 
 
 @operation(SEND, "StopDeliverySMS", soap.string("accessKey"))
 def stop_delivery_sms(call, access_key):
-    account = account_of(access_key)
-    logger.info("SOAP StopDeliverySMS console=%s: nothing queued", account.console_id)
+    sms_queue.stop_sms_queue(account_of(access_key))
     return coded_result("StopDeliverySMSResult")
 
 
 @operation(SEND, "GetSMSQueues", soap.string("accessKey"), soap.integer("listID"))
 def get_sms_queues(call, access_key, list_id):
-    list_of(access_key, list_id)
-    return coded_result("GetSMSQueuesResult", soap.result_element("queues"))
+    entries = sms_queue.sms_queue_entries(list_of(access_key, list_id))
+    items = [queue_element(sending, "smsID") for sending in entries]
+    return coded_result("GetSMSQueuesResult", soap.result_element("queues", *items))
 
 
 @operation(
@@ -241,9 +245,14 @@ def get_sms_queues(call, access_key, list_id):
 )
 def remove_sms_queue(call, access_key, delivery_id, schedule_id, delete_queue):
     account = account_of(access_key)
-    if delivery_id:
-        services.find_sms_sending(account, delivery_id)
-    raise unknown_schedule(schedule_id)
+    if delivery_id and schedule_id and delivery_id != schedule_id:
+        raise invalid(f"deliveryID {delivery_id} and scheduleID {schedule_id} must name the same SMS delivery.")
+    if not (delivery_id or schedule_id):
+        raise invalid("Parameter 'deliveryID' or 'scheduleID' is missing.")
+
+    sending = services.find_sms_sending(account, delivery_id or schedule_id)
+    sms_queue.remove_sms_from_queue(sending, delete=delete_queue)
+    return coded_result("RemoveSMSQueueResult")
 
 
 @operation(
@@ -257,11 +266,25 @@ def remove_sms_queue(call, access_key, delivery_id, schedule_id, delete_queue):
     soap.integer("timezone"),
 )
 def schedule_sms_queue(call, access_key, list_id, sms_id, schedule_id, deliverydt, timezone):
+    """Queue SMS message `smsID` of the list for `deliverydt` (scheduleID 0), or move queue entry `scheduleID` there."""
     mailing_list = list_of(access_key, list_id)
-    services.find_sms_message(mailing_list, sms_id)
-    schedule_date(deliverydt, timezone)
-    raise unknown_schedule(schedule_id)
+    when = schedule_date(deliverydt, timezone)
+
+    if schedule_id == 0:
+        message = services.find_sms_message(mailing_list, sms_id)
+        sending = sms_queue.schedule_sms(message, when)
+    else:
+        sending = sms_queue_entry_of(mailing_list, sms_id, schedule_id)
+        sms_queue.reschedule_sms(sending, when)
+    return coded_result("ScheduleSMSQueueResult", soap.text_element("scheduleID", sending.pk))
 
 
-def unknown_schedule(schedule_id):
-    return ResultError(ERROR_DELIVERY_NOT_FOUND, f"Schedule {schedule_id} does not exist. {NOT_QUEUED}")
+def sms_queue_entry_of(mailing_list, sms_id, schedule_id):
+    """Return the SMS sending `schedule_id` when it belongs to the list and, unless `sms_id` is 0, to that message."""
+    sending = services.find_sms_sending(mailing_list.account, schedule_id)
+    if sending.list_id != mailing_list.pk or sms_id not in (0, sending.message_id):
+        raise ResultError(
+            ERROR_DELIVERY_NOT_FOUND,
+            f"Schedule {schedule_id} does not exist for SMS message {sms_id} in list {mailing_list.list_id}.",
+        )
+    return sending

@@ -84,6 +84,14 @@ def sweep_sendings():
 
 
 @shared_task(acks_late=True)
+def send_due_sms():
+    """Send the SMS sendings whose start time has passed; a second run sends nothing twice, because each sending is claimed."""
+    from sending import sms_queue
+
+    return sms_queue.send_due_sms()
+
+
+@shared_task(acks_late=True)
 def process_inbound_message(inbound_id):
     from sending.inbound import processing
 

