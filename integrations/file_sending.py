@@ -85,12 +85,18 @@ def resolve_home_file(account, name):
         # resolve() follows every symbolic link, so a link that points out of the home fails the check below.
         path = (home / relative).resolve()
     except (OSError, RuntimeError) as error:
-        raise FileSendingRejected(f"File {name[:80]!r} cannot be read: {error}") from None
+        # Python 3.11 reports a symbolic link loop as RuntimeError.
+        reason = error.strerror if isinstance(error, OSError) else str(error)
+        raise FileSendingRejected(f"File {name[:80]!r} cannot be read: {reason}") from None
     if not path.is_relative_to(home):
         raise FileSendingRejected(f"File {name[:80]!r} leads out of the FTP home.")
-    if not path.exists():
+    try:
+        exists, regular = path.exists(), path.is_file()
+    except OSError as error:
+        raise FileSendingRejected(f"File {name[:80]!r} cannot be read: {error.strerror}") from None
+    if not exists:
         raise FileSendingRejected(f"File {name[:80]!r} does not exist in the FTP home of console {account.console_id}.")
-    if not path.is_file():
+    if not regular:
         raise FileSendingRejected(f"{name[:80]!r} in the FTP home of console {account.console_id} is not a regular file.")
     return path
 

@@ -253,6 +253,13 @@ def test_send_nl_rejects_symlink_out_of_home(send, key, home, message):
     assert_rejected(send_nl(send, key, message, file_name="folder/outside.csv"), before)
 
 
+def test_send_nl_rejects_symlink_loop(send, key, home, message):
+    (home / "loop.csv").symlink_to(home / "loop.csv")
+    before = snapshot()
+
+    assert_rejected(send_nl(send, key, message, file_name="loop.csv"), before)
+
+
 def test_send_nl_follows_symlink_inside_home(send, key, home, message):
     (home / "nl.csv").write_text(GOOD_CSV)
     (home / "alias.csv").symlink_to(home / "nl.csv")
@@ -407,3 +414,11 @@ def test_send_nl_wsdl_shape(http, demo):
     assert request[9].get("type") == "s:dateTime"
     assert request[10].get("type") == "s:int"
     assert [(element.get("name"), element.get("type")) for element in result] == [("SendMessageNLResult", "s:int")]
+
+
+@pytest.mark.parametrize("name", ["a" * 5000 + ".csv", "x/" * 3000 + "nl.csv", "~/nl.csv", "C:\\nl.csv"])
+def test_send_nl_odd_file_names(send, key, home, message, name):
+    (home / "nl.csv").write_text(GOOD_CSV)
+    before = snapshot()
+
+    assert_rejected(send_nl(send, key, message, file_name=name), before)
