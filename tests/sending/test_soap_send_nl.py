@@ -1,9 +1,11 @@
 """MailupSend's SendMessageNL over SOAP with zeep: a CSV in the FTP home becomes an "Automatic NN" group and a scheduled sending."""
 
+import threading
 import uuid
 from datetime import datetime, timedelta
 
 import pytest
+from django.db import connections
 from django.utils import timezone
 
 from integrations import file_sending
@@ -422,3 +424,31 @@ def test_send_nl_odd_file_names(send, key, home, message, name):
     before = snapshot()
 
     assert_rejected(send_nl(send, key, message, file_name=name), before)
+
+
+def test_concurrent_calls_number_groups_apart(home, message):
+    """Two calls on one list at the same time take different group numbers, because each locks the list first."""
+    (home / "nl.csv").write_text(GOOD_CSV)
+    path = file_sending.resolve_home_file(demo_list().account, "nl.csv")
+    start = file_sending.sending_start()
+    barrier = threading.Barrier(2)
+    errors = []
+
+    def call():
+        try:
+            barrier.wait(timeout=10)
+            file_sending.send_to_file_recipients(Message.objects.get(pk=message.pk), path, ";", start)
+        except Exception as error:  # noqa: BLE001 - reported by the assert below
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=call) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert errors == []
+    names = sorted(demo_list().groups.filter(name__startswith="Automatic").values_list("name", flat=True))
+    assert names == ["Automatic 01", "Automatic 02"]
