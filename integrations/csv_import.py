@@ -1,5 +1,7 @@
 """Parsing of the pipe-separated import format: the header, then one recipient per line.
 
+FTP uploads use `|`; SendMessageNL passes its caller's separator instead.
+
 Header cells are MailUp field ids: 111 e-mail, 222 mobile prefix, 333
 mobile number, 444 whole mobile number, 1 to 39 recipient fields, an empty
 cell to skip a column, plus `status` and `groups` (any letter case). Nothing
@@ -42,10 +44,10 @@ class Header:
         return self.columns.index(name) if name in self.columns else None
 
 
-def parse_header(line):
+def parse_header(line, separator=SEPARATOR):
     """Parse the header line, or raise FileRejected naming the first cell outside the format."""
     columns = []
-    for raw in line.split(SEPARATOR):
+    for raw in line.split(separator):
         columns.append(_parse_header_cell(raw))
 
     named = [column for column in columns if column != SKIP]
@@ -74,12 +76,12 @@ def _parse_header_cell(raw):
     )
 
 
-def parse_row(header, line, mailing_list, group_ids):
+def parse_row(header, line, mailing_list, group_ids, separator=SEPARATOR):
     """Turn one data line into an ImportRow, or raise RowRejected with the reason.
 
     `group_ids` is the set of the list's group ids.
     """
-    return RowParser(header, mailing_list.default_prefix, group_ids).parse(line)
+    return RowParser(header, mailing_list.default_prefix, group_ids, separator).parse(line)
 
 
 class RowParser:
@@ -93,7 +95,8 @@ class RowParser:
     # Group cells repeat along a file, so the parsed ids of up to this many distinct cells are cached.
     MAX_CACHED_GROUP_CELLS = 1000
 
-    def __init__(self, header, default_prefix, group_ids):
+    def __init__(self, header, default_prefix, group_ids, separator=SEPARATOR):
+        self.separator = separator
         self.width = len(header.columns)
         self.email = header.index(EMAIL)
         self.mobile = [(name, header.index(name)) for name in (WHOLE_MOBILE, NUMBER, PREFIX) if name in header.columns]
@@ -107,7 +110,7 @@ class RowParser:
         self.parsed_groups = {}
 
     def parse(self, line):
-        cells = line.split(SEPARATOR)
+        cells = line.split(self.separator)
         if len(cells) != self.width:
             raise RowRejected(f"The row has {len(cells)} columns but the header has {self.width}.")
         return ImportRow(
@@ -157,10 +160,10 @@ class RowParser:
         return parsed
 
 
-def email_cell(header, line):
+def email_cell(header, line, separator=SEPARATOR):
     """Return the e-mail cell of a data line for the report, or an empty string."""
     index = header.index(EMAIL)
-    cells = line.split(SEPARATOR)
+    cells = line.split(separator)
     if index is None or index >= len(cells):
         return ""
     return CONTROL_CHARACTERS.sub("?", cells[index].strip())[:254]
@@ -263,11 +266,12 @@ def _skip_to_line_end(stream):
             return
 
 
-def read_records(stream, mailing_list):
+def read_records(stream, mailing_list, separator=SEPARATOR):
     """Yield a Record for each data line of an import file, numbered by line; raise FileRejected on a bad header."""
     lines = read_lines(stream)
-    header = read_header(lines)
-    parser = RowParser(header, mailing_list.default_prefix, set(mailing_list.groups.values_list("id", flat=True)))
+    header = read_header(lines, separator)
+    group_ids = set(mailing_list.groups.values_list("id", flat=True))
+    parser = RowParser(header, mailing_list.default_prefix, group_ids, separator)
     for number, line, error in lines:
         if error is None:
             try:
@@ -275,16 +279,16 @@ def read_records(stream, mailing_list):
                 continue
             except RowRejected as rejection:
                 error = str(rejection)
-        label = email_cell(header, line) if line is not None else ""
+        label = email_cell(header, line, separator) if line is not None else ""
         yield Record(number, error=error, label=label, hint=_contact_hint(label))
 
 
-def read_header(lines):
+def read_header(lines, separator=SEPARATOR):
     """Parse the first line of `lines` (from read_lines) as the header, or raise FileRejected."""
     for _number, line, error in lines:
         if error is not None:
             raise FileRejected(f"The header line is unreadable: {error}")
-        return parse_header(line)
+        return parse_header(line, separator)
     raise FileRejected("The file is empty.")
 
 

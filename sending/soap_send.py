@@ -428,4 +428,4 @@ def get_newsletter_delivery_status(call, access_key, delivery_id):
 
 
 # Operations registered on SEND by other modules.
-from sending import soap_account, soap_queues, soap_sms  # noqa: E402,F401
+from sending import soap_account, soap_queues, soap_send_nl, soap_sms  # noqa: E402,F401
