@@ -23,7 +23,6 @@ Choices of mailup-sim where MailUp publishes nothing:
 """
 
 import logging
-import uuid
 
 from django.db import transaction
 
@@ -34,12 +33,12 @@ from sending import services
 from sending.models import Template
 from sending.soap_common import (
     ERROR_ACCESS_KEY,
-    ERROR_LIST_NOT_FOUND,
     ResultError,
-    _code_and_description,
     account_of,
+    code_and_description,
     coded_result,
     invalid,
+    list_by_id_or_guid,
     list_of,
     operation,
 )
@@ -172,7 +171,7 @@ def clone_message(call, access_key, list_id, list_guid, message_to_clone_id, sub
     try:
         copy = _clone(access_key, list_id, list_guid, message_to_clone_id, subject)
     except (ResultError, ListsError) as error:
-        code, description = _code_and_description(error)
+        code, description = code_and_description(error)
         logger.info("SOAP MailupSend.CloneMessage failed code=%s: %s", code, description)
         return code
     return copy.pk
@@ -180,7 +179,7 @@ def clone_message(call, access_key, list_id, list_guid, message_to_clone_id, sub
 
 def _clone(access_key, raw_list_id, raw_guid, message_id, subject):
     account = account_of(access_key)
-    mailing_list = _list_by_id_or_guid(account, raw_list_id.strip(), raw_guid.strip())
+    mailing_list = list_by_id_or_guid(account, raw_list_id.strip(), raw_guid.strip())
     message = services.find_message(mailing_list, message_id)
     new_subject = one_line_subject(subject) if subject.strip() else ""
 
@@ -190,27 +189,6 @@ def _clone(access_key, raw_list_id, raw_guid, message_id, subject):
             services.update_message(copy, subject=new_subject)
     logger.info("CloneMessage account=%s list=%s message=%s copy=%s", account.console_id, mailing_list.list_id, message.pk, copy.pk)
     return copy
-
-
-def _list_by_id_or_guid(account, raw_id, raw_guid):
-    """Return the list that `listId` and/or `listGuid` name. When both are given, they must name the same list."""
-    if not raw_id and not raw_guid:
-        raise invalid("Parameter 'listId' or 'listGuid' is missing.")
-    if raw_id and not (raw_id.isascii() and raw_id.isdigit() and len(raw_id) <= 10):
-        raise invalid(f"Parameter 'listId' must be a list id; got {raw_id[:40]!r}.")
-    mailing_list = lists_services.find_list(account, int(raw_id)) if raw_id else None
-    if not raw_guid:
-        return mailing_list
-
-    try:
-        guid = uuid.UUID(raw_guid)
-    except ValueError:
-        raise invalid(f"Parameter 'listGuid' is not a GUID: {raw_guid[:40]!r}.") from None
-    by_guid = account.lists.filter(guid=guid).first()
-    if by_guid is None or (mailing_list is not None and by_guid.pk != mailing_list.pk):
-        raise ResultError(ERROR_LIST_NOT_FOUND, f"No list of console {account.console_id} matches listId {raw_id!r} and listGuid {raw_guid[:40]!r}.")
-    by_guid.account = account
-    return by_guid
 
 
 # --- GetListIdentity -----------------------------------------------------------------

@@ -13,6 +13,7 @@ not publish its own; docs/soap.md lists them.
 
 import logging
 import re
+import uuid
 from functools import wraps
 
 from lists import services as lists_services
@@ -112,7 +113,7 @@ def operation(service, name, *params, root=None, error_element=False, empty_on_e
             try:
                 return handler(call, **arguments)
             except (ResultError, ListsError) as error:
-                code, description = _code_and_description(error)
+                code, description = code_and_description(error)
                 logger.info("SOAP %s.%s failed code=%s: %s", service.name, name, code, description)
                 if error_element:
                     return error_element_result(root_name, description)
@@ -124,7 +125,7 @@ def operation(service, name, *params, root=None, error_element=False, empty_on_e
     return register
 
 
-def _code_and_description(error):
+def code_and_description(error):
     if isinstance(error, ResultError):
         return error.code, error.description
     return ERROR_CODES.get(error.code, ERROR_UNRECOGNIZED), error.message
@@ -138,6 +139,27 @@ def account_of(access_key):
 def list_of(access_key, list_id):
     """Return the account's list `list_id` after checking the accessKey."""
     return lists_services.find_list(account_of(access_key), list_id)
+
+
+def list_by_id_or_guid(account, raw_id, raw_guid):
+    """Return the list that `listId` and/or `listGuid` name. When both are given, they must name the same list."""
+    if not raw_id and not raw_guid:
+        raise invalid("Parameter 'listId' or 'listGuid' is missing.")
+    if raw_id and not (raw_id.isascii() and raw_id.isdigit() and len(raw_id) <= 10):
+        raise invalid(f"Parameter 'listId' must be a list id; got {raw_id[:40]!r}.")
+    mailing_list = lists_services.find_list(account, int(raw_id)) if raw_id else None
+    if not raw_guid:
+        return mailing_list
+
+    try:
+        guid = uuid.UUID(raw_guid)
+    except ValueError:
+        raise invalid(f"Parameter 'listGuid' is not a GUID: {raw_guid[:40]!r}.") from None
+    by_guid = account.lists.filter(guid=guid).first()
+    if by_guid is None or (mailing_list is not None and by_guid.pk != mailing_list.pk):
+        raise ResultError(ERROR_LIST_NOT_FOUND, f"No list of console {account.console_id} matches listId {raw_id!r} and listGuid {raw_guid[:40]!r}.")
+    by_guid.account = account
+    return by_guid
 
 
 def parse_id_list(raw, name):

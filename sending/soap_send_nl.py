@@ -11,8 +11,7 @@ from lists.validation import SINGLE_LINE_CONTROL_CHARACTERS, normalize_email
 from mailup_sim import soap
 from integrations import file_sending
 from sending import services
-from sending.soap_account import _list_by_id_or_guid
-from sending.soap_common import ResultError, _code_and_description, account_of, invalid
+from sending.soap_common import ResultError, account_of, code_and_description, invalid, list_by_id_or_guid
 from sending.soap_send import SEND, one_line_subject
 
 logger = logging.getLogger(__name__)
@@ -40,7 +39,7 @@ def send_message_nl(call, access_key, file_name, separator, list_id, list_guid, 
     try:
         return _send(access_key, file_name, separator, list_id, list_guid, message_id, sender_name, sender, subject, time_date_sending)
     except (ResultError, ListsError) as error:
-        code, reason = _code_and_description(error)
+        code, reason = code_and_description(error)
         logger.info("SOAP MailupSend.SendMessageNL failed list=%r message=%r code=%s: %s", list_id[:20], message_id[:20], code, reason)
     except (file_sending.FileSendingRejected, ValueError) as error:
         logger.info("SOAP MailupSend.SendMessageNL failed list=%r message=%r: %s", list_id[:20], message_id[:20], error)
@@ -51,7 +50,7 @@ def send_message_nl(call, access_key, file_name, separator, list_id, list_guid, 
 
 def _send(access_key, file_name, raw_separator, list_id, list_guid, message_id, sender_name, sender, subject, time_date_sending):
     account = account_of(access_key)
-    mailing_list = _list_by_id_or_guid(account, list_id.strip(), list_guid.strip())
+    mailing_list = list_by_id_or_guid(account, list_id.strip(), list_guid.strip())
     message = services.find_message(mailing_list, _message_id(message_id))
 
     separator = file_sending.parse_separator(raw_separator)
