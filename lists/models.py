@@ -228,6 +228,9 @@ class Recipient(models.Model):
     email = models.CharField(max_length=254, null=True, blank=True)
     mobile_prefix = models.CharField(max_length=6, blank=True)
     mobile_number = models.CharField(max_length=20, null=True, blank=True)
+    # The REST API's Name. The database default lets the bulk writers, which
+    # name their columns, leave it out.
+    name = models.CharField(max_length=200, blank=True, default="", db_default="")
     fields = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -23,7 +23,14 @@ from lists.models import AccountUser, Channel, FieldDefinition, Group, List, Rec
 from lists.services import Contact
 from lists.time_zones import TIME_ZONES
 from lists.time_zones import describe as describe_time_zone
-from lists.validation import CONTROL_CHARACTERS, MAX_ID, check_field_value, normalize_email, normalize_mobile
+from lists.validation import (
+    CONTROL_CHARACTERS,
+    MAX_ID,
+    check_field_value,
+    check_recipient_name,
+    normalize_email,
+    normalize_mobile,
+)
 from mailup_sim import sql
 from mailup_sim.filterby import FilterError, Property, field_key, parse_filter, parse_orderby
 from mailup_sim.rest import (
@@ -427,7 +434,7 @@ class LookedUpProperties(dict):
 
 
 # The columns that recipient_shaper reads; a listing loads only these.
-SHAPED_RECIPIENT_COLUMNS = ("pk", "email", "mobile_prefix", "mobile_number", "fields")
+SHAPED_RECIPIENT_COLUMNS = ("pk", "name", "email", "mobile_prefix", "mobile_number", "fields")
 
 
 def recipient_query(request, recipients):
@@ -475,6 +482,7 @@ class ListedRecipient(NamedTuple):
     """The columns of a recipient that a listing page shows, read without building a model instance."""
 
     pk: int
+    name: str
     email: str | None
     mobile_prefix: str
     mobile_number: str | None
@@ -511,7 +519,9 @@ class StatusListing:
         params = [*self._params(), limit, window.start]
         rows = sql.fetch_rows(Recipient, SHAPED_RECIPIENT_COLUMNS, _status_page_sql(), params)
         return [
-            ListedRecipient(row["id"], row["email"], row["mobile_prefix"], row["mobile_number"], row["fields"])
+            ListedRecipient(
+                row["id"], row["name"], row["email"], row["mobile_prefix"], row["mobile_number"], row["fields"]
+            )
             for row in rows
         ]
 
@@ -586,8 +596,7 @@ def recipient_shaper(account, definitions=None):
         values = recipient.fields
         return {
             "idRecipient": recipient.pk,
-            # TODO: Recipient has no name column yet, so Name is always empty.
-            "Name": "",
+            "Name": recipient.name,
             "Email": recipient.email or "",
             "MobilePrefix": recipient.mobile_prefix or None,
             "MobileNumber": recipient.mobile_number or None,
@@ -634,11 +643,12 @@ def recipient_encoder(definitions):
     def encode(recipient):
         # Same keys and spacing as json.dumps of the shaped dict. The columns
         # are strings or None, as the database returns them.
+        name = encode_basestring_ascii(recipient.name)
         email = encode_basestring_ascii(recipient.email or "")
         prefix = encode_basestring_ascii(recipient.mobile_prefix) if recipient.mobile_prefix else "null"
         number = encode_basestring_ascii(recipient.mobile_number) if recipient.mobile_number else "null"
         return (
-            f'{{"idRecipient": {int(recipient.pk)}, "Name": "", "Email": {email}, "MobilePrefix": {prefix}, '
+            f'{{"idRecipient": {int(recipient.pk)}, "Name": {name}, "Email": {email}, "MobilePrefix": {prefix}, '
             f'"MobileNumber": {number}, "Fields": [{encode_fields(recipient.fields)}]}}'
         )
 
@@ -716,11 +726,22 @@ def _read_field_id(raw):
 
 
 def read_recipient(request, default_prefix):
+    """Read a recipient body into (Contact, fields, name)."""
     document = read_json_object(request)
     contact = read_contact(document, default_prefix)
     if not contact.channels:
         raise RestError(400, "The recipient needs an Email or a MobileNumber.")
-    return contact, read_fields(document)
+    return contact, read_fields(document), read_name(document)
+
+
+def read_name(document):
+    """Return the recipient's `Name`, or "" when the body has none."""
+    name = document.get("Name")
+    if name is None:
+        return ""
+    if not isinstance(name, str):
+        raise RestError(400, f"Name must be a string, not {_json_type_name(name)}.")
+    return check_recipient_name(name)
 
 
 def wants_confirmation(request):
@@ -730,18 +751,24 @@ def wants_confirmation(request):
 
 def add_list_recipient(request, list_id):
     mailing_list = get_list(request.account, list_id)
-    contact, fields = read_recipient(request, mailing_list.default_prefix)
+    contact, fields, name = read_recipient(request, mailing_list.default_prefix)
     recipient = services.add_recipient(
-        request.account, mailing_list, contact, fields, confirm=wants_confirmation(request)
+        request.account, mailing_list, contact, fields, confirm=wants_confirmation(request), name=name
     )
     return json_response(recipient.pk)
 
 
 def add_group_recipient(request, group_id):
     group = get_group(request.account, group_id)
-    contact, fields = read_recipient(request, group.list.default_prefix)
+    contact, fields, name = read_recipient(request, group.list.default_prefix)
     recipient = services.add_recipient(
-        request.account, group.list, contact, fields, group_ids=[group.pk], confirm=wants_confirmation(request)
+        request.account,
+        group.list,
+        contact,
+        fields,
+        group_ids=[group.pk],
+        confirm=wants_confirmation(request),
+        name=name,
     )
     return json_response(recipient.pk)
 
@@ -792,7 +819,9 @@ def update_recipient_detail(request):
     recipient = _find_recipient_for_update(request.account, document)
     default_prefix = recipient.mobile_prefix or DEFAULT_MOBILE_PREFIX
     contact = read_contact(document, default_prefix)
-    recipient = services.update_recipient(request.account, recipient, contact, read_fields(document))
+    recipient = services.update_recipient(
+        request.account, recipient, contact, read_fields(document), name=read_name(document)
+    )
     return json_response(recipient_shaper(request.account)(recipient))
 
 

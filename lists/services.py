@@ -1200,14 +1200,14 @@ def account_credits(account):
 REST_EVENT_DETAILS = {"interface": "rest"}
 
 
-def add_recipient(account, mailing_list, contact, fields, group_ids=(), confirm=False):
+def add_recipient(account, mailing_list, contact, fields, group_ids=(), confirm=False, name=""):
     """Add one recipient to a list as `POST …/Recipient` does, and return it.
 
     A contact new to the list becomes pending (with a confirmation request)
     when `confirm` is set, else subscribed. A contact already on the list
-    keeps its status, whatever it is, and gets the fields and groups.
-    Raises InvalidParameter when the address and the number belong to two
-    different recipients.
+    keeps its status, whatever it is, and gets the fields and groups, and
+    `name` unless it is empty. Raises InvalidParameter when the address and
+    the number belong to two different recipients.
     """
     _raise_if_two_recipients(account, contact)
     with transaction.atomic():
@@ -1230,6 +1230,7 @@ def add_recipient(account, mailing_list, contact, fields, group_ids=(), confirm=
             if target == Status.PENDING:
                 pending.append(subscription)
 
+        _apply_name(recipient, name)
         _apply_rest_profile(recipient, mailing_list, fields, group_ids)
         _queue_confirmations(recipient, request, pending)
 
@@ -1336,15 +1337,18 @@ def _event_details(source, **details):
     return details
 
 
-def update_recipient(account, recipient, contact, fields):
-    """Change the address, mobile number and fields of a recipient; return it.
+def update_recipient(account, recipient, contact, fields, name=""):
+    """Change the address, mobile number, name and fields of a recipient; return it.
 
-    Parts of `contact` that are empty are kept. Raises InvalidParameter
-    when the new address or number belongs to another recipient.
+    Parts of `contact` that are empty are kept, and so is the name when
+    `name` is empty. Raises InvalidParameter when the new address or number
+    belongs to another recipient.
     """
     with transaction.atomic():
         recipient = Recipient.objects.select_for_update().get(pk=recipient.pk)
         changed = _change_contact(account, recipient, contact)
+        if _apply_name(recipient, name):
+            changed.append("name")
         changed_fields = _apply_fields(recipient, fields)
         if changed or changed_fields:
             details = {"fields": changed_fields, "contact": changed, **REST_EVENT_DETAILS}
@@ -1352,6 +1356,19 @@ def update_recipient(account, recipient, contact, fields):
 
     logger.debug("update_recipient account=%s recipient=%s", account.console_id, recipient.pk)
     return recipient
+
+
+def _apply_name(recipient, name):
+    """Store a non-empty `name` on the recipient; return whether it changed.
+
+    An empty name keeps the stored one, because clients such as mailupy
+    send `Name` empty with every update.
+    """
+    if not name or name == recipient.name:
+        return False
+    recipient.name = name
+    Recipient.objects.filter(pk=recipient.pk).update(name=name, updated_at=timezone.now())
+    return True
 
 
 def _change_contact(account, recipient, contact):

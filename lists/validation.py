@@ -18,6 +18,8 @@ CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # CONTROL_CHARACTERS plus tab, LF and CR, for a value that must stay on one
 # line because it becomes a mail header, a file name or part of a URL.
 SINGLE_LINE_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+# The length of Recipient.name.
+RECIPIENT_NAME_MAX_LENGTH = 200
 # E.164 allows at most 15 digits after the international prefix.
 MAX_INTERNATIONAL_DIGITS = 15
 MIN_NATIONAL_DIGITS = 6
@@ -150,6 +152,16 @@ def _parse_field_name(name):
     if not match or not 1 <= int(match.group(1)) <= MAX_FIELD_ID:
         raise InvalidParameter("csvFldNames", f"Unknown field name {name[:40]!r}: use campo1 to campo{MAX_FIELD_ID}.")
     return int(match.group(1))
+
+
+def check_recipient_name(value):
+    """Return a recipient's name without surrounding blanks; raise InvalidParameter naming `Name` when it cannot be stored."""
+    name = value.strip()
+    if len(name) > RECIPIENT_NAME_MAX_LENGTH:
+        raise InvalidParameter("Name", f"Name is longer than {RECIPIENT_NAME_MAX_LENGTH} characters.")
+    if SINGLE_LINE_CONTROL_CHARACTERS.search(name):
+        raise InvalidParameter("Name", "Name contains control characters.")
+    return name
 
 
 def check_field_value(name, value):

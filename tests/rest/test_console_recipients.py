@@ -38,6 +38,31 @@ def test_subscribe_returns_bare_id(api):
     assert subscription("mario@example.com").status == Status.SUBSCRIBED
 
 
+def test_name_kept_and_listed(api):
+    recipient_id = add(api, "/List/1/Recipient", {"Email": "mario@example.com", "Name": "  Mario Rossi "})
+    # mailupy sends Name empty with every update, so an empty Name keeps the stored one.
+    add(api, "/List/1/Recipient", {"Email": "mario@example.com", "Name": ""})
+    api.put("/Recipient/Detail", json={"Email": "mario@example.com", "Name": ""})
+
+    assert Recipient.objects.get(pk=recipient_id).name == "Mario Rossi"
+    [item] = api.get("/List/1/Recipients/Subscribed").json()["Items"]
+    assert item["Name"] == "Mario Rossi"
+    response = api.put("/Recipient/Detail", json={"idRecipient": recipient_id, "Name": "Maria Rossi"})
+    assert response.json()["Name"] == "Maria Rossi"
+
+
+@pytest.mark.parametrize("name", ["x" * 201, "a\x00b", "a\nb", 7, ["a"]])
+def test_bad_name_is_400_and_changes_nothing(api, name):
+    if isinstance(name, str):
+        name = name.encode().decode("unicode_escape")
+
+    response = api.post("/List/1/Recipient", json={"Email": "bad@example.com", "Name": name})
+
+    envelope = assert_envelope(response, 400, "BadRequest")
+    assert "Name" in envelope["ErrorDescription"]
+    assert not Recipient.objects.filter(email="bad@example.com").exists()
+
+
 def test_confirm_email_makes_pending(api, sink):
     add(api, "/List/1/Recipient", {"Email": "pending@example.com"}, "?ConfirmEmail=True")
 
