@@ -38,6 +38,7 @@ from django.conf import settings
 from django.utils.cache import patch_vary_headers
 from lxml import etree
 
+from mailup_sim.rest_xml_writer import INSTANCE_NAMESPACE, write_document
 from mailup_sim.soap import clean_text
 
 XML_CONTENT_TYPE = "application/xml; charset=utf-8"
@@ -48,11 +49,7 @@ XML_TYPES = ("application/xml", "text/xml")
 # header only with an offer that has the same parameter.
 OFFERED_TYPES = [f"{media_type}; charset=utf-8" for media_type in (JSON_TYPE, *XML_TYPES)]
 SERIALIZATION_NAMESPACE = "http://schemas.microsoft.com/2003/10/Serialization/"
-INSTANCE_NAMESPACE = "http://www.w3.org/2001/XMLSchema-instance"
 NIL = f"{{{INSTANCE_NAMESPACE}}}nil"
-# Names lxml accepts for an element without a namespace prefix; match them
-# with fullmatch(), because `$` would also accept a name ending in a newline.
-XML_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9._-]*")
 
 
 def wants_xml(request):
@@ -91,11 +88,16 @@ def negotiate(request, response):
 def to_xml(value, root_name="Response"):
     """Serialize a decoded JSON value as an XML document (bytes, UTF-8, with a declaration)."""
     if isinstance(value, (dict, list)):
-        root = etree.Element(root_name, nsmap={"i": INSTANCE_NAMESPACE})
-        _fill(root, value)
+        return write_document(value, root_name).encode()
+
+    # A bare value is one element, so lxml writes it, namespaces included.
+    root = etree.Element(_primitive_name(value), nsmap={None: SERIALIZATION_NAMESPACE, "i": INSTANCE_NAMESPACE})
+    if value is None:
+        root.set(NIL, "true")
+    elif isinstance(value, bool):
+        root.text = "true" if value else "false"
     else:
-        root = etree.Element(_primitive_name(value), nsmap={None: SERIALIZATION_NAMESPACE, "i": INSTANCE_NAMESPACE})
-        _fill(root, value)
+        root.text = clean_text(value)
     return etree.tostring(root, xml_declaration=True, encoding="utf-8")
 
 
@@ -109,29 +111,6 @@ def _primitive_name(value):
     if value is None:
         return "anyType"
     return "string"
-
-
-def _fill(element, value):
-    if value is None:
-        element.set(NIL, "true")
-    elif isinstance(value, dict):
-        for name, member in value.items():
-            _fill(_member_element(element, str(name)), member)
-    elif isinstance(value, list):
-        for item in value:
-            _fill(etree.SubElement(element, "Item"), item)
-    elif isinstance(value, bool):
-        element.text = "true" if value else "false"
-    else:
-        element.text = clean_text(value)
-
-
-def _member_element(parent, name):
-    # Member names of MailUp's shapes are .NET identifiers, so only keys
-    # made from user data (none in today's responses) can fail this test.
-    if XML_NAME.fullmatch(name) and not name.lower().startswith("xml"):
-        return etree.SubElement(parent, name)
-    return etree.SubElement(parent, "Entry", Name=clean_text(name))
 
 
 class InvalidXmlBody(ValueError):

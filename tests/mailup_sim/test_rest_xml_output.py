@@ -1,7 +1,7 @@
-"""Byte-exact XML answers of mailup_sim.rest_xml.
+"""Byte-exact XML responses of mailup_sim.rest_xml.
 
-Each `<case>.json` under rest_xml_answers/ is a JSON answer body, most of
-them recorded from the REST views, and `<case>.xml` is the XML that the
+Each `<case>.json` under rest_xml_responses/ is a JSON response body, most
+of them recorded from the REST views, and `<case>.xml` is the XML that the
 lxml serializer of 2026-12-05 wrote for it. The serializer may change
 how it works, never a byte of what it writes.
 """
@@ -16,10 +16,10 @@ from django.test import RequestFactory
 
 from mailup_sim.rest_xml import negotiate
 
-ANSWERS = Path(__file__).parent / "rest_xml_answers"
-# Answers recorded with an error status, whose root element is `Error`.
+RESPONSES = Path(__file__).parent / "rest_xml_responses"
+# Responses recorded with an error status, whose root element is `Error`.
 ERROR_STATUS = {"bad_request": 400, "error_with_markup": 400, "list_not_found": 404}
-CASES = sorted(path.stem for path in ANSWERS.glob("*.json"))
+CASES = sorted(path.stem for path in RESPONSES.glob("*.json"))
 # SHA-256 of the XML written for the two documents of sweep_documents().
 SWEEP_DIGESTS = {
     "escaped": "84b5109ac23d556986a56ff1fcd7b66af8efe6db039502c8c09ca34a6ae4ae80",
@@ -27,7 +27,7 @@ SWEEP_DIGESTS = {
 }
 
 
-def xml_answer(raw, status=200):
+def xml_response(raw, status=200):
     request = RequestFactory().get("/", HTTP_ACCEPT="application/xml")
     response = HttpResponse(raw, content_type="application/json; charset=utf-8", status=status)
     return negotiate(request, response)
@@ -51,15 +51,15 @@ def sweep_documents():
 def test_cases_found():
     assert len(CASES) >= 30
     for name in CASES:
-        assert (ANSWERS / f"{name}.xml").is_file(), name
+        assert (RESPONSES / f"{name}.xml").is_file(), name
 
 
 @pytest.mark.parametrize("name", CASES)
-def test_answer_bytes_unchanged(name):
-    raw = (ANSWERS / f"{name}.json").read_bytes()
-    expected = (ANSWERS / f"{name}.xml").read_bytes()
+def test_response_bytes_unchanged(name):
+    raw = (RESPONSES / f"{name}.json").read_bytes()
+    expected = (RESPONSES / f"{name}.xml").read_bytes()
 
-    response = xml_answer(raw, ERROR_STATUS.get(name, 200))
+    response = xml_response(raw, ERROR_STATUS.get(name, 200))
 
     assert response["Content-Type"] == "application/xml; charset=utf-8"
     assert response["Content-Length"] == str(len(expected))
@@ -68,6 +68,6 @@ def test_answer_bytes_unchanged(name):
 
 @pytest.mark.parametrize(("name", "raw"), list(sweep_documents()), ids=["escaped", "raw"])
 def test_every_code_point_unchanged(name, raw):
-    content = xml_answer(raw).content
+    content = xml_response(raw).content
 
     assert hashlib.sha256(content).hexdigest() == SWEEP_DIGESTS[name]
