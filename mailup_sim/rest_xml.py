@@ -16,7 +16,10 @@ except where that needs the .NET type names:
 - a member whose name is not an XML name becomes `<Entry Name="…">`.
 
 The views keep producing JSON, and `negotiate()` converts the response
-once, so the fast paths that write JSON text directly need no XML twin.
+once (rest_xml_writer.py writes the text). The recipient listings are the
+exception: their pages can have thousands of items, so they write XML
+directly when wants_xml() is true (lists/rest_xml_recipients.py and
+`xml_page_response()`), and negotiate() leaves an XML response as it is.
 
 Request bodies sent as XML (`Content-Type: application/xml` or
 `text/xml`) are read in the same shape and handed to the views as JSON by
@@ -35,6 +38,7 @@ from xml.etree.ElementTree import ParseError
 import defusedxml.ElementTree as safe_xml
 from defusedxml import DefusedXmlException
 from django.conf import settings
+from django.http import HttpResponse
 from django.utils.cache import patch_vary_headers
 from lxml import etree
 
@@ -65,10 +69,15 @@ def wants_xml(request):
 def negotiate(request, response):
     """Return `response`, with its JSON body rewritten as XML when the client prefers XML.
 
-    An empty body (a void operation) stays empty, and a response that is
-    not JSON (none today) is returned unchanged. A JSON response gets
-    `Vary: Accept`, so that a cache keeps the two forms apart.
+    An empty body (a void operation) stays empty. An XML response (a
+    recipient listing page that the view wrote as XML) and a JSON response
+    get `Vary: Accept`, so that a cache keeps the two forms apart. Any
+    other response is returned unchanged.
     """
+    if response.get("Content-Type") == XML_CONTENT_TYPE and not response.streaming:
+        # Written as XML by the view (xml_page_response), for a client that prefers it.
+        patch_vary_headers(response, ["Accept"])
+        return response
     if response.streaming or not response.get("Content-Type", "").startswith(JSON_TYPE):
         return response
     patch_vary_headers(response, ["Accept"])
@@ -83,6 +92,19 @@ def negotiate(request, response):
     response["Content-Type"] = XML_CONTENT_TYPE
     response["Content-Length"] = str(len(response.content))
     return response
+
+
+def xml_page_response(envelope, item_elements):
+    """Return a paged envelope whose `Items` is empty as XML, with `item_elements` (`<Item>` texts) as its items.
+
+    The listings that write their items as text call it when wants_xml()
+    is true, so a big page is not written as JSON and decoded again.
+    """
+    document = write_document(envelope, "Response")
+    if item_elements:
+        # The envelope's other members are numbers and a boolean, so `<Items/>` occurs once.
+        document = document.replace("<Items/>", "<Items>" + "".join(item_elements) + "</Items>", 1)
+    return HttpResponse(document.encode(), content_type=XML_CONTENT_TYPE)
 
 
 def to_xml(value, root_name="Response"):

@@ -1,13 +1,14 @@
-"""Write a decoded JSON object or array as the XML text of a REST answer.
+"""Write a decoded JSON object or array as the XML text of a REST response.
 
 rest_xml.py describes the shape. This module writes it as strings, because
 an lxml tree cost a Python call, a name check and a text cleaning per
-element: a page of 3,000 recipients with 39 fields each has about 490,000
-elements and took 1.7 s to serialize, against 0.04 s for its JSON.
+element. A page of 3,000 recipients with 39 fields each has about 490,000
+elements and took over a second to serialize, against 0.05 s for its JSON
+(docs/benchmarks.md, bench/rest_xml.py).
 
-The text is byte for byte what lxml 5 (libxml2) wrote for the same tree,
-which tests/mailup_sim/test_rest_xml_output.py checks against recorded
-answers. libxml2 writes element text with `&`, `<`, `>` and carriage
+The text is byte for byte what lxml 6.2 (libxml2 2.14) wrote for the same
+tree, which tests/mailup_sim/test_rest_xml_output.py checks against
+recorded responses. libxml2 writes element text with `&`, `<`, `>` and carriage
 return as `&amp;`, `&lt;`, `&gt;` and `&#13;`, and attribute values with
 `"`, newline and tab as `&quot;`, `&#10;` and `&#9;` besides. Every other
 character is written as UTF-8.
@@ -19,8 +20,9 @@ from mailup_sim.soap import XML_FORBIDDEN_CHARACTERS, clean_text
 
 INSTANCE_NAMESPACE = "http://www.w3.org/2001/XMLSchema-instance"
 DECLARATION = "<?xml version='1.0' encoding='utf-8'?>\n"
-# Names written as element names, without a namespace prefix; fullmatch()
-# them, because `$` would also accept a name ending in a newline.
+# Member names that are written as element names, without a namespace
+# prefix. Match them with fullmatch(), because `$` would also accept a name
+# ending in a newline.
 XML_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9._-]*")
 # A text without any of these characters is written as it is.
 TEXT_SPECIAL = re.compile(f"[&<>\r]|{XML_FORBIDDEN_CHARACTERS.pattern}")
@@ -28,8 +30,8 @@ TEXT_ENTITIES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#
 ATTRIBUTE_ENTITIES = str.maketrans(
     {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\n": "&#10;", "\r": "&#13;", "\t": "&#9;"}
 )
-# Member names are a few dozen .NET identifiers; the limit only bounds the
-# cache should a response ever carry names made from user data.
+# Member names are a few dozen .NET identifiers. The limit only bounds the
+# cache in case a response ever carries names made from user data.
 MAX_CACHED_NAMES = 4096
 
 
@@ -60,7 +62,7 @@ def write_document(value, root_name):
     """Return the XML document (text, with its declaration) of a JSON object or array under `root_name`."""
     parts = [DECLARATION]
     root = Tags(f'<{root_name} xmlns:i="{INSTANCE_NAMESPACE}"', root_name)
-    _write_element(parts.append, root, value)
+    write_element(parts.append, root, value)
     return "".join(parts)
 
 
@@ -84,7 +86,7 @@ def _tags_for_name(name):
     return Tags(f'<Entry Name="{clean_text(name).translate(ATTRIBUTE_ENTITIES)}"', "Entry")
 
 
-def _write_element(append, tags, value):
+def write_element(append, tags, value):
     if value is None:
         append(tags.nil)
     elif isinstance(value, dict):
@@ -108,9 +110,9 @@ def _write_container(append, tags, value, write_children):
 
 
 # The two loops below write strings, integers, nulls and objects in an
-# array inline, and leave the other values to _write_element: a page of
-# recipients is mostly those, and a function call per element was a third
-# of the time.
+# array inline and leave the other values to write_element, because a page
+# of recipients is mostly those values and a Python call per element was a
+# large share of the time in a profile.
 
 
 def _write_members(append, members):
@@ -125,7 +127,7 @@ def _write_members(append, members):
         elif member is None:
             append(tags.nil)
         else:
-            _write_element(append, tags, member)
+            write_element(append, tags, member)
 
 
 def _write_items(append, items):
@@ -138,4 +140,4 @@ def _write_items(append, items):
         elif kind is str:
             append("<Item>" + escape_text(item) + "</Item>")
         else:
-            _write_element(append, ITEM, item)
+            write_element(append, ITEM, item)
