@@ -87,6 +87,7 @@ def _tags_for_name(name):
 
 
 def write_element(append, tags, value):
+    """Write the element of a decoded JSON value with `tags`, through `append` (the output list's append)."""
     if value is None:
         append(tags.nil)
     elif isinstance(value, dict):
