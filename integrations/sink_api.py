@@ -2,10 +2,10 @@
 
 from django.db.models import Prefetch
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from integrations.models import FtpTransfer, WebhookAttempt, WebhookDelivery
 from sending.sink_api import _bounded_int, read_window, reject_nul
+from sending.sink_api_base import SinkApiView
 
 STATUSES = set(WebhookDelivery.Status.values)
 DIRECTIONS = set(FtpTransfer.Direction.values)
@@ -44,7 +44,7 @@ def summarize_attempt(attempt):
     }
 
 
-class WebhookDeliveryListView(APIView):
+class WebhookDeliveryListView(SinkApiView):
     """GET lists webhook deliveries, newest first, filtered by `status` and by `url` (a substring)."""
 
     def get(self, request):
@@ -83,7 +83,7 @@ def summarize_transfer(transfer):
     }
 
 
-class FtpTransferListView(APIView):
+class FtpTransferListView(SinkApiView):
     """GET lists FTP uploads and downloads, newest first, filtered by `account`, `direction` and `path` (a substring)."""
 
     def get(self, request):

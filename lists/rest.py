@@ -20,6 +20,7 @@ from django.utils import timezone
 from lists import services
 from lists.countries import country_names, is_country_code
 from lists.models import AccountUser, Channel, FieldDefinition, Group, List, Recipient, Subscription, TrialActivation
+from lists.rest_xml_recipients import recipient_xml_encoder
 from lists.services import Contact
 from lists.time_zones import TIME_ZONES
 from lists.time_zones import describe as describe_time_zone
@@ -43,6 +44,7 @@ from mailup_sim.rest import (
     read_json_object,
     read_page,
 )
+from mailup_sim.rest_xml import wants_xml
 
 # Reported as the platform version in Authentication/Info.
 PLATFORM_VERSION = "9.0.0"
@@ -464,6 +466,8 @@ def recipient_query(request, recipients):
         queryset = recipients.queryset() if isinstance(recipients, StatusListing) else recipients
         listing = queryset.alias(**aliases).filter(query).order_by(*ordering)
         listing = listing.only(*SHAPED_RECIPIENT_COLUMNS)
+    if wants_xml(request):
+        return paged_response(listing, page, encode_xml=recipient_xml_encoder(definitions))
     return paged_response(listing, page, encode=recipient_encoder(definitions))
 
 

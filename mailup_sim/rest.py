@@ -23,7 +23,7 @@ from django.views.decorators.csrf import csrf_exempt
 from lists.errors import ListsError
 from mailup_sim.oauth import BearerError, authenticate_client, authenticate_console
 from mailup_sim.params import CaseInsensitiveParams
-from mailup_sim.rest_xml import InvalidXmlBody, adopt_xml_body, is_xml, negotiate
+from mailup_sim.rest_xml import InvalidXmlBody, adopt_xml_body, is_xml, negotiate, xml_page_response
 from mailup_sim.surrogates import lone_surrogate_path, may_have_lone_surrogate
 
 logger = logging.getLogger(__name__)
@@ -308,23 +308,28 @@ def read_page(params):
     return Page(number=min(int(raw_number), MAX_PAGE_NUMBER), size=min(size, MAX_PAGE_SIZE))
 
 
-def paged_response(items, page, shape=None, encode=None):
+def paged_response(items, page, shape=None, encode=None, encode_xml=None):
     """Return one page of `items` (a queryset or list) in MailUp's paged envelope.
 
     Each item becomes `shape(item)`, or, with `encode`, the JSON text that
     `encode(item)` returns, which must equal json.dumps() of its shape.
-    A page past the end has `Items: []` and the true TotalElementsCount.
+    With `encode_xml` the page is written as XML, each item as the `<Item>`
+    element text that `encode_xml(item)` returns, which must equal what
+    rest_xml writes for its shape. A page past the end has `Items: []`
+    and the true TotalElementsCount.
     """
     total = items.count() if hasattr(items, "count") and not isinstance(items, list) else len(items)
     window = items[page.skipped : page.skipped + page.size] if page.skipped < total else []
     envelope = {
         "IsPaginated": True,
-        "Items": [] if encode else [shape(item) for item in window],
+        "Items": [] if encode or encode_xml else [shape(item) for item in window],
         "PageNumber": page.number,
         "PageSize": page.size,
         "Skipped": page.skipped,
         "TotalElementsCount": total,
     }
+    if encode_xml is not None:
+        return xml_page_response(envelope, [encode_xml(item) for item in window])
     if encode is None:
         return json_response(envelope)
     # json.dumps writes a list as "[" + ", ".join(items) + "]", and

@@ -16,7 +16,10 @@ except where that needs the .NET type names:
 - a member whose name is not an XML name becomes `<Entry Name="…">`.
 
 The views keep producing JSON, and `negotiate()` converts the response
-once, so the fast paths that write JSON text directly need no XML twin.
+once (rest_xml_writer.py writes the text). The recipient listings are the
+exception: their pages can have thousands of items, so they write XML
+directly when wants_xml() is true (lists/rest_xml_recipients.py and
+`xml_page_response()`), and negotiate() leaves an XML response as it is.
 
 Request bodies sent as XML (`Content-Type: application/xml` or
 `text/xml`) are read in the same shape and handed to the views as JSON by
@@ -35,9 +38,11 @@ from xml.etree.ElementTree import ParseError
 import defusedxml.ElementTree as safe_xml
 from defusedxml import DefusedXmlException
 from django.conf import settings
+from django.http import HttpResponse
 from django.utils.cache import patch_vary_headers
 from lxml import etree
 
+from mailup_sim.rest_xml_writer import INSTANCE_NAMESPACE, write_document
 from mailup_sim.soap import clean_text
 
 XML_CONTENT_TYPE = "application/xml; charset=utf-8"
@@ -48,11 +53,7 @@ XML_TYPES = ("application/xml", "text/xml")
 # header only with an offer that has the same parameter.
 OFFERED_TYPES = [f"{media_type}; charset=utf-8" for media_type in (JSON_TYPE, *XML_TYPES)]
 SERIALIZATION_NAMESPACE = "http://schemas.microsoft.com/2003/10/Serialization/"
-INSTANCE_NAMESPACE = "http://www.w3.org/2001/XMLSchema-instance"
 NIL = f"{{{INSTANCE_NAMESPACE}}}nil"
-# Names lxml accepts for an element without a namespace prefix; match them
-# with fullmatch(), because `$` would also accept a name ending in a newline.
-XML_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9._-]*")
 
 
 def wants_xml(request):
@@ -68,10 +69,15 @@ def wants_xml(request):
 def negotiate(request, response):
     """Return `response`, with its JSON body rewritten as XML when the client prefers XML.
 
-    An empty body (a void operation) stays empty, and a response that is
-    not JSON (none today) is returned unchanged. A JSON response gets
-    `Vary: Accept`, so that a cache keeps the two forms apart.
+    An empty body (a void operation) stays empty. An XML response (a
+    recipient listing page that the view wrote as XML) and a JSON response
+    get `Vary: Accept`, so that a cache keeps the two forms apart. Any
+    other response is returned unchanged.
     """
+    if response.get("Content-Type") == XML_CONTENT_TYPE and not response.streaming:
+        # Written as XML by the view (xml_page_response), for a client that prefers it.
+        patch_vary_headers(response, ["Accept"])
+        return response
     if response.streaming or not response.get("Content-Type", "").startswith(JSON_TYPE):
         return response
     patch_vary_headers(response, ["Accept"])
@@ -88,14 +94,32 @@ def negotiate(request, response):
     return response
 
 
+def xml_page_response(envelope, item_elements):
+    """Return a paged envelope whose `Items` is empty as XML, with `item_elements` (`<Item>` texts) as its items.
+
+    The listings that write their items as text call it when wants_xml()
+    is true, so a big page is not written as JSON and decoded again.
+    """
+    document = write_document(envelope, "Response")
+    if item_elements:
+        # The envelope's other members are numbers and a boolean, so `<Items/>` occurs once.
+        document = document.replace("<Items/>", "<Items>" + "".join(item_elements) + "</Items>", 1)
+    return HttpResponse(document.encode(), content_type=XML_CONTENT_TYPE)
+
+
 def to_xml(value, root_name="Response"):
     """Serialize a decoded JSON value as an XML document (bytes, UTF-8, with a declaration)."""
     if isinstance(value, (dict, list)):
-        root = etree.Element(root_name, nsmap={"i": INSTANCE_NAMESPACE})
-        _fill(root, value)
+        return write_document(value, root_name).encode()
+
+    # A bare value is one element, so lxml writes it, namespaces included.
+    root = etree.Element(_primitive_name(value), nsmap={None: SERIALIZATION_NAMESPACE, "i": INSTANCE_NAMESPACE})
+    if value is None:
+        root.set(NIL, "true")
+    elif isinstance(value, bool):
+        root.text = "true" if value else "false"
     else:
-        root = etree.Element(_primitive_name(value), nsmap={None: SERIALIZATION_NAMESPACE, "i": INSTANCE_NAMESPACE})
-        _fill(root, value)
+        root.text = clean_text(value)
     return etree.tostring(root, xml_declaration=True, encoding="utf-8")
 
 
@@ -109,29 +133,6 @@ def _primitive_name(value):
     if value is None:
         return "anyType"
     return "string"
-
-
-def _fill(element, value):
-    if value is None:
-        element.set(NIL, "true")
-    elif isinstance(value, dict):
-        for name, member in value.items():
-            _fill(_member_element(element, str(name)), member)
-    elif isinstance(value, list):
-        for item in value:
-            _fill(etree.SubElement(element, "Item"), item)
-    elif isinstance(value, bool):
-        element.text = "true" if value else "false"
-    else:
-        element.text = clean_text(value)
-
-
-def _member_element(parent, name):
-    # Member names of MailUp's shapes are .NET identifiers, so only keys
-    # made from user data (none in today's responses) can fail this test.
-    if XML_NAME.fullmatch(name) and not name.lower().startswith("xml"):
-        return etree.SubElement(parent, name)
-    return etree.SubElement(parent, "Entry", Name=clean_text(name))
 
 
 class InvalidXmlBody(ValueError):

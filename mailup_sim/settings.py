@@ -262,6 +262,8 @@ WEB_WORKERS = env_int("WEB_WORKERS", 3, minimum=1)
 WEB_THREADS = env_int("WEB_THREADS", 2, minimum=1)
 
 REST_FRAMEWORK = {
+    # The DRF views (the sink API) respond only in JSON, never with DRF's browsable HTML page.
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": [],
     "UNAUTHENTICATED_USER": None,

@@ -2,11 +2,11 @@
 
 from django.http import Http404
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from sending import services
 from sending.models import InboundMessage, SinkRule
 from sending.sink_api import _bounded_int, read_window
+from sending.sink_api_base import SinkApiView
 
 
 def summarize_rule(rule):
@@ -24,7 +24,7 @@ def summarize_rule(rule):
     }
 
 
-class RuleListView(APIView):
+class RuleListView(SinkApiView):
     """GET lists the sink's rules in the order they are tried; POST creates one from a JSON object."""
 
     def get(self, request):
@@ -40,7 +40,7 @@ class RuleListView(APIView):
         return Response(summarize_rule(rule), status=201)
 
 
-class RuleDetailView(APIView):
+class RuleDetailView(SinkApiView):
     """GET shows one rule, PATCH changes the given fields, DELETE removes it."""
 
     def get(self, request, rule_id):
@@ -87,7 +87,7 @@ def summarize_inbound(inbound):
     }
 
 
-class InboundListView(APIView):
+class InboundListView(SinkApiView):
     """GET lists messages that reached the inbound MX, newest first, filtered by `verdict` and `delivery`."""
 
     def get(self, request):
@@ -111,7 +111,7 @@ class InboundListView(APIView):
         return Response({"total": total, "offset": offset, "limit": limit, "messages": items})
 
 
-class InboundDetailView(APIView):
+class InboundDetailView(SinkApiView):
     def get(self, request, inbound_id):
         inbound = InboundMessage.objects.filter(pk=inbound_id).first()
         if inbound is None:

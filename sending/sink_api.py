@@ -1,13 +1,13 @@
 """The sink inspection API: what a CRM developer reads to assert on sent mail."""
 
 from django.db.models import Q
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.utils.dateparse import parse_datetime
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from sending.models import SinkMessage, SinkSms
 from sending.sink import parse_message
+from sending.sink_api_base import SinkApiView
 
 MAX_PAGE_SIZE = 500
 DEFAULT_PAGE_SIZE = 50
@@ -38,7 +38,7 @@ def summarize(message):
     }
 
 
-class MessageListView(APIView):
+class MessageListView(SinkApiView):
     """GET lists messages, newest first, with filters; DELETE removes every message."""
 
     def get(self, request):
@@ -100,7 +100,7 @@ def _bounded_int(raw, default, minimum, maximum, name):
     return int(raw)
 
 
-class MessageDetailView(APIView):
+class MessageDetailView(SinkApiView):
     def get(self, request, message_id):
         message = _get_message(message_id)
         detail = summarize(message)
@@ -110,8 +110,11 @@ class MessageDetailView(APIView):
 
 
 def raw_message(request, message_id):
-    """Return the message source exactly as the sink received it."""
-    message = _get_message(message_id)
+    """Return the message source exactly as the sink received it, or a JSON 404 for an unknown id."""
+    try:
+        message = _get_message(message_id)
+    except Http404 as error:
+        return JsonResponse({"detail": str(error)}, status=404)
     return HttpResponse(bytes(message.raw), content_type="message/rfc822")
 
 
@@ -136,7 +139,7 @@ def summarize_sms(sms):
     }
 
 
-class SmsListView(APIView):
+class SmsListView(SinkApiView):
     """GET lists the text messages of the SMS sink, newest first; DELETE removes every one."""
 
     def get(self, request):
