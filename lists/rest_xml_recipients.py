@@ -48,7 +48,7 @@ def recipient_xml_encoder(definitions):
     def encode(recipient):
         # The same members, in the same order, as recipient_shaper().
         return (
-            f"<Item><idRecipient>{int(recipient.pk)}</idRecipient><Name></Name>"
+            f"<Item><idRecipient>{int(recipient.pk)}</idRecipient><Name>{_text(recipient.name)}</Name>"
             f"<Email>{_text(recipient.email or '')}</Email>"
             f"{_optional('MobilePrefix', recipient.mobile_prefix)}{_optional('MobileNumber', recipient.mobile_number)}"
             f"{encode_fields(recipient.fields)}</Item>"

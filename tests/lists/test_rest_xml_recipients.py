@@ -41,12 +41,15 @@ ODD_VALUES = [
 ]
 
 
-def recipient(pk, email, prefix="", number=None, fields=None):
-    return SimpleNamespace(pk=pk, email=email, mobile_prefix=prefix, mobile_number=number, fields=fields or {})
+def recipient(pk, email, prefix="", number=None, fields=None, name=""):
+    return SimpleNamespace(
+        pk=pk, name=name, email=email, mobile_prefix=prefix, mobile_number=number, fields=fields or {}
+    )
 
 
 def odd_recipients():
     yield recipient(1, "plain@example.com")
+    yield recipient(5, "named@example.com", name="Anna <Rossi> & \"Figli\"")
     yield recipient(2, None, "+39", "3331234567")
     yield recipient(3, "a&b<c>@example.com", "+39", "", {"1": "Ada", "2": "x & y"})
     yield recipient(4, "cr\r@example.com", "", "333\ud800", {"99": "not a defined field"})
