@@ -1,4 +1,4 @@
-"""DKIM keys of accounts and signing of outgoing mail; `dkim_verification` checks signatures in the sink.
+"""DKIM keys of accounts and of the platform, and signing of outgoing mail; `dkim_verification` checks signatures in the sink.
 
 dkimpy 1.1.8 parses the message, canonicalizes it and selects the signed
 headers. The private-key step runs in OpenSSL through `cryptography`, with
@@ -11,12 +11,15 @@ import base64
 import hashlib
 import logging
 import time
+from email.utils import parseaddr
 from functools import lru_cache
 
 import dkim
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa, utils
 from dkim.canonicalization import CanonicalizationPolicy
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
 
 from sending.dkim_canonicalization import canonicalize_body
@@ -35,6 +38,9 @@ SIGNED_HEADERS = (
     b"x-mailup-ver", b"x-abuse",
 )  # fmt: skip
 RSA_KEY_BITS = 2048
+# Selector prefix of the platform's own keys. Account selectors are
+# mu<console id> and a console id is a number, so the two never collide.
+PLATFORM_SELECTOR_PREFIX = "muplatform"
 
 
 # --- Keys ---------------------------------------------------------------------
@@ -42,14 +48,40 @@ RSA_KEY_BITS = 2048
 
 def account_keys(account):
     """Return the account's DKIM keys, RSA first, creating the missing ones on first use."""
+    return _keys_of(account, f"mu{account.console_id}")
+
+
+def platform_keys():
+    """Return the platform's own DKIM keys, RSA first, creating the missing ones on first use.
+
+    They sign the mail the platform sends for itself (the trial activation
+    link), for the domain that `platform_domain` returns.
+    """
+    return _keys_of(None, PLATFORM_SELECTOR_PREFIX)
+
+
+def platform_domain():
+    """Return the lower-case domain of PLATFORM_MAIL_FROM, the d= of the platform's signatures.
+
+    Raises ImproperlyConfigured when the setting has no address with a domain.
+    """
+    address = parseaddr(settings.PLATFORM_MAIL_FROM)[1]
+    domain = address.rpartition("@")[2].lower() if "@" in address else ""
+    if not domain:
+        raise ImproperlyConfigured(f"PLATFORM_MAIL_FROM has no e-mail address with a domain: {settings.PLATFORM_MAIL_FROM!r}")
+    return domain
+
+
+def _keys_of(account, selector_prefix):
+    # Django turns account=None into IS NULL, which selects the platform's keys.
     keys = {key.algorithm: key for key in DkimKey.objects.filter(account=account)}
     for algorithm in (Algorithm.RSA_SHA256, Algorithm.ED25519_SHA256):
         if algorithm not in keys:
-            keys[algorithm] = _create_key(account, algorithm)
+            keys[algorithm] = _create_key(account, algorithm, selector_prefix)
     return [keys[Algorithm.RSA_SHA256], keys[Algorithm.ED25519_SHA256]]
 
 
-def _create_key(account, algorithm):
+def _create_key(account, algorithm, selector_prefix):
     private_pem, public_value = _generate(algorithm)
     suffix = "r" if algorithm == Algorithm.RSA_SHA256 else "e"
     try:
@@ -57,14 +89,16 @@ def _create_key(account, algorithm):
             key = DkimKey.objects.create(
                 account=account,
                 algorithm=algorithm,
-                selector=f"mu{account.console_id}{suffix}",
+                selector=f"{selector_prefix}{suffix}",
                 private_key=private_pem,
                 public_key=public_value,
             )
     except IntegrityError:
-        # Another process created the key between our read and this insert.
+        # Another process created the key between our read and this insert,
+        # so a unique constraint of DkimKey rejected ours.
         return DkimKey.objects.get(account=account, algorithm=algorithm)
-    logger.info("dkim key created account=%s algorithm=%s selector=%s", account.console_id, algorithm, key.selector)
+    owner = account.console_id if account is not None else "platform"
+    logger.info("dkim key created account=%s algorithm=%s selector=%s", owner, algorithm, key.selector)
     return key
 
 

@@ -2,7 +2,8 @@
 
 It publishes each account's DKIM public keys as TXT records at
 `<selector>._domainkey.<domain>` for every sender domain of the account's
-lists, which is the domain the platform signs with, and the MX records of
+lists, which is the domain the platform signs with, the platform's own
+keys at the same names under the domain of PLATFORM_MAIL_FROM, and the MX records of
 the simulated mailbox providers' domains, by which the relay recognises
 an ISP. The sink and the relay resolve names here and never query a real
 DNS server.
@@ -23,7 +24,7 @@ from django.dispatch import receiver
 from dns.rdtypes.ANY.TXT import TXT
 
 from lists.models import List
-from sending.dkim_signing import dns_record
+from sending.dkim_signing import dns_record, platform_domain
 from sending.models import DkimKey
 
 # A built zone is reused for this many seconds while the set of keys stays
@@ -72,7 +73,9 @@ def build_zone():
         domains_by_account.setdefault(account_id, set()).add(sender_email.rpartition("@")[2].lower())
 
     for key in DkimKey.objects.all():
-        for domain in sorted(domains_by_account.get(key.account_id, ())):
+        # A key without an account is the platform's and signs for one domain.
+        domains = [platform_domain()] if key.account_id is None else sorted(domains_by_account.get(key.account_id, ()))
+        for domain in domains:
             name = dns.name.from_text(f"{key.selector}._domainkey.{domain}")
             rdataset = zone.find_rdataset(name, dns.rdatatype.TXT, create=True)
             rdataset.add(_txt_rdata(dns_record(key)), ttl=RECORD_TTL)

@@ -112,8 +112,11 @@ class SinkMessage(models.Model):
 
 
 class DkimKey(models.Model):
-    """A DKIM private key of an account and the selector that publishes its public half.
+    """A DKIM private key and the selector that publishes its public half.
 
+    A key with an account signs that account's mail for its lists' sender
+    domains. A key without one is the platform's own and signs the mail the
+    platform sends for itself, for the domain of PLATFORM_MAIL_FROM.
     The platform never edits a row. A new key is a new row, so a signature
     can be checked against the key that made it.
     """
@@ -122,7 +125,8 @@ class DkimKey(models.Model):
         RSA_SHA256 = "rsa-sha256", "RSA-SHA256"
         ED25519_SHA256 = "ed25519-sha256", "Ed25519-SHA256"
 
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="dkim_keys")
+    # Null for a key of the platform itself.
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, null=True, blank=True, related_name="dkim_keys")
     algorithm = models.CharField(max_length=16, choices=Algorithm.choices)
     selector = models.CharField(max_length=63, unique=True)
     # PKCS#8 PEM, never shown or logged by the platform.
@@ -133,10 +137,18 @@ class DkimKey(models.Model):
 
     class Meta:
         ordering = ["account", "algorithm"]
-        constraints = [models.UniqueConstraint(fields=["account", "algorithm"], name="unique_dkim_key_per_algorithm")]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "algorithm"], name="unique_dkim_key_per_algorithm"),
+            # The constraint above treats NULL accounts as distinct, so the
+            # platform's keys need their own: one per algorithm.
+            models.UniqueConstraint(
+                fields=["algorithm"], condition=models.Q(account__isnull=True), name="unique_platform_dkim_key_per_algorithm"
+            ),
+        ]
 
     def __str__(self):
-        return f"{self.selector} ({self.algorithm}) of {self.account_id}"
+        owner = self.account_id if self.account_id is not None else "the platform"
+        return f"{self.selector} ({self.algorithm}) of {owner}"
 
     @property
     def key_type(self):

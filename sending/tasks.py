@@ -47,13 +47,15 @@ def deliver_system_mails(mail_ids):
 
 
 def _render_and_sign(mail):
-    """Return the Message-ID and the bytes of a system mail, signed with the keys of its account."""
+    """Return the Message-ID and the bytes of a system mail, signed with the keys of its account.
+
+    Mail without an account is the platform's own (it comes from
+    PLATFORM_MAIL_FROM) and is signed with the platform's keys instead.
+    """
     message = rendering.render_system_mail(mail)
     raw = message.as_bytes(policy=rendering.MESSAGE_POLICY)
     if mail.account is None:
-        # NOTE: DKIM keys belong to accounts and the built-in DNS zone
-        # publishes only theirs, so mail of the platform itself goes unsigned.
-        return message["Message-ID"], raw
+        return message["Message-ID"], dkim_signing.sign(raw, dkim_signing.platform_domain(), dkim_signing.platform_keys())
     domain = mail.list.sender_email.rpartition("@")[2].lower()
     return message["Message-ID"], dkim_signing.sign(raw, domain, dkim_signing.account_keys(mail.account))
 

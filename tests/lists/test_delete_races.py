@@ -7,22 +7,16 @@ transaction at a time, so the race cannot happen there.
 """
 
 import threading
-import time
 
 import pytest
-from django.conf import settings
-from django.db import IntegrityError, connection, connections, transaction
+from django.db import IntegrityError, transaction
 
 from lists import bulk_import, services
 from lists.models import List, Subscription, SubscriptionEvent
+from tests.concurrency import WAIT_SECONDS, InThread, postgresql_only, wait_for_blocked_session
 from tests.personas import demo_list
 
-pytestmark = pytest.mark.skipif(
-    settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql",
-    reason="Only PostgreSQL runs two writing transactions at once.",
-)
-
-WAIT_SECONDS = 10
+pytestmark = postgresql_only
 
 
 def subscribe(email):
@@ -32,37 +26,6 @@ def subscribe(email):
 
 def unsubscribe_row(email):
     return services.ImportRow(contact=services.Contact(email=email), status=Subscription.Status.UNSUBSCRIBED)
-
-
-def wait_for_blocked_session():
-    """Return once another session of the test database waits for a lock."""
-    deadline = time.monotonic() + WAIT_SECONDS
-    with connection.cursor() as cursor:
-        while time.monotonic() < deadline:
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            )
-            if cursor.fetchone()[0]:
-                return
-            time.sleep(0.05)
-    raise AssertionError(f"No session waited for a lock within {WAIT_SECONDS} seconds.")
-
-
-class InThread(threading.Thread):
-    """Run `target` in a thread with its own connection, and keep what it raised."""
-
-    def __init__(self, target):
-        super().__init__(daemon=True)
-        self.target = target
-        self.error = None
-
-    def run(self):
-        try:
-            self.target()
-        except Exception as error:  # noqa: BLE001 - inspected by the test
-            self.error = error
-        finally:
-            connections.close_all()
 
 
 def test_list_deleted_while_import_writes(transactional_db, demo, monkeypatch):
