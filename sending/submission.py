@@ -88,9 +88,10 @@ def _smtp_api(raw):
     value = headers.get("X-SMTPAPI")
     if value is None:
         return {}
+    # ValueError covers JSONDecodeError and an integer of more than 4300 digits.
     try:
         parsed = json.loads(str(value))
-    except (json.JSONDecodeError, RecursionError):
+    except (ValueError, RecursionError):
         raise transactional.InvalidField("The X-SMTPAPI header is not valid JSON.") from None
     if not isinstance(parsed, dict):
         raise transactional.InvalidField("The X-SMTPAPI header must be a JSON object.")

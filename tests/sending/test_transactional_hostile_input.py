@@ -1,0 +1,44 @@
+"""Transactional APIs under hostile input: values that once slipped past the checks of the SMS, e-mail and SMTP+ paths."""
+
+import pytest
+
+from sending import transactional
+from sending.models import SinkSms
+from sending.submission import _smtp_api
+from tests.sending.test_transactional_sms import assert_error, post_sms, secret, sms_body  # noqa: F401
+
+HUGE_INTEGER = "9" * 5000
+
+
+@pytest.mark.parametrize("path", ["/api/v2.0/sms/1234/1", "/API/v2.0/messages/sendmessage"])
+def test_integer_past_4300_digits_is_code_1(secret, client, path):  # noqa: F811
+    body = '{"isUnicode": %s, "Content": "x"}' % HUGE_INTEGER
+
+    response = client.post(path, data=body, content_type="application/json")
+
+    assert_error(response, 400, "1")
+    assert not SinkSms.objects.exists()
+
+
+@pytest.mark.parametrize("flag", ["missing", None])
+def test_sms_without_is_unicode_sends_gsm(secret, client, flag):  # noqa: F811
+    body = sms_body(secret, Content="x" * 200)
+    if flag == "missing":
+        del body["isUnicode"]
+    else:
+        body["isUnicode"] = flag
+
+    response = post_sms(client, body)
+
+    assert response.status_code == 200, response.content
+    assert response.json()["Cost"] == 2
+    assert len(SinkSms.objects.get().text) == 200
+
+
+def test_smtpapi_integer_past_4300_digits_rejected():
+    raw = ("From: shop@demo.example\r\nX-SMTPAPI: {\"CampaignCode\": %s}\r\n\r\nbody\r\n" % HUGE_INTEGER).encode()
+
+    with pytest.raises(transactional.InvalidField) as rejected:
+        _smtp_api(raw)
+
+    assert "X-SMTPAPI" in rejected.value.message
