@@ -117,12 +117,9 @@ def _read_ip_address(document):
     if not raw:
         return None
     try:
-        address = ipaddress.ip_address(raw)
+        return str(ipaddress.ip_address(raw))
     except ValueError:
         raise InvalidParameter("IpAddress", f"IpAddress {raw!r} is not an IPv4 or IPv6 address.") from None
-    # The zone of an IPv6 link-local address (`fe80::1%eth0`) only means
-    # something on the machine that saw it, and PostgreSQL's inet type rejects it.
-    return str(address).partition("%")[0]
 
 
 def read_trial_request(document):
