@@ -43,6 +43,9 @@ RESERVED_HEADERS = {
     "received", "list-unsubscribe", "list-unsubscribe-post",
 }  # fmt: skip
 HEADER_NAME = re.compile(r"^[!-9;-~]{1,76}$")
+# The part between < and > of a Content-ID: printable ASCII without the
+# brackets, because `<a>b>` would end the identifier early.
+CONTENT_ID = re.compile(r"[!-;=?-~]{1,200}")
 ATTACH_PLACEHOLDER = re.compile(r"\[attach(\d{1,3})\]", re.IGNORECASE)
 MAX_RECIPIENTS = 100
 MAX_SUBJECT_CHARACTERS = 500
@@ -510,7 +513,7 @@ def _files(value, key):
         content_type = services.guess_content_type(filename)
         if key == "EmbeddedImages":
             content_id = _text(entry.get("ContentId"), f"{key}[{position}].ContentId", 200).strip("<>") or filename
-            if not HEADER_NAME.match(content_id):
+            if not CONTENT_ID.fullmatch(content_id):
                 raise InvalidField(f"{key}[{position}].ContentId is not a valid Content-ID.")
             files.append((filename, content_type, data, content_id))
         else:

@@ -1,10 +1,13 @@
 """Transactional APIs under hostile input: values that once slipped past the checks of the SMS, e-mail and SMTP+ paths."""
 
+import json
+
 import pytest
 
 from sending import transactional
-from sending.models import SinkSms
+from sending.models import Sending, SinkSms
 from sending.submission import _smtp_api
+from tests.sending.test_transactional_api import SEND, dto
 from tests.sending.test_transactional_sms import assert_error, post_sms, secret, sms_body  # noqa: F401
 
 HUGE_INTEGER = "9" * 5000
@@ -42,3 +45,14 @@ def test_smtpapi_integer_past_4300_digits_rejected():
         _smtp_api(raw)
 
     assert "X-SMTPAPI" in rejected.value.message
+
+
+@pytest.mark.parametrize("content_id", ["a>b", "<a<b>", "logo png"])
+def test_content_id_with_bracket_is_code_2(demo, client, content_id):
+    image = {"Filename": "logo.png", "ContentId": content_id, "Body": "iVBORw=="}
+
+    response = client.post(SEND, data=json.dumps(dto(EmbeddedImages=[image])), content_type="application/json")
+
+    assert_error(response, 400, "2")
+    assert "ContentId" in response.json()["Message"]
+    assert not Sending.objects.exists()
