@@ -1304,7 +1304,7 @@ def _copy_attachments(message, copy):
             content_type=attachment.content_type,
             size=len(content),
         )
-        clone.file.save(attachment.filename, ContentFile(content), save=False)
+        clone.file.save(_storage_filename(attachment.filename), ContentFile(content), save=False)
         clone.save()
         copied += 1
     return copied

@@ -26,3 +26,14 @@ def test_unicode_name_kept_for_mail(demo):
 
     assert attachment.filename == "fattura è.pdf"
     assert attachment.file.name.endswith(".pdf")
+
+
+def test_copy_keeps_symbol_only_name(demo):
+    message = newsletter()
+    services.add_attachment(message, "???", b"data")
+
+    copy = services.copy_message(message)
+
+    [attachment] = copy.attachments.all()
+    assert attachment.filename == "???"
+    assert attachment.file.read() == b"data"
