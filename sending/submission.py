@@ -14,7 +14,7 @@ import logging
 import re
 import warnings
 from concurrent.futures import ThreadPoolExecutor
-from email.parser import BytesHeaderParser
+from email.parser import BytesHeaderParser, HeaderParser
 from email.policy import compat32
 from email.policy import default as default_policy
 from email.utils import getaddresses
@@ -78,7 +78,9 @@ def _check_header_senders(user, raw):
     """Apply the user's trusted senders to the From header too, since recipients see that address."""
     if not user.trusted_senders and not user.trusted_domains:
         return
-    headers = BytesHeaderParser(policy=compat32).parsebytes(raw)
+    # SMTPUTF8 clients write UTF-8 addresses in the header, which a bytes
+    # parser would turn into replacement characters.
+    headers = HeaderParser(policy=compat32).parsestr(raw.decode("utf-8", errors="replace"))
     for _name, address in getaddresses(headers.get_all("From", [])):
         transactional.check_trusted_sender(user, address)
 

@@ -182,13 +182,29 @@ def check_trusted_sender(user, address):
     if not user.trusted_senders and not user.trusted_domains:
         return
     email = (address or "").strip().lower()
-    domain = email.rpartition("@")[2]
-    if email in user.trusted_senders or (domain and domain in user.trusted_domains):
+    domain = _ascii_domain(email.rpartition("@")[2])
+    # An internationalized domain may come in either form (démo.example or
+    # xn--dmo-bma.example), so both sides are compared in the ASCII form.
+    senders = {_ascii_address(sender) for sender in user.trusted_senders}
+    if _ascii_address(email) in senders or (domain and domain in user.trusted_domains):
         return
     logger.info("smtp+ untrusted sender rejected user=%s", user.username)
     raise InvalidField(
         f"The sender {email[:254]!r} is not among the trusted senders or domains of SMTP+ user {user.username}."
     )
+
+
+def _ascii_domain(domain):
+    """Return `domain` in its ASCII form (`xn--…` labels, by Python's IDNA 2003 codec), or unchanged when it cannot be encoded."""
+    try:
+        return domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        return domain
+
+
+def _ascii_address(email):
+    local_part, at, domain = email.rpartition("@")
+    return f"{local_part}{at}{_ascii_domain(domain)}" if at else email
 
 
 def authenticate(username, secret):

@@ -5,8 +5,8 @@ import json
 import pytest
 
 from sending import transactional
-from sending.models import Sending, SinkSms
-from sending.submission import _smtp_api
+from sending.models import Sending, SinkSms, SmtpUser
+from sending.submission import _check_header_senders, _smtp_api
 from tests.sending.test_transactional_api import SEND, dto
 from tests.sending.test_transactional_sms import assert_error, post_sms, secret, sms_body  # noqa: F401
 
@@ -56,3 +56,32 @@ def test_content_id_with_bracket_is_code_2(demo, client, content_id):
     assert_error(response, 400, "2")
     assert "ContentId" in response.json()["Message"]
     assert not Sending.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "trusted_domains, trusted_senders, address",
+    [
+        (["xn--dmo-bma.example"], [], "shop@démo.example"),
+        ([], ["shop@démo.example"], "shop@xn--dmo-bma.example"),
+        ([], ["shop@xn--dmo-bma.example"], "Shop@Démo.example"),
+    ],
+)
+def test_trusted_idn_matches_either_form(trusted_domains, trusted_senders, address):
+    user = SmtpUser(username="s1234_01", trusted_domains=trusted_domains, trusted_senders=trusted_senders)
+
+    transactional.check_trusted_sender(user, address)
+
+
+def test_untrusted_idn_still_rejected():
+    user = SmtpUser(username="s1234_01", trusted_domains=["xn--dmo-bma.example"])
+
+    with pytest.raises(transactional.InvalidField):
+        transactional.check_trusted_sender(user, "shop@demo.example")
+
+
+def test_utf8_from_header_checked_as_written(demo):
+    user = SmtpUser.objects.get(username="s1234_01")
+    user.trusted_domains = ["xn--dmo-bma.example"]
+    raw = "From: Shop <shop@démo.example>\r\nTo: anna@example.com\r\nSubject: t\r\n\r\nbody\r\n".encode()
+
+    _check_header_senders(user, raw)
