@@ -107,7 +107,9 @@ def add_console_user(account, username, password, role):
         raise InvalidParameter("username", f"A user name has 1 to {MAX_USERNAME_LENGTH} characters.")
     if RESERVED_USERNAME.fullmatch(username) and username != account.console_username:
         raise InvalidParameter(
-            "username", f"The user name {username!r} is reserved: a or m followed by digits names a console's own users."
+            "username",
+            f"The user name {username!r} is reserved, because a or m followed by digits names a console's own users. "
+            "Choose another name.",
         )
     _check_role(role)
     user_model = get_user_model()
