@@ -82,6 +82,12 @@ def _template_id(body):
     return body["TemplateId"]
 
 
+@csrf_exempt
+def not_found(request):
+    """Answer a path under /api/v2.0/ that no call serves, or whose id is not a whole number, with JSON code 4."""
+    return _answer("4", f"No API v2.0 resource at {request.path[:200]}; check the path and its ids.", 404, "error")
+
+
 def _answer(code, message, http_status, status_text, **extra):
     return JsonResponse({"Code": code, "Message": message, "Status": status_text, **extra}, status=http_status)
 

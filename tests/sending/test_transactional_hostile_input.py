@@ -85,3 +85,14 @@ def test_utf8_from_header_checked_as_written(demo):
     raw = "From: Shop <shop@démo.example>\r\nTo: anna@example.com\r\nSubject: t\r\n\r\nbody\r\n".encode()
 
     _check_header_senders(user, raw)
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/api/v2.0/sms/-1/1", "/api/v2.0/sms/abc/1", "/api/v2.0/sms/1234/1/", "/API/V2.0/Lists/x/ListSecret", "/api/v2.0/nothing"],
+)
+def test_unknown_v2_path_is_json_code_4(client, path):
+    response = client.post(path, data="{}", content_type="application/json")
+
+    assert_error(response, 404, "4")
+    assert response["Content-Type"].startswith("application/json")
