@@ -84,7 +84,7 @@ def _template_id(body):
 
 @csrf_exempt
 def not_found(request):
-    """Answer a path under /api/v2.0/ that no call serves, or whose id is not a whole number, with JSON code 4."""
+    """Return the JSON code 4 error for a path under /api/v2.0/ that no call serves or whose id is not a whole number."""
     return _answer("4", f"No API v2.0 resource at {request.path[:200]}; check the path and its ids.", 404, "error")
 
 
