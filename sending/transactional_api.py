@@ -63,10 +63,11 @@ def _read_json(request, limit=None):
         raise transactional.MessageTooLarge(f"The request body is larger than {limit} bytes.")
     try:
         document = json.loads(raw.decode("utf-8-sig"))
-    except (ValueError, RecursionError) as error:
-        # ValueError covers UnicodeDecodeError, JSONDecodeError, and an
-        # integer of more than 4300 digits, which int() refuses.
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
         raise transactional.InvalidRequest(f"The request body is not valid UTF-8 JSON: {error}.") from None
+    except ValueError:
+        # Python's int() refuses integers of more than 4300 digits.
+        raise transactional.InvalidRequest("The request body has an integer of more than 4300 digits.") from None
 
     location = lone_surrogate_path(document) if may_have_lone_surrogate(raw) else None
     if location is not None:

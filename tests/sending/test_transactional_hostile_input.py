@@ -20,6 +20,7 @@ def test_integer_past_4300_digits_is_code_1(secret, client, path):  # noqa: F811
     response = client.post(path, data=body, content_type="application/json")
 
     assert_error(response, 400, "1")
+    assert "4300 digits" in response.json()["Message"]
     assert not SinkSms.objects.exists()
 
 
