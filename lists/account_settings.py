@@ -7,6 +7,7 @@ field at fault.
 
 import ipaddress
 import logging
+import re
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
@@ -21,6 +22,10 @@ logger = logging.getLogger(__name__)
 
 Role = AccountUser.Role
 MAX_USERNAME_LENGTH = 150
+# m<console id> and a<console id> are the console and web-service users of
+# console <console id>. A console that gave such a name to one of its own
+# users would take it from the console that later gets that id.
+RESERVED_USERNAME = re.compile(r"[am][0-9]+", re.IGNORECASE)
 MIN_WS_PASSWORD_LENGTH = 10
 
 
@@ -100,6 +105,12 @@ def add_console_user(account, username, password, role):
     username = username.strip()
     if not username or len(username) > MAX_USERNAME_LENGTH:
         raise InvalidParameter("username", f"A user name has 1 to {MAX_USERNAME_LENGTH} characters.")
+    if RESERVED_USERNAME.fullmatch(username) and username != account.console_username:
+        raise InvalidParameter(
+            "username",
+            f"The user name {username!r} is reserved, because a or m followed by digits names a console's own users. "
+            "Choose another name.",
+        )
     _check_role(role)
     user_model = get_user_model()
     if user_model.objects.filter(username=username).exists():

@@ -17,6 +17,7 @@ import secrets
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError, transaction
 from django.db.models import Max
@@ -310,8 +311,7 @@ def _create_console(trial):
     """Create the Account of a trial with the next free console id and the default field names."""
     name = trial.company or trial.name_and_surname
     for _attempt in range(CONSOLE_ID_ATTEMPTS):
-        largest = Account.objects.aggregate(largest=Max("console_id"))["largest"] or FIRST_CONSOLE_ID - 1
-        account = Account(console_id=largest + 1, name=name, language=trial.language)
+        account = Account(console_id=_next_console_id(), name=name, language=trial.language)
         # The web-service user a<console id> has no password until the owner sets one.
         account.ws_password = make_password(None)
         try:
@@ -326,6 +326,19 @@ def _create_console(trial):
         )
         return account
     raise RuntimeError(f"No free console id after {CONSOLE_ID_ATTEMPTS} attempts for trial {trial.pk}.")
+
+
+def _next_console_id():
+    """Return the id after the largest console id in use, skipping ids whose console user name m<id> is taken.
+
+    add_console_user reserves such names, but a user created before that
+    rule would otherwise block every later activation at the same id.
+    """
+    largest = Account.objects.aggregate(largest=Max("console_id"))["largest"] or FIRST_CONSOLE_ID - 1
+    console_id = largest + 1
+    while get_user_model().objects.filter(username=f"m{console_id}").exists():
+        console_id += 1
+    return console_id
 
 
 def _describe_user(user, trial):

@@ -54,6 +54,10 @@ XML_TYPES = ("application/xml", "text/xml")
 OFFERED_TYPES = [f"{media_type}; charset=utf-8" for media_type in (JSON_TYPE, *XML_TYPES)]
 SERIALIZATION_NAMESPACE = "http://schemas.microsoft.com/2003/10/Serialization/"
 NIL = f"{{{INSTANCE_NAMESPACE}}}nil"
+# Elements nested deeper than this are rejected before the conversion
+# recurses into them. MailUp's bodies nest a few levels, and Python's default
+# recursion limit of 1000 would otherwise turn a deep body into a 500.
+MAX_XML_DEPTH = 100
 
 
 def wants_xml(request):
@@ -177,7 +181,9 @@ def _parse(raw):
         raise InvalidXmlBody(f"The XML request body is not well-formed: {error}.") from None
 
 
-def _from_xml(element, schema):
+def _from_xml(element, schema, depth=1):
+    if depth > MAX_XML_DEPTH:
+        raise InvalidXmlBody(f"The XML request body nests elements more than {MAX_XML_DEPTH} levels deep.")
     schema = _concrete(schema)
     if element.get(NIL) == "true":
         return None
@@ -185,13 +191,13 @@ def _from_xml(element, schema):
     children = list(element)
     kind = schema.get("type")
     if kind == "array" or (kind is None and children and all(_local_name(child) == "Item" for child in children)):
-        return [_from_xml(child, schema.get("items", {})) for child in children]
+        return [_from_xml(child, schema.get("items", {}), depth + 1) for child in children]
     if kind == "object" or (kind is None and children):
         properties = schema.get("properties", {})
         document = {}
         for child in children:
             name = child.get("Name", "") if _local_name(child) == "Entry" else _local_name(child)
-            document[name] = _from_xml(child, properties.get(name, {}))
+            document[name] = _from_xml(child, properties.get(name, {}), depth + 1)
         return document
     return _typed_text(element.text or "", kind)
 

@@ -35,6 +35,8 @@ urlpatterns = [
     path("api/v2.0/messages/sendtemplate", transactional_api.send_template),
     path("api/v2.0/sms/<int:account_id>/<int:list_id>", transactional_api.send_sms),
     path("api/v2.0/lists/<int:list_id>/listsecret", transactional_api.list_secret),
+    # Negative or non-numeric ids, and unknown paths, get the JSON error of these APIs rather than an HTML page.
+    re_path(r"^api/v2\.0/", transactional_api.not_found),
     path("sink/api/", include("sending.sink_urls")),
     path("sim/api/v1/", include("integrations.admin_api_urls")),
     path("sim/media/ftpzip/<int:send_zip_id>/<path:name>", ftpzip_views.serve_image),

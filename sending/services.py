@@ -20,10 +20,12 @@ import css_inline
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.base import ContentFile
 from django.db.models import Case, Count, Exists, F, OuterRef, Q, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone, translation
+from django.utils.text import get_valid_filename
 from django.utils.translation import gettext
 
 from lists.models import Channel, GroupMembership, Recipient, Source, Subscription, SubscriptionEvent
@@ -986,7 +988,7 @@ def add_attachment(message, filename, content, content_type="", slot=None):
         attachment = Attachment(
             message=message, slot=slot, filename=clean_name, content_type=content_type, size=len(content)
         )
-        attachment.file.save(clean_name, ContentFile(content), save=False)
+        attachment.file.save(_storage_filename(clean_name), ContentFile(content), save=False)
         attachment.save()
 
     logger.info(
@@ -998,6 +1000,18 @@ def add_attachment(message, filename, content, content_type="", slot=None):
         replaced_id,
     )
     return attachment
+
+
+def _storage_filename(filename):
+    """Return a name for the stored file of `filename`, which the mail keeps as given.
+
+    Django's storage keeps only letters, digits, `-`, `_` and `.`, and raises
+    SuspiciousFileOperation when nothing is left of a name such as `???`.
+    """
+    try:
+        return get_valid_filename(filename)
+    except SuspiciousFileOperation:
+        return "attachment"
 
 
 def check_attachment_slot(slot):
@@ -1337,7 +1351,7 @@ def _copy_attachments(message, copy):
             content_type=attachment.content_type,
             size=len(content),
         )
-        clone.file.save(attachment.filename, ContentFile(content), save=False)
+        clone.file.save(_storage_filename(attachment.filename), ContentFile(content), save=False)
         clone.save()
         copied += 1
     return copied

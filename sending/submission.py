@@ -14,7 +14,7 @@ import logging
 import re
 import warnings
 from concurrent.futures import ThreadPoolExecutor
-from email.parser import BytesHeaderParser
+from email.parser import BytesHeaderParser, HeaderParser
 from email.policy import compat32
 from email.policy import default as default_policy
 from email.utils import getaddresses
@@ -78,7 +78,9 @@ def _check_header_senders(user, raw):
     """Apply the user's trusted senders to the From header too, since recipients see that address."""
     if not user.trusted_senders and not user.trusted_domains:
         return
-    headers = BytesHeaderParser(policy=compat32).parsebytes(raw)
+    # SMTPUTF8 clients write UTF-8 addresses in the header, which a bytes
+    # parser would turn into replacement characters.
+    headers = HeaderParser(policy=compat32).parsestr(raw.decode("utf-8", errors="replace"))
     for _name, address in getaddresses(headers.get_all("From", [])):
         transactional.check_trusted_sender(user, address)
 
@@ -88,9 +90,10 @@ def _smtp_api(raw):
     value = headers.get("X-SMTPAPI")
     if value is None:
         return {}
+    # ValueError covers JSONDecodeError and an integer of more than 4300 digits.
     try:
         parsed = json.loads(str(value))
-    except (json.JSONDecodeError, RecursionError):
+    except (ValueError, RecursionError):
         raise transactional.InvalidField("The X-SMTPAPI header is not valid JSON.") from None
     if not isinstance(parsed, dict):
         raise transactional.InvalidField("The X-SMTPAPI header must be a JSON object.")

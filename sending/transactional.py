@@ -43,6 +43,9 @@ RESERVED_HEADERS = {
     "received", "list-unsubscribe", "list-unsubscribe-post",
 }  # fmt: skip
 HEADER_NAME = re.compile(r"^[!-9;-~]{1,76}$")
+# The part between < and > of a Content-ID: printable ASCII without the
+# brackets, because `<a>b>` would end the identifier early.
+CONTENT_ID = re.compile(r"[!-;=?-~]{1,200}")
 ATTACH_PLACEHOLDER = re.compile(r"\[attach(\d{1,3})\]", re.IGNORECASE)
 MAX_RECIPIENTS = 100
 MAX_SUBJECT_CHARACTERS = 500
@@ -179,13 +182,29 @@ def check_trusted_sender(user, address):
     if not user.trusted_senders and not user.trusted_domains:
         return
     email = (address or "").strip().lower()
-    domain = email.rpartition("@")[2]
-    if email in user.trusted_senders or (domain and domain in user.trusted_domains):
+    domain = _ascii_domain(email.rpartition("@")[2])
+    # An internationalized domain may come in either form (démo.example or
+    # xn--dmo-bma.example), so both sides are compared in the ASCII form.
+    senders = {_ascii_address(sender) for sender in user.trusted_senders}
+    if _ascii_address(email) in senders or (domain and domain in user.trusted_domains):
         return
     logger.info("smtp+ untrusted sender rejected user=%s", user.username)
     raise InvalidField(
         f"The sender {email[:254]!r} is not among the trusted senders or domains of SMTP+ user {user.username}."
     )
+
+
+def _ascii_domain(domain):
+    """Return `domain` in its ASCII form (`xn--…` labels, by Python's IDNA 2003 codec), or unchanged when it cannot be encoded."""
+    try:
+        return domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        return domain
+
+
+def _ascii_address(email):
+    local_part, at, domain = email.rpartition("@")
+    return f"{local_part}{at}{_ascii_domain(domain)}" if at else email
 
 
 def authenticate(username, secret):
@@ -510,7 +529,7 @@ def _files(value, key):
         content_type = services.guess_content_type(filename)
         if key == "EmbeddedImages":
             content_id = _text(entry.get("ContentId"), f"{key}[{position}].ContentId", 200).strip("<>") or filename
-            if not HEADER_NAME.match(content_id):
+            if not CONTENT_ID.fullmatch(content_id):
                 raise InvalidField(f"{key}[{position}].ContentId is not a valid Content-ID.")
             files.append((filename, content_type, data, content_id))
         else:

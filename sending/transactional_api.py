@@ -65,6 +65,9 @@ def _read_json(request, limit=None):
         document = json.loads(raw.decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
         raise transactional.InvalidRequest(f"The request body is not valid UTF-8 JSON: {error}.") from None
+    except ValueError:
+        # Python's int() refuses integers of more than 4300 digits.
+        raise transactional.InvalidRequest("The request body has an integer of more than 4300 digits.") from None
 
     location = lone_surrogate_path(document) if may_have_lone_surrogate(raw) else None
     if location is not None:
@@ -78,6 +81,12 @@ def _template_id(body):
     if not isinstance(body, dict) or body.get("TemplateId") in (None, ""):
         raise transactional.InvalidField("TemplateId is missing.")
     return body["TemplateId"]
+
+
+@csrf_exempt
+def not_found(request):
+    """Return the JSON code 4 error for a path under /api/v2.0/ that no call serves or whose id is not a whole number."""
+    return _answer("4", f"No API v2.0 resource at {request.path[:200]}; check the path and its ids.", 404, "error")
 
 
 def _answer(code, message, http_status, status_text, **extra):

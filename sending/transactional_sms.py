@@ -226,8 +226,11 @@ def count_parts(text, unicode):
 
 
 def _unicode_flag(value):
-    # MailUp's example sends the number 0; true, false, "0" and "1" are accepted too.
-    flags = {0: 0, 1: 1, "0": 0, "1": 1, None: 0}
+    # MailUp's example sends the number 0; true, false, "0" and "1" are accepted too,
+    # and a missing or null isUnicode means 0.
+    flags = {0: 0, 1: 1, "0": 0, "1": 1}
+    if value is None:
+        return 0
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, (int, str)) and value in flags:
