@@ -197,10 +197,11 @@ def record_sms_failure(sending_id, error):
     """Count a failed attempt of a scheduled SMS sending: retry it later, or mark it failed when attempts run out.
 
     With the default SENDING_RETRY_DELAYS a sending is tried ten times over
-    about four hours. Every error counts as temporary, because a send into
-    the SMS sink fails only on the database or on a bug. Returns the
-    sending's new status, or None when it is no longer scheduled (paused,
-    moved or deleted meanwhile), in which case nothing changes.
+    about four hours. Every error is treated as temporary, because no
+    carrier can reject an SMS here, and this code cannot tell a passing
+    database error from a lasting bug. Returns the sending's new status, or
+    None when it is no longer scheduled (paused, moved or deleted
+    meanwhile), in which case nothing changes.
     """
     retry_delays = settings.SENDING_RETRY_DELAYS
     with transaction.atomic():
