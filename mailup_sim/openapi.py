@@ -363,7 +363,6 @@ COMPONENTS = {
             "idList": ID,
         }
     ),
-    "Empty": {"type": "object"},
     "TrialActivationInput": obj(
         {
             "NameAndSurname": {"type": "string", "minLength": 1, "maxLength": 200},
@@ -526,7 +525,7 @@ OPERATIONS = {
     "send_sms_to_list": op("Send an SMS message to its list", ref("SendResult")),
     "send_sms_to_group": op("Send an SMS message to a group", ref("SendResult")),
     "send_sms_to_number": op("Send an SMS message to one number", ref("SendResult"), body=ref("SmsSingleSend")),
-    "empty_sms_queue": paged_op("SMS sendings in a queue (always empty)", "Empty"),
+    "sms_sending_queue": paged_op("SMS sendings in a queue: due, scheduled for later, or paused and failed", "Sending"),
     "sms_report": op("Delivery report of an SMS message", ref("SmsReport")),
     "sms_report_details": paged_op("Deliveries of an SMS message", "SmsReportItem"),
     # Statistics

@@ -226,9 +226,10 @@ SUBMISSION_MAX_MESSAGE_BYTES = env_int("SUBMISSION_MAX_MESSAGE_BYTES", 36 * 1024
 SENDING_BATCH_SIZE = env_int("SENDING_BATCH_SIZE", 200, minimum=1, maximum=5000)
 CELERY_BEAT_SCHEDULE["sweep-sendings"] = {"task": "sending.tasks.sweep_sendings", "schedule": 60.0}
 CELERY_BEAT_SCHEDULE["send-due-sms"] = {"task": "sending.tasks.send_due_sms", "schedule": 60.0}
-# Seconds before each retry of a temporarily failed delivery; after the
-# last one the delivery fails. The default retries ten times over about
-# four hours (243 minutes).
+# Seconds before each retry of a temporarily failed delivery, and of a
+# scheduled SMS sending whose send failed (sending.sms_queue). After the
+# last one the delivery or SMS sending fails. The default makes ten
+# attempts over about four hours (243 minutes).
 SENDING_RETRY_DELAYS = env_int_list(
     "SENDING_RETRY_DELAYS", [60, 120, 240, 480, 960, 1920, 3600, 3600, 3600], minimum=1
 )

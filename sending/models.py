@@ -629,9 +629,10 @@ class SmsMessage(models.Model):
 class SmsSending(models.Model):
     """One send of an SMS message to a list, a group or one number, at once or at its scheduled time.
 
-    A scheduled or paused sending is an entry of the SMS queue: MailupSend
-    calls its id both deliveryID and scheduleID. sending.sms_queue sends it
-    when due, unless the console stopped its SMS queue (SmsQueueStop).
+    A scheduled, paused or failed sending is an entry of the SMS queue:
+    MailupSend calls its id both deliveryID and scheduleID. sending.sms_queue
+    sends it when due, unless the console stopped its SMS queue
+    (SmsQueueStop), and retries a failed send a bounded number of times.
     """
 
     class Status(models.TextChoices):
@@ -640,6 +641,9 @@ class SmsSending(models.Model):
         # start time until it is scheduled again.
         PAUSED = "paused", _("paused")
         DONE = "done", _("done")
+        # Every attempt of a scheduled send failed. It keeps its start time
+        # and `last_error`, and waits until it is scheduled again or deleted.
+        FAILED = "failed", _("failed")
 
     message = models.ForeignKey(SmsMessage, on_delete=models.CASCADE, related_name="sendings")
     list = models.ForeignKey(List, on_delete=models.CASCADE, related_name="sms_sendings")
@@ -647,6 +651,11 @@ class SmsSending(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DONE)
     scheduled_at = models.DateTimeField(null=True, blank=True)
     sent = models.PositiveIntegerField(default=0)
+    # Failed attempts of a scheduled send since it was last scheduled; the
+    # next one waits until `next_attempt_at`.
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
 

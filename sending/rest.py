@@ -26,11 +26,9 @@ from mailup_sim.rest import (
     empty_response,
     get_or_404,
     json_response,
-    paged_response,
     query_params,
     read_json,
     read_json_object,
-    read_page,
     reject_lone_surrogates,
 )
 from sending import services
@@ -715,12 +713,17 @@ def _read_id(document, name):
 
 
 def shape_sending(sending):
+    return sending_item(sending, sending.started_at, sending.finished_at)
+
+
+def sending_item(sending, started_at, finished_at):
+    """Build the SendHistory and sending-queue item of an e-mail or SMS sending."""
     return {
         "CreationDate": format_utc(sending.created_at),
-        "EndDate": format_utc(sending.finished_at),
+        "EndDate": format_utc(finished_at),
         "Id": sending.pk,
         "ScheduledDate": format_utc(sending.scheduled_at),
-        "StartDate": format_utc(sending.started_at),
+        "StartDate": format_utc(started_at),
         "Status": sending.status,
         "Subject": sending.message.subject,
         "idList": sending.list.list_id,
@@ -863,15 +866,6 @@ def send_sms_to_number(request):
     sending = services.send_sms_to_recipient(message, recipient) if recipient is not None else None
     unprocessed = [] if sending else [{"Number": contact.mobile_number, "Prefix": contact.mobile_prefix}]
     return json_response(sms_send_result(sending, message.pk, unprocessed))
-
-
-def empty_sms_queue(request):
-    """GET /Console/Sms/Sendings/Immediate|Deferred|Undefined: always empty.
-
-    TODO: list the SMS sendings that SOAP's ScheduleSMSQueue queued
-    (sending.sms_queue) once the shape of MailUp's queue items is known.
-    """
-    return paged_response([], read_page(query_params(request)), lambda item: item)
 
 
 def sms_report(request, message_id):

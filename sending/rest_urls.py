@@ -7,7 +7,7 @@ from django.urls import path
 
 from lists.rest_urls import IdConverter  # noqa: F401  (registers the "id" converter)
 from mailup_sim.rest import endpoint
-from sending import rest, rest_smtp_plus
+from sending import rest, rest_sms_queues, rest_smtp_plus
 
 LIST_EMAIL = "console/list/<id:list_id>/email"
 SENDINGS = "console/email/sendings"
@@ -66,9 +66,9 @@ urlpatterns = [
     path("console/sms/list/<id:list_id>/message/<id:message_id>/send", endpoint(post=rest.send_sms_to_list)),
     path("console/sms/group/<id:group_id>/message/<id:message_id>/send", endpoint(post=rest.send_sms_to_group)),
     path("console/sms/send", endpoint(post=rest.send_sms_to_number)),
-    path("console/sms/sendings/immediate", endpoint(get=rest.empty_sms_queue)),
-    path("console/sms/sendings/deferred", endpoint(get=rest.empty_sms_queue)),
-    path("console/sms/sendings/undefined", endpoint(get=rest.empty_sms_queue)),
+    path("console/sms/sendings/immediate", endpoint(get=rest_sms_queues.sms_sending_queue("immediate"))),
+    path("console/sms/sendings/deferred", endpoint(get=rest_sms_queues.sms_sending_queue("deferred"))),
+    path("console/sms/sendings/undefined", endpoint(get=rest_sms_queues.sms_sending_queue("undefined"))),
     path("console/sms/<id:message_id>/sendings/report", endpoint(get=rest.sms_report)),
     path("console/sms/<id:message_id>/sendings/reportdetails", endpoint(get=rest.sms_report_details)),
 ]

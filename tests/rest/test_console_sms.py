@@ -89,7 +89,7 @@ def test_single_send_to_unknown_number(api):
     assert SinkSms.objects.count() == 0
 
 
-def test_sms_queues_are_empty_pages(api):
+def test_sms_queues_empty_without_sendings(api):
     for queue in ("Immediate", "Deferred", "Undefined"):
         body = api.get(f"/Sms/Sendings/{queue}").json()
         assert body["Items"] == []

@@ -2,8 +2,10 @@
 
 import base64
 import re
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from integrations.models import Import
 from lists import rest_urls as lists_rest_urls
@@ -11,7 +13,7 @@ from lists.demo import DEMO_CONSOLE_PASSWORD
 from lists.models import Account, Group, GroupMembership, List, Recipient, Subscription, SubscriptionEvent
 from sending import rest_urls as sending_rest_urls
 from sending import services as sending_services
-from sending.models import Attachment, Image, Message, Sending, SinkSms, SmsMessage, SmtpUser, Tag, Template
+from sending.models import Attachment, Image, Message, Sending, SinkSms, SmsMessage, SmsSending, SmtpUser, Tag, Template
 
 OTHER_LIST_ID = 9
 
@@ -40,7 +42,11 @@ def other_console(demo):
     sending_services.add_attachment(message, "other.pdf", b"%PDF other", slot=1)
     sending = Sending.objects.create(message=message, list=mailing_list, status=Sending.Status.CANCELLED)
     template = Template.objects.create(account=account, title="Other template", html="<p>T</p>")
-    sms = SmsMessage.objects.create(list=mailing_list, text="Other SMS")
+    sms = SmsMessage.objects.create(list=mailing_list, subject="Other SMS", text="Other SMS")
+    # One SMS sending in each REST SMS queue: due, scheduled for later, paused.
+    for status, days in (("scheduled", -1), ("scheduled", 2), ("paused", None)):
+        scheduled_at = timezone.now() + timedelta(days=days) if days else None
+        SmsSending.objects.create(message=sms, list=mailing_list, status=status, scheduled_at=scheduled_at)
     Image.objects.create(account=account, name="other.png", content_type="image/png", data=b"png")
     return {
         "account": account,
@@ -69,6 +75,9 @@ def snapshot(account):
         "sendings": list(Sending.objects.filter(list__account=account).values_list("pk", "status")),
         "tags": list(Tag.objects.filter(list__account=account).values_list("pk", "name", "enabled")),
         "sms": list(SmsMessage.objects.filter(list__account=account).values_list("pk", "text")),
+        "sms_sendings": list(
+            SmsSending.objects.filter(list__account=account).values_list("pk", "status", "scheduled_at", "sent")
+        ),
         "images": Image.objects.filter(account=account).count(),
         "attachments": list(
             Attachment.objects.filter(message__list__account=account).values_list("pk", "slot", "filename", "size")
@@ -117,7 +126,17 @@ def test_detail_update_with_foreign_id(api, other_console):
     assert snapshot(other_console["account"]) == before
 
 
-@pytest.mark.parametrize("path", ["/List", "/User/Lists", "/Recipient/DynamicFields"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/List",
+        "/User/Lists",
+        "/Recipient/DynamicFields",
+        "/Sms/Sendings/Immediate",
+        "/Sms/Sendings/Deferred",
+        "/Sms/Sendings/Undefined",
+    ],
+)
 def test_collections_show_own_console_only(api, other_console, path):
     text = api.get(path + "?pageSize=100").text
     assert "Other" not in text
