@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('sending', '0020_sms_queue'),
+        ('sending', '0021_platform_dkim_keys'),
     ]
 
     operations = [
