@@ -66,13 +66,18 @@ def remove_sms_from_queue(sending, delete):
     Pausing a paused sending changes nothing. Raises SendingStateError
     once the sending was sent.
     """
-    entries = SmsSending.objects.filter(pk=sending.pk, status__in=QUEUE_ENTRY)
-    if delete:
-        changed, _ = entries.delete()
-    else:
-        changed = entries.update(status=SmsStatus.PAUSED, scheduled_at=None)
-    if not changed:
-        raise not_in_queue(sending)
+    with transaction.atomic():
+        # The conditional UPDATE comes first even for a delete, because it
+        # locks the row while its status is re-checked. Django's delete()
+        # reads the rows and then deletes them by id, so the beat task
+        # could send the entry in between.
+        paused = SmsSending.objects.filter(pk=sending.pk, status__in=QUEUE_ENTRY).update(
+            status=SmsStatus.PAUSED, scheduled_at=None
+        )
+        if not paused:
+            raise not_in_queue(sending)
+        if delete:
+            SmsSending.objects.filter(pk=sending.pk).delete()
     logger.info("sms sending removed from queue sending=%s deleted=%s", sending.pk, delete)
 
 
