@@ -103,7 +103,8 @@ def send_sms_confirmation_request(recipient, mailing_list, token):
     with translation.override(mailing_list.language):
         text = gettext("Confirm your subscription to %(list)s: %(url)s") % {"list": mailing_list.name, "url": url}
     message = sms_campaign_message(mailing_list, SMS_CONFIRMATION_CODE, text)
-    return _deliver_sms(message, [recipient], None, text=text)
+    # The text is final, so a list name such as "Club [campo1]" is not filled with the recipient's fields.
+    return _deliver_sms(message, [recipient], None, text=text, merge_fields=False)
 
 
 def queue_welcome(recipient, mailing_list):
@@ -1814,7 +1815,7 @@ def send_sms_to_number(message, mobile_prefix, mobile_number, text=None):
     return sending
 
 
-def _deliver_sms(message, recipients, group, text=None, sender="", max_characters=None, sending=None):
+def _deliver_sms(message, recipients, group, text=None, sender="", max_characters=None, sending=None, merge_fields=True):
     mailing_list = message.list
     account = mailing_list.account
     field_names = dict(account.field_definitions.values_list("field_id", "name"))
@@ -1830,7 +1831,7 @@ def _deliver_sms(message, recipients, group, text=None, sender="", max_character
                 list_id=mailing_list.list_id,
                 number=f"{recipient.mobile_prefix}{recipient.mobile_number}",
                 sender=sender,
-                text=merge(template, field_values(recipient, field_names), escape_values=False)[:max_characters],
+                text=_sms_text(template, recipient, field_names, merge_fields)[:max_characters],
             )
             for recipient in recipients
         ]
@@ -1841,6 +1842,12 @@ def _deliver_sms(message, recipients, group, text=None, sender="", max_character
         sending.save(update_fields=["sent", "status", "sent_at"])
     logger.info("sms sent sending=%s message=%s count=%s", sending.pk, message.pk, sending.sent)
     return sending
+
+
+def _sms_text(template, recipient, field_names, merge_fields):
+    if not merge_fields:
+        return template
+    return merge(template, field_values(recipient, field_names), escape_values=False)
 
 
 # --- Relay configuration: pools, warm-up schedules and ISP rules --------------
