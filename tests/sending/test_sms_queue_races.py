@@ -70,3 +70,27 @@ def test_remove_racing_task_sends_once(demo, delete):
 
     assert outcomes["removed"] != outcomes["sent"]
     assert SinkSms.objects.count() == (1 if outcomes["sent"] else 0)
+
+
+def test_concurrent_due_runs_send_once(demo):
+    """Two beat runs at the same time send each due entry once between them."""
+    subscribe_sms("3350000001")
+    subscribe_sms("3350000002")
+    sendings = [due_sending() for _ in range(3)]
+    barrier = threading.Barrier(2)
+    counts = []
+
+    def run():
+        barrier.wait(timeout=10)
+        counts.append(sms_queue.send_due_sms())
+        connections.close_all()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert sum(counts) == 3
+    assert SinkSms.objects.count() == 6
+    assert set(SmsSending.objects.filter(pk__in=[sending.pk for sending in sendings]).values_list("status", flat=True)) == {"done"}
