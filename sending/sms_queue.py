@@ -81,6 +81,22 @@ def remove_sms_from_queue(sending, delete):
     logger.info("sms sending removed from queue sending=%s deleted=%s", sending.pk, delete)
 
 
+def withdraw_group_entries(group):
+    """Delete the queue entries that target `group` before the group is deleted; return how many there were.
+
+    Deleting the group sets their group to NULL, and an entry without a
+    group goes to the whole list.
+    """
+    # Claim before deleting, as remove_sms_from_queue does, so that an entry the beat task is sending is left alone.
+    withdrawn = SmsSending.objects.filter(group=group, status__in=QUEUE_ENTRY).update(
+        status=SmsStatus.PAUSED, scheduled_at=None
+    )
+    SmsSending.objects.filter(group=group, status=SmsStatus.PAUSED).delete()
+    if withdrawn:
+        logger.info("sms queue entries withdrawn with their group group=%s count=%s", group.pk, withdrawn)
+    return withdrawn
+
+
 def not_in_queue(sending):
     return SendingStateError(f"SMS delivery {sending.pk} was sent already, so it is not in the SMS queue.")
 
