@@ -1039,6 +1039,7 @@ def delete_group(group, delete_members=False):
                 _record(recipient, mailing_list, Kind.DELETE, Source.API, details={"group_deleted": group.pk})
         group_id = group.pk
         sms_queue.withdraw_group_entries(group)
+        sending_services.stop_sendings_of_group(group)
         group.delete()
 
     removed = len(members) if delete_members else 0

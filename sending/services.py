@@ -1242,6 +1242,22 @@ def stop_sending(sending):
     return bool(stopped)
 
 
+def stop_sendings_of_group(group):
+    """Stop the sendings not yet started whose only target group is `group`, before the group is deleted; return them.
+
+    Deleting the group removes it from their targets, and a sending
+    without a target group goes to the whole list.
+    """
+    # NOTE: a sending that is preparing or paused, and one that also
+    # targets other groups, is left alone.
+    other_targets = Sending.groups.through.objects.filter(sending_id=OuterRef("pk")).exclude(group_id=group.pk)
+    pending = Sending.objects.filter(groups=group, status__in=[SendingStatus.SCHEDULED, SendingStatus.QUEUED])
+    stopped = [sending for sending in pending.exclude(Exists(other_targets)) if stop_sending(sending)]
+    if stopped:
+        logger.info("sendings stopped with their group group=%s sendings=%s", group.pk, [sending.pk for sending in stopped])
+    return stopped
+
+
 # --- Message management: edit, copy, tags, images ----------------------------
 
 # Columns of Message that update_message may set.
