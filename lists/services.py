@@ -60,6 +60,7 @@ from lists.models import (
 from lists.validation import MAX_ID, normalize_email
 from mailup_sim import sql
 from sending import services as sending_services
+from sending import sms_queue
 
 # Calls that change one recipient (subscribe, confirm, unsubscribe, profile
 # updates) log at DEBUG, because the APIs take hundreds of them a second
@@ -1037,6 +1038,8 @@ def delete_group(group, delete_members=False):
             for recipient in members:
                 _record(recipient, mailing_list, Kind.DELETE, Source.API, details={"group_deleted": group.pk})
         group_id = group.pk
+        sms_queue.withdraw_group_entries(group)
+        sending_services.stop_sendings_of_group(group)
         group.delete()
 
     removed = len(members) if delete_members else 0

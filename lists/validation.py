@@ -18,6 +18,9 @@ CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # CONTROL_CHARACTERS plus tab, LF and CR, for a value that must stay on one
 # line because it becomes a mail header, a file name or part of a URL.
 SINGLE_LINE_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+# C1 control characters (NEL among them) and the Unicode line and paragraph
+# separators, which would break a recipient's name over lines as well.
+NAME_LINE_BREAKS = re.compile(r"[\u0080-\u009f\u2028\u2029]")
 # The length of Recipient.name.
 RECIPIENT_NAME_MAX_LENGTH = 200
 # E.164 allows at most 15 digits after the international prefix.
@@ -159,7 +162,7 @@ def check_recipient_name(value):
     name = value.strip()
     if len(name) > RECIPIENT_NAME_MAX_LENGTH:
         raise InvalidParameter("Name", f"Name is longer than {RECIPIENT_NAME_MAX_LENGTH} characters.")
-    if SINGLE_LINE_CONTROL_CHARACTERS.search(name):
+    if SINGLE_LINE_CONTROL_CHARACTERS.search(name) or NAME_LINE_BREAKS.search(name):
         raise InvalidParameter("Name", "Name contains control characters.")
     return name
 

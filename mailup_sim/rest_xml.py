@@ -192,7 +192,9 @@ def _from_xml(element, schema, depth=1):
     kind = schema.get("type")
     if kind == "array" or (kind is None and children and all(_local_name(child) == "Item" for child in children)):
         return [_from_xml(child, schema.get("items", {}), depth + 1) for child in children]
-    if kind == "object" or (kind is None and children):
+    # An element with children is an object even where the schema expects a
+    # primitive, so the view rejects it by name instead of storing its leading text alone.
+    if kind == "object" or children:
         properties = schema.get("properties", {})
         document = {}
         for child in children:

@@ -105,7 +105,8 @@ def send_sms_confirmation_request(recipient, mailing_list, token):
     with translation.override(mailing_list.language):
         text = gettext("Confirm your subscription to %(list)s: %(url)s") % {"list": mailing_list.name, "url": url}
     message = sms_campaign_message(mailing_list, SMS_CONFIRMATION_CODE, text)
-    return _deliver_sms(message, [recipient], None, text=text)
+    # The text is final, so a list name such as "Club [campo1]" is not filled with the recipient's fields.
+    return _deliver_sms(message, [recipient], None, text=text, merge_fields=False)
 
 
 def queue_welcome(recipient, mailing_list):
@@ -1255,6 +1256,22 @@ def stop_sending(sending):
     return bool(stopped)
 
 
+def stop_sendings_of_group(group):
+    """Stop the sendings not yet started whose only target group is `group`, before the group is deleted; return them.
+
+    Deleting the group removes it from their targets, and a sending
+    without a target group goes to the whole list.
+    """
+    # NOTE: a sending that is preparing or paused, and one that also
+    # targets other groups, is left alone.
+    other_targets = Sending.groups.through.objects.filter(sending_id=OuterRef("pk")).exclude(group_id=group.pk)
+    pending = Sending.objects.filter(groups=group, status__in=[SendingStatus.SCHEDULED, SendingStatus.QUEUED])
+    stopped = [sending for sending in pending.exclude(Exists(other_targets)) if stop_sending(sending)]
+    if stopped:
+        logger.info("sendings stopped with their group group=%s sendings=%s", group.pk, [sending.pk for sending in stopped])
+    return stopped
+
+
 # --- Message management: edit, copy, tags, images ----------------------------
 
 # Columns of Message that update_message may set.
@@ -1828,7 +1845,7 @@ def send_sms_to_number(message, mobile_prefix, mobile_number, text=None):
     return sending
 
 
-def _deliver_sms(message, recipients, group, text=None, sender="", max_characters=None, sending=None):
+def _deliver_sms(message, recipients, group, text=None, sender="", max_characters=None, sending=None, merge_fields=True):
     mailing_list = message.list
     account = mailing_list.account
     field_names = dict(account.field_definitions.values_list("field_id", "name"))
@@ -1844,7 +1861,7 @@ def _deliver_sms(message, recipients, group, text=None, sender="", max_character
                 list_id=mailing_list.list_id,
                 number=f"{recipient.mobile_prefix}{recipient.mobile_number}",
                 sender=sender,
-                text=merge(template, field_values(recipient, field_names), escape_values=False)[:max_characters],
+                text=_sms_text(template, recipient, field_names, merge_fields)[:max_characters],
             )
             for recipient in recipients
         ]
@@ -1855,6 +1872,12 @@ def _deliver_sms(message, recipients, group, text=None, sender="", max_character
         sending.save(update_fields=["sent", "status", "sent_at"])
     logger.info("sms sent sending=%s message=%s count=%s", sending.pk, message.pk, sending.sent)
     return sending
+
+
+def _sms_text(template, recipient, field_names, merge_fields):
+    if not merge_fields:
+        return template
+    return merge(template, field_values(recipient, field_names), escape_values=False)
 
 
 # --- Relay configuration: pools, warm-up schedules and ISP rules --------------

@@ -80,14 +80,35 @@ def remove_sms_from_queue(sending, delete):
     Pausing a paused sending changes nothing. Raises SendingStateError
     once the sending was sent.
     """
-    entries = SmsSending.objects.filter(pk=sending.pk, status__in=QUEUE_ENTRY)
-    if delete:
-        changed, _ = entries.delete()
-    else:
-        changed = entries.update(status=SmsStatus.PAUSED, scheduled_at=None, next_attempt_at=None)
-    if not changed:
-        raise not_in_queue(sending)
+    with transaction.atomic():
+        # The conditional UPDATE comes first even for a delete, because it
+        # locks the row while its status is re-checked. Django's delete()
+        # reads the rows and then deletes them by id, so the beat task
+        # could send the entry in between.
+        paused = SmsSending.objects.filter(pk=sending.pk, status__in=QUEUE_ENTRY).update(
+            status=SmsStatus.PAUSED, scheduled_at=None, next_attempt_at=None
+        )
+        if not paused:
+            raise not_in_queue(sending)
+        if delete:
+            SmsSending.objects.filter(pk=sending.pk).delete()
     logger.info("sms sending removed from queue sending=%s deleted=%s", sending.pk, delete)
+
+
+def withdraw_group_entries(group):
+    """Delete the queue entries that target `group` before the group is deleted; return how many there were.
+
+    Deleting the group sets their group to NULL, and an entry without a
+    group goes to the whole list.
+    """
+    # Claim before deleting, as remove_sms_from_queue does, so that an entry the beat task is sending is left alone.
+    withdrawn = SmsSending.objects.filter(group=group, status__in=QUEUE_ENTRY).update(
+        status=SmsStatus.PAUSED, scheduled_at=None
+    )
+    SmsSending.objects.filter(group=group, status=SmsStatus.PAUSED).delete()
+    if withdrawn:
+        logger.info("sms queue entries withdrawn with their group group=%s count=%s", group.pk, withdrawn)
+    return withdrawn
 
 
 def not_in_queue(sending):

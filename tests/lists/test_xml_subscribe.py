@@ -363,6 +363,17 @@ def test_number_alone_confirms_by_sms(demo, http):
     assert system_mails() == []
 
 
+def test_sms_confirmation_keeps_bracketed_list_name(demo, http):
+    """A list name that looks like a merge tag is sent as written, not filled with the recipient's field."""
+    demo_list().__class__.objects.filter(pk=demo_list().pk).update(name="Club [campo1]")
+
+    assert subscribe(http, List="1", Sms="00393331234567", csvFldNames="campo1", csvFldValues="Anna") == "0"
+
+    [text] = SinkSms.objects.all()
+    assert "Club [campo1]" in text.text
+    assert "Anna" not in text.text
+
+
 def test_sms_without_prefix_gets_list_default(demo, http):
     offers = demo_list(2)
     offers.default_prefix = "0041"

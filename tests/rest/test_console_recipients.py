@@ -63,6 +63,17 @@ def test_bad_name_is_400_and_changes_nothing(api, name):
     assert not Recipient.objects.filter(email="bad@example.com").exists()
 
 
+@pytest.mark.parametrize("escape", ["\\u0085", "\\u009f", "\\u2028", "\\u2029"])
+def test_name_with_unicode_line_break_is_400(api, escape):
+    raw = '{"Email": "nel@example.com", "Name": "a%sb"}' % escape
+
+    response = api.post("/List/1/Recipient", data=raw.encode())
+
+    envelope = assert_envelope(response, 400, "BadRequest")
+    assert "Name" in envelope["ErrorDescription"]
+    assert not Recipient.objects.filter(email="nel@example.com").exists()
+
+
 def test_confirm_email_makes_pending(api, sink):
     add(api, "/List/1/Recipient", {"Email": "pending@example.com"}, "?ConfirmEmail=True")
 

@@ -85,6 +85,17 @@ def test_wrong_typed_value_is_named(api):
     assert not Recipient.objects.filter(email="typed@example.com").exists()
 
 
+@pytest.mark.parametrize("name", ["<b>Anna</b>", "Anna <b>Rossi</b>"])
+def test_markup_in_name_is_named(api, name):
+    """A Name with child elements gets 400 naming it, not its leading text stored."""
+    body = f"<RecipientDetails><Email>markup@example.com</Email><Name>{name}</Name></RecipientDetails>"
+
+    response = api.post("/List/1/Recipient", data=body, headers=XML_BODY)
+
+    assert "Name" in assert_envelope(response, 400, "BadRequest")["ErrorDescription"]
+    assert not Recipient.objects.filter(email="markup@example.com").exists()
+
+
 @pytest.mark.parametrize(
     ("body", "words"),
     [

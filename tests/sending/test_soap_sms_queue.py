@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.utils import timezone
 
+from lists import services as lists_services
 from lists.models import Account, Group, List
 from sending import sms_queue, tasks
 from sending.models import SinkSms, SmsMessage, SmsQueueStop, SmsSending
@@ -273,6 +274,25 @@ def test_due_task_sends_scheduled_group(send, key):
     tasks.send_due_sms.apply()
 
     assert sink_numbers(delivery_id) == ["00393350000001"]
+
+
+def test_deleting_group_withdraws_its_entries(send, key):
+    """An entry for a deleted group is not sent to the whole list, which its group id turning NULL would mean."""
+    group = Group.objects.create(list=demo_list(1), name="VIP")
+    subscribe_sms("3350000001", group=group)
+    subscribe_sms("3350000002")
+    sms_id = create_sms(send, key)
+    when = in_days(1, timezone.get_default_timezone()).strftime(DELIVERYDT)
+    result = parse(send.SendSMS(key, 1, sms_id, options(deliverydt=when, send_to="GROUPS", recipients=str(group.pk))))
+    delivery_id = int(result.findtext("deliveryID"))
+    make_due(delivery_id)
+
+    lists_services.delete_group(group)
+    tasks.send_due_sms.apply()
+
+    assert not SinkSms.objects.exists()
+    assert not SmsSending.objects.filter(pk=delivery_id).exists()
+    assert queue_ids(send, key) == []
 
 
 def test_due_task_skips_failing_sending(send, key, monkeypatch):
