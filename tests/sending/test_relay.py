@@ -39,8 +39,10 @@ def only_rule(isp_key, pool_name, addresses, **options):
     return services.create_isp_rule(f"{isp_key} test rule", pool, isp, **options)
 
 
-def warmup_rule(isp_key, hourly_limit, addresses):
-    schedule = services.create_warmup_schedule(f"{isp_key} warm-up", [hourly_limit, hourly_limit * 2])
+def warmup_rule(isp_key, hourly_limit, addresses, daily_limits=None):
+    """Add a warm-up rule whose hourly limit is `hourly_limit` today and twice that tomorrow, unless `daily_limits` are given."""
+    daily_limits = daily_limits or [hourly_limit, hourly_limit * 2]
+    schedule = services.create_warmup_schedule(f"{isp_key} warm-up", daily_limits)
     return only_rule(isp_key, f"{isp_key}-warmup", addresses, warmup=schedule, warmup_started_on=timezone.localdate())
 
 
@@ -54,7 +56,9 @@ def statuses(sending):
 def test_warmup_of_50_per_hour_holds(demo, sink, settings, relay_clock):
     # The sink plays a Gmail that takes 50 messages an hour from one address.
     settings.SINK_ISP_LIMITS = "gmail=50/0/0"
-    warmup_rule("gmail", 50, ["127.0.0.30"])
+    # The test moves the clock two hours on, which may cross local midnight
+    # into the schedule's second day, so that day keeps the same limit.
+    warmup_rule("gmail", 50, ["127.0.0.30"], daily_limits=[50, 50])
     subscribe_many("gmail.test", 120)
 
     started = clock.now()
