@@ -500,7 +500,7 @@ def _queue_confirmations(recipient, request, pending, sending=None):
     """Queue one confirmation request per list, or one for all lists when a confirm list is set.
 
     The request goes by e-mail. A recipient with only a mobile number gets
-    it by SMS, at once, even when an import holds its e-mail requests in a
+    it by SMS, at once, even when an import keeps its e-mail requests in a
     confirmation sending.
     """
     if not pending or not (recipient.email or recipient.mobile_number):

@@ -111,9 +111,9 @@ def _write_container(append, tags, value, write_children):
 
 
 # The two loops below write strings, integers, nulls and objects in an
-# array inline and leave the other values to write_element, because a page
-# of recipients is mostly those values and a Python call per element was a
-# large share of the time in a profile.
+# array inline and leave the other values to write_element. A page of
+# recipients is mostly those values, and in a profile a Python call per
+# element took a large share of the time.
 
 
 def _write_members(append, members):

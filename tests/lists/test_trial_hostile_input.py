@@ -33,7 +33,7 @@ def pending_trial(token="link-token"):
 
 
 def test_ip_address_zone_dropped(demo):
-    # Django's GenericIPAddressField drops the zone on save, so PostgreSQL's inet never sees it.
+    # Django's GenericIPAddressField drops the zone on save, so PostgreSQL's inet never receives it.
     application = get_application_model().objects.get(client_id=DEMO_OAUTH_CLIENT_ID)
 
     trial = trials.request_trial(application, {**PERSON, "IpAddress": "fe80::1%eth0"})
