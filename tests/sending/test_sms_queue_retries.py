@@ -12,7 +12,7 @@ from tests.personas import demo_list
 from tests.sending.soap_clients import parse
 # The send and key fixtures are imported so that pytest finds them here too.
 from tests.sending.test_soap_sms import key, send, sink_numbers, subscribe_sms  # noqa: F401
-from tests.sending.test_soap_sms_queue import DELIVERYDT, in_days, make_due
+from tests.sending.test_soap_sms_queue import DELIVERYDT, in_days, make_due, run_due_sms
 
 # Two retries, so a sending fails for good at its third failed attempt.
 RETRY_DELAYS = [60, 120]
@@ -34,17 +34,6 @@ def broken_send(monkeypatch):
 
     monkeypatch.setattr(sms_queue.services, "send_sms_to_list", fail)
     return tried
-
-
-def run_due_sms():
-    """Run the beat task in this process and return how many sendings it sent.
-
-    EagerResult.get() refuses to run once an in-process worker of an earlier
-    test has marked the process as a worker, so the result is read directly.
-    """
-    result = tasks.send_due_sms.apply()
-    assert result.successful(), result.traceback
-    return result.result
 
 
 def scheduled_sms(text="Saldi da oggi"):
