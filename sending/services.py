@@ -22,7 +22,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.base import ContentFile
-from django.db.models import Case, Count, Exists, F, OuterRef, Q, Sum, Value, When
+from django.db.models import Case, Count, Exists, F, OuterRef, Q, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone, translation
 from django.utils.text import get_valid_filename
@@ -592,6 +592,11 @@ def fan_out(sending):
             break
         last_id = batch[-1][0]
         with transaction.atomic():
+            # A sending stopped during its fan-out gets no more deliveries,
+            # which would stay queued for good.
+            if Sending.objects.filter(pk=sending.pk, status=SendingStatus.CANCELLED).exists():
+                logger.info("fan-out ended by a stop sending=%s", sending.pk)
+                return sending.deliveries.count()
             Delivery.objects.bulk_create(
                 [Delivery(sending=sending, recipient_id=pk, to_email=email) for pk, email in batch],
                 ignore_conflicts=True,
@@ -1257,16 +1262,23 @@ def stop_sending(sending):
 
 
 def stop_sendings_of_group(group):
-    """Stop the sendings not yet started whose only target group is `group`, before the group is deleted; return them.
+    """Stop and return the sendings that deleting `group` would widen, if their recipients are not chosen yet.
 
-    Deleting the group removes it from their targets, and a sending
-    without a target group goes to the whole list.
+    Deleting the group removes it from their targets. A sending left without
+    a target group goes to the whole list, and one that excluded the group
+    reaches its members again. Sendings that also target other groups only
+    narrow, so they are left alone, and so are the ones whose deliveries
+    already exist. A sending paused before its fan-out ended, or preparing,
+    reads its target again when its fan-out runs, so it is stopped too.
     """
-    # NOTE: a sending that is preparing or paused, and one that also
-    # targets other groups, is left alone.
     other_targets = Sending.groups.through.objects.filter(sending_id=OuterRef("pk")).exclude(group_id=group.pk)
-    pending = Sending.objects.filter(groups=group, status__in=[SendingStatus.SCHEDULED, SendingStatus.QUEUED])
-    stopped = [sending for sending in pending.exclude(Exists(other_targets)) if stop_sending(sending)]
+    not_prepared = Q(status__in=[SendingStatus.SCHEDULED, SendingStatus.QUEUED, SendingStatus.PREPARING]) | Q(
+        status=SendingStatus.PAUSED, prepared_at__isnull=True
+    )
+    only_target = Sending.objects.filter(groups=group).exclude(Exists(other_targets))
+    excluding = Sending.objects.filter(excluded_groups=group)
+    widened = (only_target | excluding).filter(not_prepared).distinct().order_by("pk")
+    stopped = [sending for sending in widened if stop_sending(sending)]
     if stopped:
         logger.info("sendings stopped with their group group=%s sendings=%s", group.pk, [sending.pk for sending in stopped])
     return stopped
