@@ -7,6 +7,11 @@ request's language (Italian by default) to `?format=xml`. A `format`
 parameter other than `json` gets a 400 that names it, and DRF's own
 messages (405, malformed JSON) are in English whatever the request's
 language.
+
+Request bodies are JSON only. A form-encoded or multipart POST is a
+request that any web page may send to 127.0.0.1 without a CORS preflight,
+so accepting one would let a page open in the developer's browser change
+the sink's rules. Such a body gets 415.
 """
 
 import logging
@@ -14,6 +19,7 @@ import logging
 from django.http import JsonResponse
 from django.utils import translation
 from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -38,6 +44,7 @@ class SinkApiView(APIView):
     """An APIView of the sink API; subclasses define get, post, patch or delete as usual."""
 
     renderer_classes = [JSONRenderer]
+    parser_classes = [JSONParser]
     content_negotiation_class = JsonOnlyNegotiation
 
     def dispatch(self, request, *args, **kwargs):

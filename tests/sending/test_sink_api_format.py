@@ -63,3 +63,23 @@ def test_unknown_resource_returns_json_404(db, client, path):
     assert response.status_code == 404
     assert response["Content-Type"] == "application/json"
     assert response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "content_type, body",
+    [
+        ("application/x-www-form-urlencoded", "pattern=example.com&behaviour=reject"),
+        ("multipart/form-data; boundary=b", '--b\r\nContent-Disposition: form-data; name="pattern"\r\n\r\nexample.com\r\n--b--\r\n'),
+        ("text/plain", '{"pattern": "example.com", "behaviour": "reject"}'),
+    ],
+)
+def test_form_body_gets_415(db, client, content_type, body):
+    """A body that a web page can post without a CORS preflight changes nothing."""
+    from sending.models import SinkRule
+
+    response = client.post("/sink/api/rules", body, content_type=content_type)
+
+    assert response.status_code == 415
+    assert response["Content-Type"] == "application/json"
+    assert content_type.split(";")[0] in response.json()["detail"]
+    assert not SinkRule.objects.exists()
