@@ -15,38 +15,22 @@ and the ratio of the larger wall time to a 300 ms budget. On a machine
 that other work keeps busy the wall times grow and the CPU times do not.
 """
 
-import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("MAILUP_SIM_VAR_DIR", tempfile.mkdtemp(prefix="mailup-sim-bench-"))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mailup_sim.settings")
 
-import django  # noqa: E402
+from bench.scratch_database import run_in_scratch_database, start_django  # noqa: E402
 
-django.setup()
+start_django()
 
 from django.db import connection  # noqa: E402
-from django.test.utils import setup_test_environment, teardown_test_environment  # noqa: E402
 
 BUDGET_MS = 300
 RUNS = 5
 BATCH = 5000
-
-
-def main(count):
-    setup_test_environment()
-    connection.settings_dict["TEST"]["NAME"] = "mailup_sim_bench" if connection.vendor == "postgresql" else None
-    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
-    try:
-        run(count)
-    finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
-        teardown_test_environment()
 
 
 def fill(count):
@@ -220,4 +204,4 @@ def median_pair(timings):
     return statistics.median(wall for wall, _cpu in timings), statistics.median(cpu for _wall, cpu in timings)
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 100_000)
+    run_in_scratch_database(run, int(sys.argv[1]) if len(sys.argv) > 1 else 100_000)

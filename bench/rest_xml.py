@@ -14,39 +14,19 @@ each and the ratio of XML to JSON. It also times the generic converter
 that a listing does not write as XML itself.
 """
 
-import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("MAILUP_SIM_VAR_DIR", tempfile.mkdtemp(prefix="mailup-sim-bench-"))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mailup_sim.settings")
-os.environ["REST_RATE_LIMIT_PER_SECOND"] = "0"
 
-import django  # noqa: E402
+from bench.scratch_database import demo_access_token, run_in_scratch_database, start_django  # noqa: E402
 
-django.setup()
-
-from django.db import connection  # noqa: E402
-from django.test.utils import setup_test_environment, teardown_test_environment  # noqa: E402
+start_django(REST_RATE_LIMIT_PER_SECOND="0")
 
 RUNS = 7
 PAGE_PATH = "/API/v1.1/Rest/ConsoleService.svc/Console/List/1/Recipients/Subscribed"
-
-
-def main(count):
-    setup_test_environment()
-    connection.settings_dict["TEST"]["NAME"] = None
-    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
-    try:
-        run(count)
-    finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
-        teardown_test_environment()
 
 
 def fill(count):
@@ -71,20 +51,6 @@ def fill(count):
     )
 
 
-def access_token(client):
-    from lists.demo import DEMO_CONSOLE_PASSWORD, DEMO_OAUTH_CLIENT_ID, DEMO_OAUTH_CLIENT_SECRET
-
-    form = {
-        "grant_type": "password",
-        "username": "m1234",
-        "password": DEMO_CONSOLE_PASSWORD,
-        "client_id": DEMO_OAUTH_CLIENT_ID,
-        "client_secret": DEMO_OAUTH_CLIENT_SECRET,
-    }
-    response = client.post("/Authorization/OAuth/Token", urlencode(form), content_type="application/x-www-form-urlencoded")
-    return response.json()["access_token"]
-
-
 def timed(action):
     """Run `action` RUNS times and return its last result with the median wall and CPU seconds."""
     walls, cpus = [], []
@@ -105,7 +71,7 @@ def run(count):
 
     fill(count)
     client = Client()
-    token = access_token(client)
+    token = demo_access_token(client)
     path = f"{PAGE_PATH}?pageSize={count}"
 
     def get(accept):
@@ -124,4 +90,4 @@ def run(count):
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 3000)
+    run_in_scratch_database(run, int(sys.argv[1]) if len(sys.argv) > 1 else 3000)

@@ -10,35 +10,17 @@ and the ratio of the two. Mail delivery is not measured: the tasks are
 queued into a no-op so only the database work counts.
 """
 
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("MAILUP_SIM_VAR_DIR", tempfile.mkdtemp(prefix="mailup-sim-bench-"))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mailup_sim.settings")
 
-import django  # noqa: E402
+from bench.scratch_database import run_in_scratch_database, start_django  # noqa: E402
 
-django.setup()
+start_django()
 
 from django.db import connection  # noqa: E402
-from django.test.utils import setup_test_environment, teardown_test_environment  # noqa: E402
-
-
-def main(count):
-    setup_test_environment()
-    # A name of its own, so the benchmark never drops a test database that a
-    # concurrent test run is using.
-    connection.settings_dict["TEST"]["NAME"] = "mailup_sim_bench" if connection.vendor == "postgresql" else None
-    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
-    try:
-        run(count)
-    finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
-        teardown_test_environment()
 
 
 def run(count):
@@ -85,4 +67,4 @@ def run(count):
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 2000)
+    run_in_scratch_database(run, int(sys.argv[1]) if len(sys.argv) > 1 else 2000)

@@ -59,6 +59,17 @@ DEFAULT_FIELD_NAMES = {
 }  # fmt: skip
 
 
+def demo_password_grant_form(password=DEMO_CONSOLE_PASSWORD, client_secret=DEMO_OAUTH_CLIENT_SECRET):
+    """Return the form of an OAuth password grant for the demo console user and the demo client."""
+    return {
+        "grant_type": "password",
+        "username": f"m{DEMO_CONSOLE_ID}",
+        "password": password,
+        "client_id": DEMO_OAUTH_CLIENT_ID,
+        "client_secret": client_secret,
+    }
+
+
 def default_field_name(language, field_id):
     names = DEFAULT_FIELD_NAMES[language]
     return names[field_id - 1] if field_id <= len(names) else f"campo{field_id}"

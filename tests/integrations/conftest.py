@@ -11,7 +11,7 @@ from django.db import connections
 
 from integrations.ftp import make_server
 from tests.integrations.crm import Receiver
-from lists.demo import DEMO_CONSOLE_PASSWORD, DEMO_FTP_PASSWORD, DEMO_OAUTH_CLIENT_ID, DEMO_OAUTH_CLIENT_SECRET
+from lists.demo import DEMO_FTP_PASSWORD, demo_password_grant_form
 from tests.support import free_port
 
 
@@ -111,13 +111,6 @@ def receiver():
 def bearer_token(demo, http, settings):
     """An access token of console user m1234 from the password grant, with the REST rate limit off."""
     settings.REST_RATE_LIMIT_PER_SECOND = 0
-    form = {
-        "grant_type": "password",
-        "username": "m1234",
-        "password": DEMO_CONSOLE_PASSWORD,
-        "client_id": DEMO_OAUTH_CLIENT_ID,
-        "client_secret": DEMO_OAUTH_CLIENT_SECRET,
-    }
-    response = http.post("/Authorization/OAuth/Token", data=form)
+    response = http.post("/Authorization/OAuth/Token", data=demo_password_grant_form())
     assert response.status_code == 200, response.text
     return response.json()["access_token"]

@@ -2,7 +2,7 @@
 
 import pytest
 
-from lists.demo import DEMO_CONSOLE_PASSWORD, DEMO_OAUTH_CLIENT_ID, DEMO_OAUTH_CLIENT_SECRET
+from lists.demo import demo_password_grant_form
 
 TOKEN_PATH = "/Authorization/OAuth/Token"
 CONSOLE = "/API/v1.1/Rest/ConsoleService.svc/Console"
@@ -21,13 +21,7 @@ def no_rate_limit(settings):
 
 
 def password_grant_form():
-    return {
-        "grant_type": "password",
-        "username": "m1234",
-        "password": DEMO_CONSOLE_PASSWORD,
-        "client_id": DEMO_OAUTH_CLIENT_ID,
-        "client_secret": DEMO_OAUTH_CLIENT_SECRET,
-    }
+    return demo_password_grant_form()
 
 
 @pytest.fixture

@@ -272,7 +272,11 @@ def test_due_task_waits_for_start_time(send, key):
     assert not SinkSms.objects.exists()
 
 
-def test_due_task_sends_scheduled_group(send, key):
+def due_group_sms(send, key):
+    """Schedule an SMS to group VIP, which contains one of the list's two mobile subscribers, and make it due.
+
+    Returns the group and the SMS sending's id.
+    """
     group = Group.objects.create(list=demo_list(1), name="VIP")
     subscribe_sms("3350000001", group=group)
     subscribe_sms("3350000002")
@@ -281,6 +285,11 @@ def test_due_task_sends_scheduled_group(send, key):
     result = parse(send.SendSMS(key, 1, sms_id, options(deliverydt=when, send_to="GROUPS", recipients=str(group.pk))))
     delivery_id = int(result.findtext("deliveryID"))
     make_due(delivery_id)
+    return group, delivery_id
+
+
+def test_due_task_sends_scheduled_group(send, key):
+    _group, delivery_id = due_group_sms(send, key)
 
     tasks.send_due_sms.apply()
 
@@ -289,14 +298,7 @@ def test_due_task_sends_scheduled_group(send, key):
 
 def test_deleting_group_withdraws_its_entries(send, key):
     """An entry for a deleted group is not sent to the whole list, which its group id turning NULL would mean."""
-    group = Group.objects.create(list=demo_list(1), name="VIP")
-    subscribe_sms("3350000001", group=group)
-    subscribe_sms("3350000002")
-    sms_id = create_sms(send, key)
-    when = in_days(1, timezone.get_default_timezone()).strftime(DELIVERYDT)
-    result = parse(send.SendSMS(key, 1, sms_id, options(deliverydt=when, send_to="GROUPS", recipients=str(group.pk))))
-    delivery_id = int(result.findtext("deliveryID"))
-    make_due(delivery_id)
+    group, delivery_id = due_group_sms(send, key)
 
     lists_services.delete_group(group)
     tasks.send_due_sms.apply()
