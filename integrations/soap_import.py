@@ -21,6 +21,7 @@ from lists import services as lists_services
 from lists.errors import ActivationError
 from lists.models import Channel, Group, List
 from lists.validation import MAX_ID
+from mailup_sim import params as request_params
 from mailup_sim import soap
 
 logger = logging.getLogger(__name__)
@@ -61,11 +62,14 @@ def result(return_code, body=""):
     return document.encode("ascii", "xmlcharrefreplace").decode("ascii")
 
 
-def run(operation, user, password, params):
-    """Authenticate and run one operation; return its result document, with a negative ReturnCode on a known failure."""
+def run(operation, user, password, params, client_ip=None):
+    """Authenticate and run one operation; return its result document, with a negative ReturnCode on a known failure.
+
+    With `client_ip`, a wrong password counts towards the panel login's lockout.
+    """
     handler = OPERATIONS[operation]
     try:
-        account = lists_services.authenticate_import_user(user or "", password or "")
+        account = lists_services.authenticate_import_user(user or "", password or "", client_ip=client_ip)
         return handler(account, params)
     except ActivationError as error:
         logger.info("WSMailUpImport %s refused user=%s code=%s", operation, (user or "")[:40], error.return_code)
@@ -385,7 +389,7 @@ def _soap_handler(operation):
     def handle(call, **arguments):
         header = call.header or {}
         params = {param.name: arguments[param.argument] for param in call.operation.params}
-        return run(operation, header.get("User"), header.get("Password"), params)
+        return run(operation, header.get("User"), header.get("Password"), params, client_ip=request_params.client_ip(call.request))
 
     return handle
 

@@ -27,6 +27,7 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 from integrations import post_operations, rules, webhooks
+from lists import login_guard
 from lists.errors import (
     AccessKeyInvalid,
     AccountNotActive,
@@ -768,7 +769,7 @@ def activate_web_service(username, password, ws_name, ip):
     -1003/-1004/-1005 account not active, -1006 unknown or disabled service,
     -1008 caller already registered, -1010 caller IP not usable.
     """
-    account = _check_ws_credentials(username, password)
+    account = _check_ws_credentials(username, password, client_ip=ip, api="frontend")
 
     service_name = WEB_SERVICE_NAMES.get(ws_name.strip().lower())
     if service_name is None:
@@ -794,7 +795,7 @@ def activate_web_service(username, password, ws_name, ip):
     return account, service
 
 
-def authenticate_import_user(username, password):
+def authenticate_import_user(username, password, client_ip=None):
     """Return the account of a WSMailUpImport caller, or raise ActivationError with MailUp's ReturnCode.
 
     -1013 missing user or password, -1001 unknown user, -1002 wrong
@@ -803,7 +804,7 @@ def authenticate_import_user(username, password):
     """
     if not username or not password:
         raise ActivationError(-1013, "The Authentication header needs User and Password.")
-    account = _check_ws_credentials(username, password)
+    account = _check_ws_credentials(username, password, client_ip=client_ip, api="wsmailupimport")
 
     service = WebService.objects.filter(account=account, name=WebService.Name.IMPORT).first()
     if service is None or not service.enabled:
@@ -813,12 +814,26 @@ def authenticate_import_user(username, password):
     return account
 
 
-def _check_ws_credentials(username, password):
-    """Return the active account of a web-service user, or raise ActivationError (-1001 to -1005)."""
+def _check_ws_credentials(username, password, client_ip=None, api="frontend"):
+    """Return the active account of a web-service user, or raise ActivationError (-1001 to -1005).
+
+    With `client_ip`, failures count towards the panel login's lockout, and
+    a user locked out from that address gets -1002 before any check.
+    """
+    name = username.strip().lower()
+    if client_ip is not None and login_guard.is_locked_out(name, client_ip):
+        raise ActivationError(-1002, login_guard.lockout_message(name))
+
     account = _account_for_ws_user(username)
+    valid = account is not None and account.check_ws_password(password)
+    if client_ip is not None:
+        if valid:
+            login_guard.record_success(name, client_ip)
+        else:
+            login_guard.record_failure(name, client_ip, api)
     if account is None:
         raise ActivationError(-1001, f"No account has the web-service user {username[:40]!r}.")
-    if not account.check_ws_password(password):
+    if not valid:
         raise ActivationError(-1002, f"Wrong password for {account.ws_username}.")
     if account.status in ACTIVATION_ACCOUNT_STATUS_CODES:
         raise ActivationError(ACTIVATION_ACCOUNT_STATUS_CODES[account.status], f"Account is {account.status}.")
@@ -1056,14 +1071,37 @@ ACCESS_KEY_RETENTION = timedelta(days=1)
 API_USER_NAME = re.compile(r"^([am])([0-9]{1,10})$", re.IGNORECASE)
 
 
-def authenticate_api_user(username, password, console_id=None):
+def authenticate_api_user(username, password, console_id=None, client_ip=None, api="soap"):
     """Return the account of a web-service user (`a1234`) or console user (`m1234`) whose password matches.
 
     `console_id`, when given, must be the account's console id. Raises
     LoginFailed for an unknown user, a wrong password or another console
     id, and AccountNotActive for a suspended, inactive or expired account.
+    With `client_ip`, failures count towards the panel login's lockout, and
+    a user locked out from that address gets LoginFailed before any check.
+    `api` names the caller in the lockout records.
     """
     name = username.strip()
+    if client_ip is not None and login_guard.is_locked_out(name.lower(), client_ip):
+        raise LoginFailed(login_guard.lockout_message(name))
+
+    try:
+        account = _account_of_api_user(name, password)
+    except LoginFailed:
+        if client_ip is not None:
+            login_guard.record_failure(name.lower(), client_ip, api)
+        raise
+    if client_ip is not None:
+        login_guard.record_success(name.lower(), client_ip)
+
+    if console_id is not None and console_id != account.console_id:
+        raise LoginFailed(f"User {name} does not belong to console {console_id}.")
+    if account.status != Account.Status.ACTIVE:
+        raise AccountNotActive(f"Account {account.console_id} is {account.status}.")
+    return account
+
+
+def _account_of_api_user(name, password):
     match = API_USER_NAME.match(name)
     account = Account.objects.filter(console_id=int(match.group(2))).first() if match else None
     if account is None:
@@ -1076,11 +1114,6 @@ def authenticate_api_user(username, password, console_id=None):
         valid = member is not None and member.user.is_active and member.user.check_password(password)
     if not valid:
         raise LoginFailed(f"Wrong password for user {name}.")
-
-    if console_id is not None and console_id != account.console_id:
-        raise LoginFailed(f"User {name} does not belong to console {console_id}.")
-    if account.status != Account.Status.ACTIVE:
-        raise AccountNotActive(f"Account {account.console_id} is {account.status}.")
     return account
 
 

@@ -36,8 +36,10 @@ from oauth2_provider.oauth2_backends import get_oauthlib_core
 from oauth2_provider.oauth2_validators import GRANT_TYPE_MAPPING, OAuth2Validator
 from oauthlib.oauth2 import OAuth2Error
 
+from lists import login_guard
 from lists.models import Account, AccountUser
 from mailup_sim import sql
+from mailup_sim.params import client_ip
 
 logger = logging.getLogger(__name__)
 
@@ -114,6 +116,14 @@ class MailUpOAuth2Validator(OAuth2Validator):
         tokens = get_access_token_model().objects.select_related("application", "user__membership__account")
         return tokens.filter(token_checksum=token_checksum).first()
 
+    def build_http_request(self, request):
+        # django-oauth-toolkit hands authenticate() a request built from the
+        # token form, client secret included, and without the caller's
+        # address. django-axes would store that form and lock the user out
+        # for every address at once. The token view counts the failures of
+        # the password grant itself, by address (lists.login_guard).
+        return None
+
     def validate_user(self, username, password, client, request, *args, **kwargs):
         if not super().validate_user(username, password, client, request, *args, **kwargs):
             return False
@@ -145,6 +155,11 @@ def token(request):
     except OAuthRequestError as error:
         return oauth_error_response(error.error, error.description)
 
+    guarded_user = _password_grant_user(parameters)
+    ip = client_ip(request)
+    if guarded_user and login_guard.is_locked_out(guarded_user, ip):
+        return oauth_error_response("invalid_grant", login_guard.lockout_message(guarded_user))
+
     core = get_oauthlib_core()
     uri = request.build_absolute_uri(request.path)
     headers = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -152,7 +167,26 @@ def token(request):
         _headers, body, status = core.server.create_token_response(uri, "POST", urlencode(parameters), headers)
     except OAuth2Error as error:
         return oauth_error_response(error.error, error.description)
-    return reshape_token_response(body, status)
+    response = reshape_token_response(body, status)
+
+    if guarded_user:
+        _count_password_grant(guarded_user, ip, response)
+    return response
+
+
+def _password_grant_user(parameters):
+    """Return the lower-case user name of a password grant, else an empty string."""
+    if parameters.get("grant_type", "").strip().lower() != "password":
+        return ""
+    return parameters.get("username", "").strip().lower()
+
+
+def _count_password_grant(username, ip, response):
+    # A wrong client is not a password guess, so only invalid_grant counts.
+    if response.status_code == 200:
+        login_guard.record_success(username, ip)
+    elif json.loads(response.content).get("error") == "invalid_grant":
+        login_guard.record_failure(username, ip, "oauth")
 
 
 def _reject_nul(parameters):

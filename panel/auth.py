@@ -1,9 +1,10 @@
 """Console login: guessing protection with django-axes, and the login entry point SSO uses.
 
 django-oauth-toolkit also calls `authenticate()` for MailUp's password
-grant, with an oauthlib request that has no META. django-axes reads META
-from every request it sees, so the guard and the failed-login receiver
-below only act on Django HTTP requests: the panel's login form.
+grant, with no request (mailup_sim.oauth), so the guard and the
+failed-login receiver below act only on Django HTTP requests: the panel's
+login form and the LogOn page. The APIs count their failures on the same
+records through lists.login_guard.
 """
 
 import logging

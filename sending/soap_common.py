@@ -19,6 +19,7 @@ from functools import wraps
 from lists import services as lists_services
 from lists.errors import ListsError
 from mailup_sim import soap
+from mailup_sim.params import client_ip
 
 logger = logging.getLogger(__name__)
 
@@ -199,7 +200,7 @@ def add_session_operations(service):
 
     @operation(service, "LoginFromId", soap.string("user"), soap.string("pwd"), soap.integer("consoleId"), **LOGIN_RESULT)
     def login_from_id(call, user, pwd, console_id):
-        account = lists_services.authenticate_api_user(user, pwd, console_id=console_id)
+        account = lists_services.authenticate_api_user(user, pwd, console_id=console_id, client_ip=client_ip(call.request))
         return _login_result(account, user)
 
     @operation(service, "Login", soap.string("user"), soap.string("pwd"), soap.string("url"), **LOGIN_RESULT)
@@ -208,7 +209,7 @@ def add_session_operations(service):
             raise ResultError(
                 ERROR_LOGIN_FAILED, f"Parameter 'url' must be the bare console host, such as abcd.s02.com; got {url[:80]!r}."
             )
-        account = lists_services.authenticate_api_user(user, pwd)
+        account = lists_services.authenticate_api_user(user, pwd, client_ip=client_ip(call.request))
         return _login_result(account, user)
 
     @operation(service, "Logout", soap.string("accessKey"))

@@ -17,6 +17,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from lists import services as lists_services
 from lists.errors import AccountNotActive, ListNotFound, LoginFailed
+from mailup_sim.params import client_ip
 from mailup_sim.surrogates import lone_surrogate_path, may_have_lone_surrogate
 from sending import transactional, transactional_sms
 
@@ -155,7 +156,7 @@ def _console_account(request):
     if not username.lower().startswith("m"):
         raise transactional_sms.BasicAuthenticationFailed(f"User {username[:40]!r} is not a console user m<console id>.")
     try:
-        return lists_services.authenticate_api_user(username, password)
+        return lists_services.authenticate_api_user(username, password, client_ip=client_ip(request), api="listsecret")
     except LoginFailed as error:
         raise transactional_sms.BasicAuthenticationFailed(error.message) from None
     except AccountNotActive as error:
