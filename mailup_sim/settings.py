@@ -276,11 +276,14 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"skip_soap_client_faults": {"()": "mailup_sim.log_filters.SkipSoapClientFaults"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     # aiosmtpd logs every SMTP command at INFO under "mail.log".
     # django-axes logs every login and logout at INFO; lockouts are WARNING.
     "loggers": {
         "django.db.backends": {"level": "INFO"},
+        # SOAP returns a fault with HTTP 500 for a client's bad request too.
+        "django.request": {"filters": ["skip_soap_client_faults"]},
         "mail.log": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
     },

@@ -75,6 +75,8 @@ from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 from lxml import etree
 
+from mailup_sim.log_filters import SOAP_FAULT_ATTRIBUTE
+
 logger = logging.getLogger(__name__)
 
 SOAP11 = "1.1"
@@ -283,6 +285,7 @@ def handle_post(service, request):
         return envelope_response(version, result_body(service, operation, result))
     except SoapFault as fault:
         logger.info("SOAP fault service=%s code=%s message=%s", service.name, fault.code, fault.message)
+        setattr(request, SOAP_FAULT_ATTRIBUTE, True)
         return fault_response(version, fault)
     except Exception:
         logger.exception("SOAP request to %s failed", service.name)
