@@ -34,7 +34,7 @@ class AccountAuthorizer:
 
     def validate_authentication(self, username, password, handler):
         close_old_connections()
-        account = services.authenticate_ftp_user(username, password)
+        account = services.authenticate_ftp_user(username, password, client_ip=handler.remote_ip)
         if account is None:
             logger.info("ftp login failed username=%s ip=%s", username[:40], handler.remote_ip)
             raise AuthenticationFailed("Authentication failed.")

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from integrations import csv_import, importing, json_import, xmldoc
 from integrations.models import FtpAccount, FtpTransfer, Import, ImportFile, WebhookDelivery
+from lists import login_guard
 from lists import services as lists_services
 from lists.models import Account, List
 from sending import services as sending_services
@@ -99,10 +100,26 @@ def find_ftp_account(username):
     return FtpAccount.objects.filter(account__console_id=int(digits)).select_related("account").first()
 
 
-def authenticate_ftp_user(username, password):
-    """Return the Account whose FTP login matches, or None."""
+def authenticate_ftp_user(username, password, client_ip=None):
+    """Return the Account whose FTP login matches, or None.
+
+    With `client_ip`, a wrong password counts towards the login lockout of
+    lists.login_guard, and a user locked out from that address gets None
+    before any check.
+    """
+    guard_name = username.strip().lower()
+    if client_ip is not None and login_guard.is_locked_out(guard_name, client_ip):
+        logger.info("ftp login rejected: locked out username=%s ip=%s", username[:40], client_ip)
+        return None
+
     ftp_account = find_ftp_account(username)
-    if ftp_account is None or not ftp_account.check_password(password):
+    valid = ftp_account is not None and ftp_account.check_password(password)
+    if client_ip is not None:
+        if valid:
+            login_guard.record_success(guard_name, client_ip)
+        else:
+            login_guard.record_failure(guard_name, client_ip, "ftp")
+    if not valid:
         return None
     if ftp_account.account.status != Account.Status.ACTIVE:
         return None

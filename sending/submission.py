@@ -150,17 +150,18 @@ def authenticate(server, session, envelope, mechanism, auth_data):
     # where Django refuses database access, so the check runs in a worker
     # thread. NOTE: the loop waits for it, so password hashing delays other
     # sessions of this process for its duration.
-    user = _auth_executor.submit(_check_credentials, username, secret).result()
+    peer_ip = session.peer[0] if session.peer else ""
+    user = _auth_executor.submit(_check_credentials, username, secret, peer_ip).result()
     if user is None:
         return AuthResult(success=False, handled=False)
-    logger.info("smtp+ login user=%s peer=%s", user.username, session.peer[0] if session.peer else "")
+    logger.info("smtp+ login user=%s peer=%s", user.username, peer_ip)
     return AuthResult(success=True, auth_data=user)
 
 
-def _check_credentials(username, secret):
+def _check_credentials(username, secret, peer_ip):
     close_old_connections()
     try:
-        return transactional.authenticate(username, secret)
+        return transactional.authenticate(username, secret, client_ip=peer_ip or None, api="smtp")
     except transactional.AuthenticationFailed:
         return None
     finally:

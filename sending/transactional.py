@@ -23,6 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.html import escape
 
+from lists import login_guard
 from lists import services as lists_services
 from lists.errors import InvalidContact, InvalidParameter
 from lists.models import Account
@@ -207,10 +208,19 @@ def _ascii_address(email):
     return f"{local_part}{at}{_ascii_domain(domain)}" if at else email
 
 
-def authenticate(username, secret):
-    """Return the active SmtpUser with these credentials, or raise AuthenticationFailed."""
+def authenticate(username, secret, client_ip=None, api="smtp+"):
+    """Return the active SmtpUser with these credentials, or raise AuthenticationFailed.
+
+    With `client_ip`, a wrong secret counts towards the login lockout of
+    lists.login_guard, and a user locked out from that address is rejected
+    before any check.
+    """
     if not isinstance(username, str) or not isinstance(secret, str) or not SMTP_USERNAME.match(username):
         raise AuthenticationFailed("Authentication failed: the SMTP+ user name or secret is missing or malformed.")
+    guard_name = username.lower()
+    if client_ip is not None and login_guard.is_locked_out(guard_name, client_ip):
+        raise AuthenticationFailed(f"Authentication failed: {login_guard.lockout_message(username)}")
+
     user = SmtpUser.objects.select_related("account", "list").filter(username=username).first()
     if user is None:
         # Hashing anyway keeps the reply time of an unknown user close to that of a wrong secret.
@@ -218,6 +228,11 @@ def authenticate(username, secret):
         valid = False
     else:
         valid = user.check_password(secret)
+    if client_ip is not None:
+        if valid:
+            login_guard.record_success(guard_name, client_ip)
+        else:
+            login_guard.record_failure(guard_name, client_ip, api)
     if not valid or not user.active or user.account.status != Account.Status.ACTIVE:
         logger.info("smtp+ authentication failed user=%s", username)
         raise AuthenticationFailed("Authentication failed: wrong SMTP+ user name or secret.")
@@ -294,18 +309,19 @@ class Outgoing:
     campaign_name: str = ""
 
 
-def send_message_dto(body, auth_header=None, template_id=None):
+def send_message_dto(body, auth_header=None, template_id=None, client_ip=None):
     """Authenticate, validate and queue one MessageDTO; return the Sending.
 
     `body` is the decoded JSON object, `auth_header` the value of an
     `Authorization: SMTP+ base64(user:secret)` header, if any. With
     `template_id` (sendtemplate), the subject and HTML come from that
-    message of the user's list unless the body gives them. Raises a
+    message of the user's list unless the body gives them. With
+    `client_ip`, a wrong secret counts towards the login lockout. Raises a
     TransactionalError subclass for every rejected request.
     """
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object (MessageDTO).")
-    user = authenticate(*_credentials(body, auth_header))
+    user = authenticate(*_credentials(body, auth_header), client_ip=client_ip, api="transactional")
     template = _template(user, template_id) if template_id is not None else None
     outgoing = build_message(body, template)
     return queue_transactional(

@@ -40,7 +40,9 @@ def _handle(request, template):
     try:
         body = _read_json(request)
         template_id = _template_id(body) if template else None
-        sending = transactional.send_message_dto(body, request.META.get("HTTP_AUTHORIZATION"), template_id)
+        sending = transactional.send_message_dto(
+            body, request.META.get("HTTP_AUTHORIZATION"), template_id, client_ip=client_ip(request)
+        )
     except transactional.TransactionalError as error:
         logger.info("transactional request rejected path=%s code=%s: %s", request.path, error.code, error.message)
         return _answer(error.code, error.message, error.status, status_text="error")

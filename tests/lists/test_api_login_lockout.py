@@ -1,6 +1,7 @@
-"""Password guessing through the APIs counts towards the panel login's lockout, and the other way round."""
+"""Password guessing through the APIs, SMTP+ and FTP counts towards the panel login's lockout, and the other way round."""
 
 import base64
+import json
 from urllib.parse import urlencode
 
 import pytest
@@ -8,20 +9,27 @@ from axes.models import AccessAttempt
 from django.test import Client
 from lxml import etree
 
+from integrations import services as integration_services
+from lists import login_guard
 from lists.demo import (
     DEMO_CONSOLE_PASSWORD,
+    DEMO_FTP_PASSWORD,
     DEMO_OAUTH_CLIENT_SECRET,
+    DEMO_SMTP_SECRET,
+    DEMO_SMTP_USERNAME,
     DEMO_WS_PASSWORD,
     demo_password_grant_form,
     seed_demo,
 )
 from lists.models import AccessKey
+from sending import transactional
 
 TOKEN = "/Authorization/OAuth/Token"
 LOGIN = "/console/login"
 SEND = "/Services/MailupSend.asmx"
 IMPORT = "/Services/WSMailUpImport.asmx"
 LIST_SECRET = "/api/v2.0/lists/1/listsecret"
+SEND_MESSAGE = "/API/v2.0/messages/sendmessage"
 SEND_NS = "http://services.mailupnet.it/WS"
 IMPORT_NS = "http://ws.mailupnet.it/"
 LOCKED = "Too many failed logins"
@@ -185,3 +193,58 @@ def test_import_header_works_below_limit(demo_console, settings):
         import_return_code(client, "wrong")
 
     assert import_return_code(client, DEMO_WS_PASSWORD) == "1234"
+
+
+# --- SMTP+ users and FTP ---------------------------------------------------------------
+
+
+def send_message(client, secret):
+    body = {
+        "Subject": "Ordine",
+        "Html": {"Body": "<p>Grazie</p>"},
+        "From": {"Name": "Shop", "Email": "shop@demo.example"},
+        "To": [{"Name": "Anna", "Email": "anna@example.com"}],
+        "User": {"Username": DEMO_SMTP_USERNAME, "Secret": secret},
+    }
+    return client.post(SEND_MESSAGE, json.dumps(body), content_type="application/json")
+
+
+def test_transactional_api_locked_after_failures(demo_console, settings):
+    client = Client()
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        assert send_message(client, "wrong").status_code == 403
+
+    response = send_message(client, DEMO_SMTP_SECRET)
+
+    assert response.status_code == 403
+    assert LOCKED in response.content.decode()
+
+
+def test_smtp_auth_locked_after_failures(demo_console, settings):
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        with pytest.raises(transactional.AuthenticationFailed):
+            transactional.authenticate(DEMO_SMTP_USERNAME, "wrong", client_ip="127.0.0.1", api="smtp")
+
+    with pytest.raises(transactional.AuthenticationFailed, match=LOCKED):
+        transactional.authenticate(DEMO_SMTP_USERNAME, DEMO_SMTP_SECRET, client_ip="127.0.0.1", api="smtp")
+
+
+def test_ftp_login_locked_after_failures(demo_console, settings):
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        assert integration_services.authenticate_ftp_user("ftp1234", "wrong", client_ip="127.0.0.1") is None
+
+    assert integration_services.authenticate_ftp_user("ftp1234", DEMO_FTP_PASSWORD, client_ip="127.0.0.1") is None
+    assert integration_services.authenticate_ftp_user("ftp1234", DEMO_FTP_PASSWORD, client_ip="127.0.0.2") is not None
+
+
+def test_ipv6_zone_is_dropped(demo_console):
+    login_guard.record_failure("ftp1234", "fe80::1%eth0", "ftp")
+
+    assert AccessAttempt.objects.get().ip_address == "fe80::1"
+
+
+def test_login_without_address_not_counted(demo_console):
+    login_guard.record_failure("ftp1234", "not-an-address", "ftp")
+
+    assert not AccessAttempt.objects.exists()
+    assert not login_guard.is_locked_out("ftp1234", "not-an-address")
