@@ -32,6 +32,7 @@ urlpatterns = [
     path("inbox/<int:message_id>", inbox.inbox_detail, name="inbox_detail"),
     path("inbox/<int:message_id>/raw", inbox.inbox_raw, name="inbox_raw"),
     path("inbox/reset", inbox.reset_test_data, name="reset_test_data"),
+    path("inbox/sms", inbox.sms_inbox, name="sms_inbox"),
     path("webhooks/log", inbox.webhook_log, name="webhook_log"),
     path("messages", campaigns.message_index, name="message_index"),
     path("messages/new", campaigns.message_create, name="message_create"),

@@ -1193,6 +1193,19 @@ def clear_sink(account):
     return deleted
 
 
+def clear_sms_sink(account):
+    """Delete the SMS that the SMS sink captured for one account, for a clean test run, and return how many."""
+    deleted, _ = SinkSms.objects.filter(account_console_id=account.console_id).delete()
+    logger.info("sms sink cleared account=%s sms=%s", account.console_id, deleted)
+    return deleted
+
+
+def failed_sms_sendings(account, limit=50):
+    """Return the newest SMS sendings of the account whose every attempt failed, with their message and list."""
+    sendings = SmsSending.objects.filter(list__account=account, status=SmsSending.Status.FAILED)
+    return list(sendings.select_related("message", "list").order_by("-pk")[:limit])
+
+
 def pause_sending(sending):
     """Hold a sending that has not finished; return False when it is done, stopped or already paused.
 

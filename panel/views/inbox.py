@@ -1,4 +1,4 @@
-"""The developer's view: the sink inbox of the account, the webhook log, and a reset for test runs."""
+"""The developer's view: the sink inbox and SMS sink of the account, the webhook log, and a reset for test runs."""
 
 from django.contrib import messages
 from django.db.models import Prefetch, Q
@@ -11,7 +11,7 @@ from integrations.models import WebhookAttempt, WebhookDelivery
 from panel.access import Role, console_view
 from panel.paging import can_match, keyset_page, read_id
 from sending import services as sending_services
-from sending.models import Delivery, Sending, SinkMessage
+from sending.models import Delivery, Sending, SinkMessage, SinkSms
 from sending.sink import parse_message
 
 TABS = ("html", "text", "headers", "raw")
@@ -91,13 +91,29 @@ def webhook_log(request):
     return render(request, "panel/inbox/webhooks.html", context)
 
 
+@console_view()
+def sms_inbox(request):
+    """List the SMS that the account's sends put into the SMS sink, and its SMS sendings that failed."""
+    received = SinkSms.objects.filter(account_console_id=request.account.console_id).select_related("sending")
+    query = request.GET.get("q", "").strip()
+    if query and not can_match(query):
+        received = received.none()
+    elif query:
+        received = received.filter(Q(number__contains=query) | Q(text__icontains=query))
+    context = {
+        "page": keyset_page(received, request.GET, newest_first=True),
+        "query": _paging_query(request),
+        "failed": sending_services.failed_sms_sendings(request.account),
+    }
+    return render(request, "panel/inbox/sms.html", context)
+
+
 @console_view(role=Role.ADMIN, methods=("POST",))
 def reset_test_data(request):
-    """Empty the account's sink inbox and webhook log, so the next test run starts from nothing."""
+    """Empty the account's sink inbox, SMS sink and webhook log, so the next test run starts from nothing."""
     removed_messages = sending_services.clear_sink(request.account)
+    removed_sms = sending_services.clear_sms_sink(request.account)
     removed_calls = integration_services.clear_webhook_log(request.account)
-    messages.success(
-        request,
-        _("Removed %(messages)s messages and %(calls)s webhook calls.") % {"messages": removed_messages, "calls": removed_calls},
-    )
+    counts = {"messages": removed_messages, "sms": removed_sms, "calls": removed_calls}
+    messages.success(request, _("Removed %(messages)s messages, %(sms)s SMS and %(calls)s webhook calls.") % counts)
     return redirect("panel:inbox_index")

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db
 
 # Pages that only show the visitor's own console or the login form.
 OWN_CONSOLE_PAGES = {"login", "logout", "dashboard", "list_index", "list_create", "message_index", "message_create",
-                     "sending_index", "inbox_index", "webhook_log", "reset_test_data", "settings_index",
+                     "sending_index", "inbox_index", "sms_inbox", "webhook_log", "reset_test_data", "settings_index",
                      "frontend_settings", "frontend_address_add", "frontend_restriction", "user_settings", "user_add", "web_service_password",
                      "oauth_settings", "oauth_client_add", "smtp_settings", "smtp_user_add", "ftp_settings", "ftp_settings_save", "ftp_password",
                      "dkim_settings", "dkim_keys_create", "rule_index", "webhook_create", "post_operation_create",
