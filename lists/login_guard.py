@@ -24,13 +24,17 @@ from django.http import HttpRequest
 
 logger = logging.getLogger(__name__)
 
+# Longer names are cut to this, as Django's own user names are, so that any
+# name fits django-axes' 255-character column.
+USERNAME_MAX_LENGTH = 150
+
 
 def is_locked_out(username, ip):
     """Tell whether `username` has reached the failure limit from address `ip`."""
     address = _address(ip)
     if not address:
         return False
-    return AxesProxyHandler.is_locked(_attempt_request(address, "login"), {"username": username})
+    return AxesProxyHandler.is_locked(_attempt_request(address, "login"), {"username": _stored_name(username)})
 
 
 def record_failure(username, ip, api):
@@ -40,7 +44,7 @@ def record_failure(username, ip, api):
     if not address:
         return
     AxesProxyHandler.user_login_failed(
-        sender=__name__, credentials={"username": username}, request=_attempt_request(address, api)
+        sender=__name__, credentials={"username": _stored_name(username)}, request=_attempt_request(address, api)
     )
 
 
@@ -51,8 +55,9 @@ def record_success(username, ip):
         return
     # The read first, because a DELETE takes SQLite's write lock even when
     # it matches nothing, and most logins have no failure to forget.
-    if AccessAttempt.objects.filter(username=username, ip_address=address).exists():
-        AxesProxyHandler.reset_attempts(ip_address=address, username=username)
+    name = _stored_name(username)
+    if AccessAttempt.objects.filter(username=name, ip_address=address).exists():
+        AxesProxyHandler.reset_attempts(ip_address=address, username=name)
 
 
 def lockout_message(username):
@@ -83,3 +88,8 @@ def _address(ip):
         return str(ipaddress.ip_address(address))
     except ValueError:
         return ""
+
+
+def _stored_name(username):
+    # PostgreSQL text cannot hold NUL, which an FTP USER command may carry.
+    return username.replace("\x00", "\ufffd")[:USERNAME_MAX_LENGTH]

@@ -248,3 +248,12 @@ def test_login_without_address_not_counted(demo_console):
 
     assert not AccessAttempt.objects.exists()
     assert not login_guard.is_locked_out("ftp1234", "not-an-address")
+
+
+def test_long_name_with_nul_is_counted(demo_console, settings):
+    name = "ftp\x00" + "9" * 1000
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        assert integration_services.authenticate_ftp_user(name, "wrong", client_ip="127.0.0.1") is None
+
+    assert login_guard.is_locked_out(name, "127.0.0.1")
+    assert len(AccessAttempt.objects.get().username) == login_guard.USERNAME_MAX_LENGTH
