@@ -46,6 +46,12 @@ def configure_sqlite_broker(dbapi_connection, _connection_record):
     try:
         cursor.execute(f"PRAGMA busy_timeout = {BROKER_SQLITE_BUSY_TIMEOUT_MS}")
         _switch_to_wal(cursor)
+        # As for the platform's own database: in WAL mode a commit then
+        # waits for no fsync(), which took about 7 ms of every publish on
+        # the 2-core test machine. A crash of the process loses nothing; a
+        # power cut may lose the last tasks, which beat's sweeps of queued
+        # mail, sendings, deliveries and webhook calls enqueue again.
+        cursor.execute("PRAGMA synchronous = NORMAL")
     finally:
         cursor.close()
 

@@ -9,6 +9,8 @@ from kombu import Connection, Exchange, Producer, Queue
 from mailup_sim.celery import BROKER_SQLITE_BUSY_TIMEOUT_MS
 
 HOLD_SECONDS = 10
+# The value PRAGMA synchronous reads for NORMAL.
+SQLITE_SYNCHRONOUS_NORMAL = 1
 
 
 def broker_url(tmp_path):
@@ -37,6 +39,16 @@ def test_broker_connection_busy_timeout(tmp_path):
         timeout = session.connection().exec_driver_sql("PRAGMA busy_timeout").scalar()
 
     assert timeout == BROKER_SQLITE_BUSY_TIMEOUT_MS
+
+
+def test_broker_connection_commits_without_fsync(tmp_path):
+    with Connection(broker_url(tmp_path)) as connection:
+        declare(connection)
+        session = connection.default_channel.session
+
+        synchronous = session.connection().exec_driver_sql("PRAGMA synchronous").scalar()
+
+    assert synchronous == SQLITE_SYNCHRONOUS_NORMAL
 
 
 def test_publish_declares_while_writer_holds_lock(tmp_path):
