@@ -11,6 +11,7 @@ no Accept header and so always gets JSON.
 
 import json
 import logging
+import math
 import time
 from dataclasses import dataclass
 
@@ -226,14 +227,32 @@ def read_json(request, max_bytes=None):
     if not raw or raw == b"null":
         return None
     try:
-        document = json.loads(raw)
+        document = json.loads(raw, parse_constant=_reject_constant, parse_float=_finite_float)
         if may_have_lone_surrogate(raw):
             reject_lone_surrogates(document)
+    except NonFiniteNumber as error:
+        raise RestError(400, f"The request body has the number {str(error)[:40]}, which is not finite.") from None
     except (ValueError, UnicodeDecodeError):
         raise RestError(400, "The request body is not valid JSON.") from None
     except RecursionError:
         raise RestError(400, "The request body nests JSON arrays or objects too deeply.") from None
     return document
+
+
+class NonFiniteNumber(ValueError):
+    """A JSON number that is NaN, Infinity or too large for a float, which no column or JSON response can carry."""
+
+
+def _reject_constant(name):
+    # Python's json module accepts NaN, Infinity and -Infinity, which JSON does not have.
+    raise NonFiniteNumber(name)
+
+
+def _finite_float(text):
+    value = float(text)
+    if not math.isfinite(value):
+        raise NonFiniteNumber(text)
+    return value
 
 
 def reject_lone_surrogates(document):
