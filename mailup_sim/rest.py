@@ -138,7 +138,13 @@ def _rest_view(handlers, authenticate):
 
     @csrf_exempt
     def view(request, **path_values):
-        return negotiate(request, _serve(request, path_values))
+        response = _serve(request, path_values)
+        try:
+            return negotiate(request, response)
+        except Exception:
+            # Without this, Django's HTML error page would replace the envelope.
+            logger.exception("REST %s %s failed to write the XML response", request.method, request.path)
+            return error_response(500, "Internal server error; the server log has the details.")
 
     def _serve(request, path_values):
         handler = handlers.get(request.method.lower())

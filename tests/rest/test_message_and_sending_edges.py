@@ -106,3 +106,12 @@ def test_image_url_leads_back_to_image(api, http, name):
 
     assert api.delete("/Images", json=url).status_code == 200
     assert Image.objects.count() == 0
+
+
+def test_failed_xml_response_keeps_envelope(api, monkeypatch):
+    def fail(document, root_name):
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr("mailup_sim.rest_xml.to_xml", fail)
+    response = api.get(f"/List/1/Email/{newsletter().pk}", headers={"Accept": "application/xml"})
+    assert_envelope(response, 500, "InternalServerError")
