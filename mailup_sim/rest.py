@@ -323,14 +323,28 @@ def read_page(params):
     a number raises RestError(400).
     """
     raw_size = (params.get("pageSize") or "").strip()
-    size = int(raw_size) if raw_size.lstrip("-").isdigit() and raw_size.isascii() else DEFAULT_PAGE_SIZE
+    size = _capped_int(raw_size, MAX_PAGE_SIZE) if raw_size.isascii() and raw_size.isdigit() else DEFAULT_PAGE_SIZE
     if size < 1:
         size = DEFAULT_PAGE_SIZE
 
     raw_number = (params.get("pageNumber") or "0").strip() or "0"
-    if not raw_number.lstrip("-").isdigit() or not raw_number.isascii() or int(raw_number) < 0:
+    # "-0" is zero, as int() reads it.
+    digits = raw_number[1:] if raw_number.startswith("-") and not raw_number[1:].strip("0") else raw_number
+    if not (digits.isascii() and digits.isdigit()):
         raise RestError(400, f"pageNumber must be an integer from 0, not {raw_number[:40]!r}.")
-    return Page(number=min(int(raw_number), MAX_PAGE_NUMBER), size=min(size, MAX_PAGE_SIZE))
+    return Page(number=_capped_int(digits, MAX_PAGE_NUMBER), size=size)
+
+
+def _capped_int(digits, maximum):
+    """Return the value of an ASCII digit string, or `maximum` when it is larger.
+
+    int() raises ValueError past 4300 digits, leading zeros included, so
+    long strings are compared by length first.
+    """
+    number = digits.lstrip("0") or "0"
+    if len(number) > len(str(maximum)):
+        return maximum
+    return min(int(number), maximum)
 
 
 def paged_response(items, page, shape=None, encode=None, encode_xml=None):

@@ -22,10 +22,11 @@ from lists.rest import filtered, get_group, get_list, paged, read_contact, read_
 from lists.services import Contact
 from lists.validation import (
     CONTROL_CHARACTERS,
-    MAX_ID,
     NAME_LINE_BREAKS,
     SINGLE_LINE_CONTROL_CHARACTERS,
     normalize_email,
+    parse_id,
+    parse_id_list,
 )
 from mailup_sim.filterby import Property
 from mailup_sim.rest import (
@@ -650,14 +651,7 @@ def parse_schedule(raw):
 
 
 def _groups_of(mailing_list, raw, name):
-    ids = []
-    for part in raw.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        if not part.isascii() or not part.isdigit() or not 1 <= int(part) <= MAX_ID:
-            raise RestError(400, f"{name} must be comma-separated group ids, not {raw[:60]!r}.")
-        ids.append(int(part))
+    ids = parse_id_list(raw, name)
     groups = list(mailing_list.groups.filter(pk__in=ids))
     if len(groups) != len(set(ids)):
         raise RestError(400, f"{name} names a group that is not in list {mailing_list.list_id}.")
@@ -729,9 +723,9 @@ def send_to_recipient(request):
 
 def _read_id(document, name):
     raw = document.get(name)
-    if isinstance(raw, bool) or not (str(raw).strip().isascii() and str(raw).strip().isdigit()) or not 1 <= int(str(raw).strip()) <= MAX_ID:
+    if not isinstance(raw, (int, str)) or isinstance(raw, bool):
         raise RestError(400, f"{name} must be a positive integer, not {str(raw)[:40]!r}.")
-    return int(str(raw).strip())
+    return parse_id(str(raw), name)
 
 
 def shape_sending(sending):
