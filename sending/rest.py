@@ -489,10 +489,7 @@ def upload_image(request, list_id=None):
     extension = name.rpartition(".")[2].lower()
     if "/" in name or "\\" in name or SINGLE_LINE_CONTROL_CHARACTERS.search(name) or extension not in IMAGE_CONTENT_TYPES:
         raise RestError(400, f"Name must be a file name ending in one of {', '.join(IMAGE_CONTENT_TYPES)}.")
-    try:
-        data = base64.b64decode(_text(document, "Base64Data"), validate=True)
-    except (binascii.Error, ValueError):
-        raise RestError(400, "Base64Data is not valid base64.") from None
+    data = _read_base64(document, "Base64Data")
     if len(data) > MAX_IMAGE_BYTES:
         raise RestError(400, f"The image is larger than {MAX_IMAGE_BYTES} bytes.")
     image = services.add_image(request.account, name, data, IMAGE_CONTENT_TYPES[extension], mailing_list)

@@ -115,3 +115,19 @@ def test_failed_xml_response_keeps_envelope(api, monkeypatch):
     monkeypatch.setattr("mailup_sim.rest_xml.to_xml", fail)
     response = api.get(f"/List/1/Email/{newsletter().pk}", headers={"Accept": "application/xml"})
     assert_envelope(response, 500, "InternalServerError")
+
+
+def test_image_with_line_wrapped_base64_is_stored(api):
+    # MIME encoders and PHP's chunk_split() break Base64 into 76-character lines, which attachment uploads accept too.
+    data = bytes(range(256)) * 2
+    wrapped = base64.encodebytes(data).decode()
+    assert "\n" in wrapped
+
+    response = api.post("/Images", json={"Name": "wrapped.png", "Base64Data": wrapped})
+    assert response.status_code == 200, response.text
+    assert bytes(Image.objects.get().data) == data
+
+
+def test_image_without_data_is_400(api):
+    assert_envelope(api.post("/Images", json={"Name": "empty.png", "Base64Data": ""}), 400, "BadRequest")
+    assert Image.objects.count() == 0
