@@ -26,11 +26,11 @@ from lists.time_zones import TIME_ZONES
 from lists.time_zones import describe as describe_time_zone
 from lists.validation import (
     CONTROL_CHARACTERS,
-    MAX_ID,
     check_field_value,
     check_recipient_name,
     normalize_email,
     normalize_mobile,
+    parse_id,
 )
 from mailup_sim import sql
 from mailup_sim.filterby import FilterError, Property, field_key, parse_filter, parse_orderby
@@ -724,7 +724,8 @@ def _json_type_name(value):
 
 def _read_field_id(raw):
     text = str(raw).strip() if isinstance(raw, (int, str)) and not isinstance(raw, bool) else ""
-    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 39:
+    # int() raises ValueError on thousands of digits, so longer strings never reach it.
+    if not (text.isascii() and text.isdigit()) or len(text) > 10 or not 1 <= int(text) <= 39:
         raise RestError(400, f"Field Id must be an integer from 1 to 39, not {str(raw)[:40]!r}.")
     return int(text)
 
@@ -832,9 +833,9 @@ def update_recipient_detail(request):
 def _find_recipient_for_update(account, document):
     raw_id = document.get("idRecipient")
     if raw_id not in (None, "", 0):
-        if isinstance(raw_id, bool) or not (str(raw_id).isascii() and str(raw_id).isdigit()) or not 1 <= int(str(raw_id)) <= MAX_ID:
+        if isinstance(raw_id, bool) or not isinstance(raw_id, (int, str)):
             raise RestError(400, f"idRecipient must be a positive integer, not {str(raw_id)[:40]!r}.")
-        return services.find_account_recipient(account, int(str(raw_id)))
+        return services.find_account_recipient(account, parse_id(str(raw_id), "idRecipient"))
 
     email = document.get("Email")
     if not isinstance(email, str) or not email.strip():

@@ -109,12 +109,13 @@ def _split_country_code(digits, raw):
 def parse_id(raw, field, minimum=1):
     """Parse one integer id from `minimum` to MAX_ID, or raise InvalidParameter naming `field`."""
     text = raw.strip()
-    # Python's int() raises ValueError past 4300 digits, so the length is
-    # checked before the conversion.
-    digits = text.isascii() and text.isdigit() and len(text.lstrip("0")) <= len(str(MAX_ID))
-    if not digits or not minimum <= int(text) <= MAX_ID:
+    # Python's int() raises ValueError past 4300 digits, leading zeros
+    # included, so the zeros go and the length is checked before the conversion.
+    number = text.lstrip("0") or "0"
+    digits = text.isascii() and text.isdigit() and len(number) <= len(str(MAX_ID))
+    if not digits or not minimum <= int(number) <= MAX_ID:
         raise InvalidParameter(field, f"{field} must be an integer id from {minimum} to {MAX_ID}, not {raw[:40]!r}.")
-    return int(text)
+    return int(number)
 
 
 def parse_id_list(raw, field, separators=","):

@@ -11,6 +11,7 @@ no Accept header and so always gets JSON.
 
 import json
 import logging
+import math
 import time
 from dataclasses import dataclass
 
@@ -137,7 +138,13 @@ def _rest_view(handlers, authenticate):
 
     @csrf_exempt
     def view(request, **path_values):
-        return negotiate(request, _serve(request, path_values))
+        response = _serve(request, path_values)
+        try:
+            return negotiate(request, response)
+        except Exception:
+            # Without this, Django's HTML error page would replace the envelope.
+            logger.exception("REST %s %s failed to write the XML response", request.method, request.path)
+            return error_response(500, "Internal server error; the server log has the details.")
 
     def _serve(request, path_values):
         handler = handlers.get(request.method.lower())
@@ -226,14 +233,32 @@ def read_json(request, max_bytes=None):
     if not raw or raw == b"null":
         return None
     try:
-        document = json.loads(raw)
+        document = json.loads(raw, parse_constant=_reject_constant, parse_float=_finite_float)
         if may_have_lone_surrogate(raw):
             reject_lone_surrogates(document)
+    except NonFiniteNumber as error:
+        raise RestError(400, f"The request body has the number {str(error)[:40]}, which is not finite.") from None
     except (ValueError, UnicodeDecodeError):
         raise RestError(400, "The request body is not valid JSON.") from None
     except RecursionError:
         raise RestError(400, "The request body nests JSON arrays or objects too deeply.") from None
     return document
+
+
+class NonFiniteNumber(ValueError):
+    """A JSON number that is NaN, Infinity or too large for a float, which no column or JSON response can carry."""
+
+
+def _reject_constant(name):
+    # Python's json module accepts NaN, Infinity and -Infinity, which JSON does not have.
+    raise NonFiniteNumber(name)
+
+
+def _finite_float(text):
+    value = float(text)
+    if not math.isfinite(value):
+        raise NonFiniteNumber(text)
+    return value
 
 
 def reject_lone_surrogates(document):
@@ -298,14 +323,28 @@ def read_page(params):
     a number raises RestError(400).
     """
     raw_size = (params.get("pageSize") or "").strip()
-    size = int(raw_size) if raw_size.lstrip("-").isdigit() and raw_size.isascii() else DEFAULT_PAGE_SIZE
+    size = _capped_int(raw_size, MAX_PAGE_SIZE) if raw_size.isascii() and raw_size.isdigit() else DEFAULT_PAGE_SIZE
     if size < 1:
         size = DEFAULT_PAGE_SIZE
 
     raw_number = (params.get("pageNumber") or "0").strip() or "0"
-    if not raw_number.lstrip("-").isdigit() or not raw_number.isascii() or int(raw_number) < 0:
+    # "-0" is zero, as int() reads it.
+    digits = raw_number[1:] if raw_number.startswith("-") and not raw_number[1:].strip("0") else raw_number
+    if not (digits.isascii() and digits.isdigit()):
         raise RestError(400, f"pageNumber must be an integer from 0, not {raw_number[:40]!r}.")
-    return Page(number=min(int(raw_number), MAX_PAGE_NUMBER), size=min(size, MAX_PAGE_SIZE))
+    return Page(number=_capped_int(digits, MAX_PAGE_NUMBER), size=size)
+
+
+def _capped_int(digits, maximum):
+    """Return the value of an ASCII digit string, or `maximum` when it is larger.
+
+    int() raises ValueError past 4300 digits, leading zeros included, so
+    long strings are compared by length first.
+    """
+    number = digits.lstrip("0") or "0"
+    if len(number) > len(str(maximum)):
+        return maximum
+    return min(int(number), maximum)
 
 
 def paged_response(items, page, shape=None, encode=None, encode_xml=None):

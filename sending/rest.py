@@ -10,6 +10,7 @@ import binascii
 import json
 from datetime import datetime
 from datetime import timezone as dt_timezone
+from urllib.parse import quote
 
 from django.conf import settings
 from django.db.models import Max, Q
@@ -19,7 +20,14 @@ from lists import services as lists_services
 from lists.errors import InvalidContact
 from lists.rest import filtered, get_group, get_list, paged, read_contact, read_fields
 from lists.services import Contact
-from lists.validation import CONTROL_CHARACTERS, MAX_ID, SINGLE_LINE_CONTROL_CHARACTERS, normalize_email
+from lists.validation import (
+    CONTROL_CHARACTERS,
+    NAME_LINE_BREAKS,
+    SINGLE_LINE_CONTROL_CHARACTERS,
+    normalize_email,
+    parse_id,
+    parse_id_list,
+)
 from mailup_sim.filterby import Property
 from mailup_sim.rest import (
     RestError,
@@ -40,6 +48,8 @@ DATE_FORMAT = "%Y-%m-%d %H:%M:%SZ"
 # Formats accepted for deferred sends: MailUp's documented one and the same without the Z.
 SCHEDULE_FORMATS = ("%Y-%m-%d %H:%M:%SZ", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S")
 DEFAULT_TRACKING_PROTOCOLS = ["http:", "https:"]
+# The JSON types that Id, Description and Value of a message's Fields may have.
+FIELD_SCALARS = (str, int, float, bool, type(None))
 # Uploaded images are stored in the database, so their size is bounded.
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
 IMAGE_CONTENT_TYPES = {
@@ -175,6 +185,10 @@ def _read_message_fields(raw):
     if not isinstance(raw, list) or not all(isinstance(item, dict) for item in raw):
         raise RestError(400, "Fields must be an array of {Id, Value} objects.")
     fields = [{"Id": item.get("Id"), "Description": item.get("Description"), "Value": item.get("Value")} for item in raw]
+    # A nested array or object would be stored and echoed as it came, and
+    # one nested deeply enough makes the XML response fail.
+    if not all(isinstance(value, FIELD_SCALARS) for field in fields for value in field.values()):
+        raise RestError(400, "Each item of Fields needs an Id, Description and Value that are strings, numbers or null.")
     if _contains_nul(fields):
         raise RestError(400, "Fields contains a NUL character.")
     return fields
@@ -446,8 +460,15 @@ def get_template(account, template_id):
 # --- Images -------------------------------------------------------------------------
 
 
-def image_url(image):
-    return f"{settings.PUBLIC_ORIGIN.rstrip('/')}/images/{image.pk}/{image.name}"
+def image_url(image, encode=True):
+    """Return the public URL of an image, with its name percent-encoded unless `encode` is False.
+
+    Without encoding, a name with "?", "#" or "%" gives a URL that does not
+    lead back to the image. URLs returned before names were encoded have
+    the `encode=False` form.
+    """
+    name = quote(image.name) if encode else image.name
+    return f"{settings.PUBLIC_ORIGIN.rstrip('/')}/images/{image.pk}/{name}"
 
 
 def _images_of(request, list_id):
@@ -468,10 +489,7 @@ def upload_image(request, list_id=None):
     extension = name.rpartition(".")[2].lower()
     if "/" in name or "\\" in name or SINGLE_LINE_CONTROL_CHARACTERS.search(name) or extension not in IMAGE_CONTENT_TYPES:
         raise RestError(400, f"Name must be a file name ending in one of {', '.join(IMAGE_CONTENT_TYPES)}.")
-    try:
-        data = base64.b64decode(_text(document, "Base64Data"), validate=True)
-    except (binascii.Error, ValueError):
-        raise RestError(400, "Base64Data is not valid base64.") from None
+    data = _read_base64(document, "Base64Data")
     if len(data) > MAX_IMAGE_BYTES:
         raise RestError(400, f"The image is larger than {MAX_IMAGE_BYTES} bytes.")
     image = services.add_image(request.account, name, data, IMAGE_CONTENT_TYPES[extension], mailing_list)
@@ -484,7 +502,8 @@ def delete_image(request, list_id=None):
     url = read_json(request)
     if not isinstance(url, str):
         raise RestError(400, "The body must be the image URL as a JSON string.")
-    image = next((image for image in images if image_url(image) == url.strip()), None)
+    url = url.strip()
+    image = next((image for image in images if url in (image_url(image), image_url(image, encode=False))), None)
     if image is None:
         raise RestError(404, "No image with that URL in this library.")
     services.delete_image(image)
@@ -601,9 +620,13 @@ def read_send_options(request):
             raw = next((str(v) for k, v in document.items() if k.lower() == name.lower() and v is not None), None)
         return (raw or "").strip()
 
+    sender_name = value("SenderName")
+    if SINGLE_LINE_CONTROL_CHARACTERS.search(sender_name) or NAME_LINE_BREAKS.search(sender_name):
+        # The name goes into the From header, which a line break or NUL would break.
+        raise RestError(400, "SenderName must be one line without control characters.")
     sender_email = value("SenderAddress")
     return {
-        "from_name": value("SenderName")[:200],
+        "from_name": sender_name[:200],
         "from_email": normalize_email(sender_email) if sender_email else "",
         "scheduled_at": parse_schedule(value("datetime")) if value("datetime") else None,
         "groups": value("inGroups"),
@@ -625,14 +648,7 @@ def parse_schedule(raw):
 
 
 def _groups_of(mailing_list, raw, name):
-    ids = []
-    for part in raw.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        if not part.isascii() or not part.isdigit() or not 1 <= int(part) <= MAX_ID:
-            raise RestError(400, f"{name} must be comma-separated group ids, not {raw[:60]!r}.")
-        ids.append(int(part))
+    ids = parse_id_list(raw, name)
     groups = list(mailing_list.groups.filter(pk__in=ids))
     if len(groups) != len(set(ids)):
         raise RestError(400, f"{name} names a group that is not in list {mailing_list.list_id}.")
@@ -681,7 +697,7 @@ def send_to_recipient(request):
 
     Fields, when given, update the recipient's fields first. An address that
     is not a subscribed recipient of the list is reported in
-    UnprocessedRecipients and nothing is sent.
+    UnprocessedRecipients, and then nothing is sent or changed.
     """
     document = read_json_object(request)
     message = get_account_message(request.account, _read_id(document, "idMessage"))
@@ -693,12 +709,9 @@ def send_to_recipient(request):
     except InvalidContact:
         return json_response({**send_result(None, 0, invalid=[{"Email": email[:254]}]), "idMessage": message.pk})
 
+    fields = read_fields(document)
     recipient = lists_services.find_recipient(request.account, Contact(email=email))
-    if recipient is not None and document.get("Fields"):
-        recipient = lists_services.update_recipient(
-            request.account, recipient, Contact(email=email), read_fields(document)
-        )
-    sending = services.queue_sending(message, recipients=[recipient]) if recipient is not None else None
+    sending = services.send_to_subscriber(message, recipient, fields) if recipient is not None else None
     sent = services.target_recipients(sending).count() if sending else 0
     if not sent:
         return json_response({**send_result(sending, 0, unprocessed=[{"Email": email}]), "idMessage": message.pk})
@@ -707,9 +720,9 @@ def send_to_recipient(request):
 
 def _read_id(document, name):
     raw = document.get(name)
-    if isinstance(raw, bool) or not (str(raw).strip().isascii() and str(raw).strip().isdigit()) or not 1 <= int(str(raw).strip()) <= MAX_ID:
+    if not isinstance(raw, (int, str)) or isinstance(raw, bool):
         raise RestError(400, f"{name} must be a positive integer, not {str(raw)[:40]!r}.")
-    return int(str(raw).strip())
+    return parse_id(str(raw), name)
 
 
 def shape_sending(sending):

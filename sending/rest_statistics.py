@@ -33,6 +33,7 @@ MESSAGE_ITEM_PROPERTIES = {
     "idmessage": Property("IdMessage", "int"),
     "idlist": Property("IdList", "int"),
     "subject": Property("Subject"),
+    "notes": Property("Notes"),
     "count": Property("Count", "int"),
 }
 URL_PROPERTIES = {"url": Property("Url"), "count": Property("Count", "int"), "idmessage": Property("IdMessage", "int")}
@@ -80,6 +81,11 @@ RECIPIENT_ROWS = {
     "clicksdetails": statistics.recipient_click_details,
 }
 RECIPIENT_COUNTS = {"deliveries", "views", "bounces", "unsubscriptions", "clicks"}
+# filterby properties of the per-recipient lists whose items add Type or Url to the message item.
+RECIPIENT_DETAIL_PROPERTIES = {
+    "bouncesdetails": {**MESSAGE_ITEM_PROPERTIES, "type": Property("Type")},
+    "clicksdetails": {**MESSAGE_ITEM_PROPERTIES, "url": Property("Url")},
+}
 
 
 def get_message(account, message_id):
@@ -126,10 +132,11 @@ def recipient_list(kind):
     details = kind.endswith("details")
     shape = shape_detail if details else dict
     keys = ("pk",) if details else MESSAGE_KEYS
+    properties = RECIPIENT_DETAIL_PROPERTIES.get(kind, MESSAGE_ITEM_PROPERTIES)
 
     def recipient_list(request, recipient_id):
         rows_of_recipient = rows(get_recipient(request.account, recipient_id))
-        return paged_rows(request, rows_of_recipient, MESSAGE_ITEM_PROPERTIES, keys, shape)
+        return paged_rows(request, rows_of_recipient, properties, keys, shape)
 
     return recipient_list
 

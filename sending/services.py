@@ -29,6 +29,7 @@ from django.utils.text import get_valid_filename
 from django.utils.translation import gettext
 
 from lists.models import Channel, GroupMembership, Recipient, Source, Subscription, SubscriptionEvent
+from lists.validation import NAME_LINE_BREAKS, SINGLE_LINE_CONTROL_CHARACTERS
 from mailup_sim import sql
 from sending import campaign_rendering, clock, filters, outbox, relay_routes, tracking
 from sending.errors import (
@@ -369,11 +370,12 @@ def queue_sending(
     people. Recipients without a subscribed e-mail subscription to the
     list are skipped in every case. `from_email` and `from_name` replace
     the list's sender. Raises ValueError for a group or filter of another
-    list, an unknown `filters_match` or a `scheduled_at` that check_schedule
-    rejects.
+    list, an unknown `filters_match`, a `from_name` with a line break or
+    other control character, or a `scheduled_at` that check_schedule rejects.
     """
     _check_target_list(message.list, groups, excluded_groups, filters)
     _check_filters_match(filters_match)
+    _check_sender_name(from_name)
     scheduled_at = check_schedule(scheduled_at)
 
     later = scheduled_at is not None
@@ -405,6 +407,13 @@ def _check_target_list(mailing_list, groups, excluded_groups, filters):
     for saved_filter in filters:
         if saved_filter.list_id != mailing_list.pk:
             raise ValueError(f"Filter {saved_filter.pk} does not belong to list {mailing_list.list_id}.")
+
+
+def _check_sender_name(from_name):
+    # The name becomes the From header of every delivery: a line break would
+    # make the campaign fail to build, and PostgreSQL cannot store NUL.
+    if SINGLE_LINE_CONTROL_CHARACTERS.search(from_name) or NAME_LINE_BREAKS.search(from_name):
+        raise ValueError(f"The sender name {from_name[:80]!r} must be one line without control characters.")
 
 
 def _check_filters_match(filters_match):
@@ -1988,6 +1997,26 @@ def send_to_address(message, email, from_email="", from_name=""):
 
     recipient = lists_services.find_recipient(mailing_list.account, contact)
     return queue_sending(message, recipients=[recipient], from_email=from_email, from_name=from_name)
+
+
+def send_to_subscriber(message, recipient, fields=None):
+    """Send `message` to one recipient subscribed by e-mail to its list, storing `fields` ({id: value}) on them first.
+
+    Returns the sending, or None when the recipient is not subscribed to the
+    list. Nothing changes then: neither the fields nor the sendings.
+    """
+    from lists import services as lists_services
+
+    subscriptions = Subscription.objects.filter(
+        recipient=recipient, list=message.list, channel=Channel.EMAIL, status=Subscription.Status.SUBSCRIBED
+    )
+    with transaction.atomic():
+        if not subscriptions.exists():
+            return None
+        if fields:
+            contact = lists_services.Contact(email=recipient.email)
+            recipient = lists_services.update_recipient(message.list.account, recipient, contact, fields)
+        return queue_sending(message, recipients=[recipient])
 
 
 # --- Reports of the SOAP MailupReport service --------------------------------

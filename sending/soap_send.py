@@ -14,7 +14,7 @@ from lxml import etree
 
 from lists import services as lists_services
 from lists.errors import InvalidContact
-from lists.validation import SINGLE_LINE_CONTROL_CHARACTERS, normalize_email
+from lists.validation import NAME_LINE_BREAKS, SINGLE_LINE_CONTROL_CHARACTERS, normalize_email
 from mailup_sim import soap
 from sending import services
 from sending.models import SavedFilter
@@ -100,7 +100,7 @@ def sending_arguments(mailing_list, options):
     arguments = {
         "scheduled_at": delivery_date(options),
         "from_email": _sender_email(options),
-        "from_name": options.get("from_name", "").strip()[:200],
+        "from_name": _sender_name(options),
         "excluded_groups": lists_services.find_groups(
             mailing_list, parse_id_list(options.get("exclude", ""), "exclude")
         ),
@@ -125,6 +125,14 @@ def _sender_email(options):
         return normalize_email(raw)
     except InvalidContact:
         raise invalid(f"Option 'from_email' is not a valid address: {raw[:80]!r}.") from None
+
+
+def _sender_name(options):
+    # The name becomes the From header, which a line break or NUL would break.
+    name = options.get("from_name", "").strip()
+    if SINGLE_LINE_CONTROL_CHARACTERS.search(name) or NAME_LINE_BREAKS.search(name):
+        raise invalid(f"Option 'from_name' must be one line without control characters: {name[:80]!r}.")
+    return name[:200]
 
 
 def _saved_filters(mailing_list, filter_ids):
@@ -400,7 +408,7 @@ def send_single_newsletter(call, access_key, list_id, subject, type, content, re
         else:
             message = new_message(mailing_list, subject, type, content, options)
         sending = services.send_to_address(
-            message, email, from_email=_sender_email(options), from_name=options.get("from_name", "").strip()[:200]
+            message, email, from_email=_sender_email(options), from_name=_sender_name(options)
         )
     return coded_result(
         "SendSingleNewsletterResult",
