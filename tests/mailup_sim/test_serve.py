@@ -197,3 +197,22 @@ def test_foreign_web_address_not_reported_busy():
     assert "already in use" not in str(raised.value)
     assert "WEB_BIND 192.0.2.1:8000" in str(raised.value)
     assert "Cannot assign requested address" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "part, port_setting",
+    [("sink", "SINK_SMTP_PORT"), ("inbound", "INBOUND_MX_PORT"), ("ftp", "FTP_PORT"), ("submission", "SUBMISSION_SMTP_PORT")],
+)
+def test_busy_port_of_part_names_setting(settings, part, port_setting):
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        setattr(settings, port_setting, listener.getsockname()[1])
+        [(bind, named_port, named_address)] = serve.listening_addresses([part])
+
+        with pytest.raises(CommandError, match=f"set {port_setting} to a free port"):
+            serve.check_port_free(bind, named_port, named_address)
+
+
+def test_worker_and_beat_listen_on_nothing():
+    assert serve.listening_addresses(["worker", "beat"]) == []

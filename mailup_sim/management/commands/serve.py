@@ -28,11 +28,12 @@ STOP_TIMEOUT_SECONDS = 15
 BROKER_REPLY_TIMEOUT_SECONDS = 10
 
 
-def check_port_free(bind):
-    """Raise CommandError when something listens on `bind` already.
+def check_port_free(bind, port_setting="WEB_BIND", address_setting="WEB_BIND"):
+    """Raise CommandError, naming the setting to change, when something listens on `bind` (host:port) already.
 
-    With --reuse-port a second server of the same user would share the port
-    with the first and get half its connections, instead of failing.
+    With --reuse-port a second server of the same user would share the web
+    port with the first and get half its connections, instead of failing.
+    The other parts would fail seconds later with a traceback.
     """
     host, _, port = bind.rpartition(":")
     if not port.isdigit():
@@ -46,12 +47,33 @@ def check_port_free(bind):
         except OSError as error:
             if error.errno == errno.EADDRINUSE:
                 raise CommandError(
-                    f"WEB_BIND {bind} is already in use ({error.strerror}). Stop the other server or set WEB_BIND to a free port."
+                    f"{port_setting} {bind} is already in use ({error.strerror}). "
+                    f"Stop the other server or set {port_setting} to a free port."
                 ) from error
             # An address of no local interface, or a host name that does not resolve.
             raise CommandError(
-                f"WEB_BIND {bind} is invalid ({error.strerror}). Set it to an address of this host."
+                f"{address_setting} {bind} is invalid ({error.strerror}). Set it to an address of this host."
             ) from error
+
+
+def listening_addresses(parts):
+    """Return (host:port, port setting, address setting) of each part in `parts` that listens on a TCP port."""
+    addresses = {
+        "web": (settings.WEB_BIND, "WEB_BIND", "WEB_BIND"),
+        "sink": (_bind(settings.SINK_SMTP_BIND, settings.SINK_SMTP_PORT), "SINK_SMTP_PORT", "SINK_SMTP_BIND"),
+        "inbound": (_bind(settings.INBOUND_MX_BIND, settings.INBOUND_MX_PORT), "INBOUND_MX_PORT", "INBOUND_MX_BIND"),
+        "ftp": (_bind(settings.FTP_BIND, settings.FTP_PORT), "FTP_PORT", "FTP_BIND"),
+        "submission": (
+            _bind(settings.SUBMISSION_SMTP_BIND, settings.SUBMISSION_SMTP_PORT),
+            "SUBMISSION_SMTP_PORT",
+            "SUBMISSION_SMTP_BIND",
+        ),
+    }
+    return [addresses[part] for part in parts if part in addresses]
+
+
+def _bind(host, port):
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def part_commands():
@@ -96,8 +118,8 @@ class Command(BaseCommand):
         if needs_broker(parts):
             declare_queues()
 
-        if "web" in parts:
-            check_port_free(settings.WEB_BIND)
+        for bind, port_setting, address_setting in listening_addresses(parts):
+            check_port_free(bind, port_setting, address_setting)
         commands = part_commands()
         children = {part: subprocess.Popen(commands[part]) for part in parts}
         self._print_banner(parts, demo)
