@@ -1,10 +1,30 @@
 """Shared fixtures: the demo console, a live SMTP sink and HTTP clients over real sockets."""
 
+import socket
+
 import pytest
 
 from lists.demo import seed_demo
 from sending.sink import start_sink
 from tests.support import Http, Sink, free_port
+
+
+@pytest.fixture(scope="session")
+def closed_port():
+    """A port of 127.0.0.1 held without listening, so a connection to it is refused at once."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        yield holder.getsockname()[1]
+
+
+@pytest.fixture(autouse=True)
+def mail_stays_in_tests(settings, closed_port):
+    """Point mail at a closed port, so that a test without the `sink` fixture never delivers into a running `make run`.
+
+    The `sink` fixture, and tests that start an inbound MX, set their own ports over these.
+    """
+    settings.SINK_SMTP_PORT = closed_port
+    settings.INBOUND_MX_PORT = closed_port
 
 
 @pytest.fixture
