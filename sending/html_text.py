@@ -5,6 +5,8 @@ import re
 import lxml.html
 from lxml import etree
 
+from sending.merge_tags import MERGE_TAG
+
 # Elements whose content is never shown as text.
 SKIPPED_TAGS = {"head", "script", "style", "title", "template", "noscript"}
 # Elements that start and end on their own line.
@@ -52,8 +54,8 @@ def _walk(element, pieces):
     for child in element:
         _walk(child, pieces)
 
-    href = element.get("href", "") if tag == "a" else ""
-    if href.startswith(("http://", "https://", "mailto:")) and href not in element.text_content():
+    href = element.get("href", "").strip() if tag == "a" else ""
+    if _is_shown_link(href) and href not in element.text_content():
         pieces.append(f" ({href})")
     if tag in ("td", "th"):
         pieces.append("\t")
@@ -62,6 +64,12 @@ def _walk(element, pieces):
     if tag in PARAGRAPH_TAGS:
         pieces.append("\n")
     pieces.append(_collapse(element.tail))
+
+
+def _is_shown_link(href):
+    # A link that is a merge tag alone, such as [unsubscribe], becomes a URL
+    # when each recipient's copy is filled, so the text keeps it too.
+    return href.startswith(("http://", "https://", "mailto:")) or MERGE_TAG.fullmatch(href) is not None
 
 
 def _break_line(pieces):

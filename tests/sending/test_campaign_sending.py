@@ -157,6 +157,17 @@ def test_text_part_generated_from_html(demo, sink):
     assert text.replace("\r\n", "\n").strip() == "Ciao Anna\n\nVai qui (https://shop.example/)"
 
 
+def test_text_part_keeps_unsubscribe_link(demo, sink):
+    recipient = subscribe("anna@example.com", fields={1: "Anna"})
+    html = "<p>Ciao [nome]</p><p><a href='[unsubscribe]'>Cancellati</a></p>"
+    sending = services.queue_sending(newsletter(html=html, tracking=False))
+
+    [received] = campaign_mail(sink, sending, 1)
+    text = parse_message(bytes(received.raw))["text"]
+    unsubscribe_url = f"http://c1234.localhost:8000/frontend/optout.aspx?id={recipient.pk}&idList=1"
+    assert f"Cancellati ({unsubscribe_url}" in text.replace("\r\n", "\n")
+
+
 def test_campaign_headers(demo, sink):
     subscribe("anna@example.com")
     sending = services.queue_sending(newsletter())
