@@ -70,7 +70,9 @@ def _check_flow(flow):
         application = None
     else:
         application = get_application_model().objects.filter(client_id=flow["client_id"]).first()
-    if not flow["client_id"] or application is None:
+    if not flow["client_id"]:
+        raise LoginPageError(_("The client_id parameter is missing. Your application must send its client id."))
+    if application is None:
         raise LoginPageError(_("Unknown client_id. Check the client id that your application sends."))
     return application, _check_redirect_uri(application, flow["redirect_uri"])
 

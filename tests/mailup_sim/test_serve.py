@@ -216,3 +216,14 @@ def test_busy_port_of_part_names_setting(settings, part, port_setting):
 
 def test_worker_and_beat_listen_on_nothing():
     assert serve.listening_addresses(["worker", "beat"]) == []
+
+
+def test_unreadable_setting_reported_in_one_line():
+    environment = {**os.environ, "SINK_SMTP_PORT": "abc"}
+
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=environment, capture_output=True, text=True
+    )
+
+    assert result.returncode == 1
+    assert result.stderr.strip() == "Configuration error: SINK_SMTP_PORT='abc' is not an integer."

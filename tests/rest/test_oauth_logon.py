@@ -82,6 +82,13 @@ def test_unknown_client_is_400(browser):
     assert "client_id" in response.text
 
 
+def test_missing_client_is_400(browser):
+    response = browser.get(LOGON, params=logon_query(client_id=""), headers={"Accept-Language": "en"})
+
+    assert response.status_code == 400
+    assert "client_id parameter is missing" in response.text
+
+
 def test_unregistered_redirect_is_400(browser):
     application = get_application_model().objects.get(client_id=DEMO_OAUTH_CLIENT_ID)
     application.redirect_uris = "https://crm.example/callback"
