@@ -234,15 +234,24 @@ def claim_upload(path, sha256):
             return None
         List.objects.select_for_update().get(pk=upload.list_id)
 
-        earlier = ImportFile.objects.filter(
-            list_id=upload.list_id,
-            sha256=sha256,
-            status__in=[ImportFile.Status.DONE, ImportFile.Status.RUNNING],
-        ).exclude(pk=upload.pk)
+        earlier = _imports_of_same_content(upload, [ImportFile.Status.DONE, ImportFile.Status.RUNNING])
         upload.status = ImportFile.Status.DUPLICATE if earlier.exists() else ImportFile.Status.RUNNING
         upload.started_at = now
         upload.save(update_fields=["status", "started_at"])
     return upload
+
+
+def _imports_of_same_content(upload, statuses):
+    """Return the other uploads with these statuses that make `upload` a duplicate.
+
+    A delta upload repeats any earlier import of the same bytes. A full one
+    repeats only an earlier full import, because a delta import of the same
+    rows unsubscribed none of the list's other recipients.
+    """
+    earlier = ImportFile.objects.filter(list_id=upload.list_id, sha256=upload.sha256, status__in=statuses)
+    if upload.full:
+        earlier = earlier.filter(full=True)
+    return earlier.exclude(pk=upload.pk)
 
 
 def import_upload(path, sha256):
@@ -355,12 +364,7 @@ def _file_counts(job):
 
 def _write_duplicate_report(upload):
     """Report every row of a file whose content was already imported as unchanged."""
-    earlier = (
-        ImportFile.objects.filter(list_id=upload.list_id, sha256=upload.sha256, status=ImportFile.Status.DONE)
-        .exclude(pk=upload.pk)
-        .order_by("id")
-        .first()
-    )
+    earlier = _imports_of_same_content(upload, [ImportFile.Status.DONE]).order_by("id").first()
     reason = "The same content was already imported"
     reason += f" from {earlier.name}; nothing changed." if earlier else "; nothing changed."
     counts = {"unchanged": 0}
