@@ -37,6 +37,10 @@ RESULT_SUFFIX = ".result.xml"
 # with its worker, and the sweep of a redelivered task may claim it again.
 STALE_RUN = timedelta(minutes=10)
 IMPORT_FAILURES = {ImportFile.Status.REJECTED, ImportFile.Status.FAILED}
+RECIPIENTS_SUFFIX = ".Recipients.csv"
+# `<name>.Recipients.csv` must fit the import engine's limit on file names;
+# the result file and the done/ copy then fit too.
+MAX_NAME_BYTES = ftp_services.MAX_IMPORT_NAME_BYTES - len(RECIPIENTS_SUFFIX) + len(".zip")
 
 
 # --- Upload ------------------------------------------------------------------
@@ -89,6 +93,8 @@ def process_send_zip(send_zip):
     path = Path(send_zip.path)
     if not path.exists():
         return _finish(send_zip, Status.FAILED, "The archive disappeared before it was processed.")
+    if len(path.name.encode("utf-8")) > MAX_NAME_BYTES:
+        return _reject_long_name(send_zip)
     if _is_duplicate(send_zip):
         return _finish(send_zip, Status.DUPLICATE, "The same archive was already processed; nothing was done again.")
 
@@ -174,7 +180,7 @@ def _carry_out(send_zip, package, mailing_list):
 def _import_recipients(send_zip, data, mailing_list):
     """Import Recipients.csv with the batch FTP engine, which writes its report beside it; return the ImportFile."""
     folder = Path(send_zip.path).parent
-    path = folder / f"{Path(send_zip.name).stem}.Recipients.csv"
+    path = folder / f"{Path(send_zip.name).stem}{RECIPIENTS_SUFFIX}"
     path.write_bytes(data)
     sha256 = ftp_services.file_sha256(path)
     upload = ImportFile.objects.create(
@@ -262,6 +268,19 @@ def _finish(send_zip, status, error, package=None):
     _move_to_done(send_zip)
     logger.info("sendzip finished send_zip=%s status=%s", send_zip.pk, status)
     return status
+
+
+def _reject_long_name(send_zip):
+    """Reject an archive whose result file and done/ copy would have names too long for the disk.
+
+    The reason is only on the SendZip row, and the archive stays where it is.
+    """
+    send_zip.status = Status.REJECTED
+    send_zip.error = f"The archive name is longer than {MAX_NAME_BYTES} bytes. Rename the archive and upload it again."
+    send_zip.finished_at = timezone.now()
+    send_zip.save(update_fields=["status", "error", "finished_at"])
+    logger.info("sendzip rejected send_zip=%s reason=name too long", send_zip.pk)
+    return send_zip.status
 
 
 def _write_result(send_zip, package):

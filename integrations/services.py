@@ -408,6 +408,9 @@ def open_import_stream(path):
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError):
         raise csv_import.FileRejected("The file is not a readable ZIP archive.") from None
+    except UnicodeDecodeError:
+        # zipfile decodes every entry name on opening, strictly when its UTF-8 flag is set.
+        raise csv_import.FileRejected("An entry name in the ZIP archive is marked as UTF-8 but is not valid UTF-8.") from None
     with archive:
         member = _single_csv_member(archive)
         if member.file_size > limit:
