@@ -286,6 +286,13 @@ def import_upload(path, sha256):
             _write_duplicate_report(upload)
         else:
             _run_import(upload)
+    except UploadChanged as error:
+        # The file now belongs to the later upload, whose own task imports it.
+        counts = _file_counts(Import.objects.get(pk=upload.job_id))
+        _finish(upload, ImportFile.Status.SUPERSEDED, counts=counts, error=str(error))
+        _fail_job(upload, str(error))
+        logger.warning("import stopped because the file was replaced or deleted import_file=%s", upload.pk)
+        return upload
     except importing.ImportSuperseded:
         # Another run resumed this upload and owns it now.
         logger.warning("import run stopped because another run took over import_file=%s", upload.pk)
@@ -308,6 +315,7 @@ def _run_import(upload):
     try:
         with open_import_stream(Path(upload.path)) as stream:
             records = csv_import.read_records(stream, job.list)
+            records = _records_while_unchanged(records, Path(upload.path), upload.sha256)
             unsubscribed = importing.execute(job, records, report, full=upload.full)
     except csv_import.FileRejected as error:
         report.write_line("", "", "rejected", str(error))
@@ -328,6 +336,30 @@ def _run_import(upload):
         job.counts,
         len(unsubscribed),
     )
+
+
+class UploadChanged(Exception):
+    """A later upload wrote over the file, or a client deleted it, while it was imported."""
+
+
+def _records_while_unchanged(records, path, sha256):
+    """Yield the records, then raise UploadChanged when the file no longer hashes to `sha256`.
+
+    pyftpdlib writes a new upload of the same name over the file in place,
+    so the import may have read part of the new content. Raising before the
+    engine unsubscribes the recipients a full file does not name keeps it
+    from acting on a mix of two files, and the file is not moved to done/.
+    """
+    yield from records
+    try:
+        unchanged = file_sha256(path) == sha256
+    except FileNotFoundError:
+        unchanged = False
+    if not unchanged:
+        raise UploadChanged(
+            "The file was replaced or deleted while it was imported, so the import stopped before its last step."
+            " A replacing upload is imported on its own."
+        )
 
 
 def _fail_job(upload, reason):
