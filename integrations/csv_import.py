@@ -233,9 +233,11 @@ def read_lines(stream):
     """Yield (line number, text or None, error) for each line of a binary stream.
 
     Strips a UTF-8 BOM from the first line and the line end (CRLF or LF)
-    from every line. A line that is not UTF-8 or is longer than
-    MAX_LINE_BYTES comes out as (number, None, reason) and is not kept in
-    memory whole. Empty lines are skipped.
+    from every line. A line longer than MAX_LINE_BYTES, or not UTF-8,
+    comes out as (number, text, reason): the text is its first
+    MAX_LINE_BYTES bytes, decoded with U+FFFD replacement characters, so
+    the report and a full import can still read its e-mail cell. Empty
+    lines are skipped.
     """
     number = 0
     while True:
@@ -248,7 +250,8 @@ def read_lines(stream):
 
         if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
             _skip_to_line_end(stream)
-            yield number, None, f"The line is longer than {MAX_LINE_BYTES} bytes."
+            start = raw[:MAX_LINE_BYTES].decode("utf-8", errors="replace")
+            yield number, start, f"The line is longer than {MAX_LINE_BYTES} bytes."
             continue
         raw = raw.rstrip(b"\r\n")
         if not raw.strip():
@@ -256,7 +259,7 @@ def read_lines(stream):
         try:
             yield number, raw.decode("utf-8"), None
         except UnicodeDecodeError:
-            yield number, None, "The line is not valid UTF-8."
+            yield number, raw.decode("utf-8", errors="replace"), "The line is not valid UTF-8."
 
 
 def _skip_to_line_end(stream):

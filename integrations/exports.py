@@ -7,6 +7,7 @@ of that list.
 import csv
 import logging
 import os
+import shutil
 
 from django.db import transaction
 from django.utils import timezone
@@ -67,10 +68,11 @@ def _write_rows(path, mailing_list, subscriptions):
     partial = path.with_name("." + path.name + ".partial")
     existing = path.exists()
     count = 0
-    with open(partial, "w", encoding="utf-8", newline="") as stream:
-        if existing:
-            with open(path, encoding="utf-8", newline="") as previous:
-                stream.write(previous.read())
+    # FTP clients may overwrite the day's file. Its bytes are copied without
+    # decoding, so a file that is not UTF-8 cannot stop the export.
+    if existing:
+        shutil.copyfile(path, partial)
+    with open(partial, "a" if existing else "w", encoding="utf-8", newline="") as stream:
         writer = csv.writer(stream, delimiter=";", lineterminator="\r\n")
         if not existing:
             writer.writerow(EXPORT_HEADER)
@@ -119,8 +121,22 @@ def run_due_exports(now=None):
             continue
         for mailing_list in ftp_account.account.lists.all():
             if not _ran_today(mailing_list, local):
-                written.append(export_unsubscribed(mailing_list, UnsubscribeExport.Trigger.SCHEDULE, now))
+                written.extend(_export_scheduled(mailing_list, now))
     return written
+
+
+def _export_scheduled(mailing_list, now):
+    """Run one list's scheduled export; return [its UnsubscribeExport], or [] when it failed.
+
+    A failure is logged and retried at the next run. One account's home, for
+    example a folder renamed onto the file's name, cannot stop the exports
+    of the other lists.
+    """
+    try:
+        return [export_unsubscribed(mailing_list, UnsubscribeExport.Trigger.SCHEDULE, now)]
+    except Exception:
+        logger.exception("unsubscribe export failed account=%s list=%s", mailing_list.account.console_id, mailing_list.pk)
+        return []
 
 
 def _ran_today(mailing_list, local):

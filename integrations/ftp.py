@@ -21,7 +21,8 @@ logger = logging.getLogger(__name__)
 
 # pyftpdlib permission letters: change folder, list, download, delete,
 # rename, append and upload. Creating folders is not among them, because
-# the server keeps the layout of each home.
+# the server keeps the layout of each home. For the same reason ftp_RNFR
+# rejects folders.
 PERMISSIONS = "elrdfaw"
 
 
@@ -132,6 +133,14 @@ class BatchFtpHandler(FTPHandler):
 
     def on_incomplete_file_sent(self, file):
         self._record(FtpTransfer.Direction.DOWNLOAD, file, completed=False)
+
+    def ftp_RNFR(self, path):
+        # Renaming a folder would move a list's import folder or give a
+        # folder any name, such as that of an export or of a .zip in sendzip/.
+        if self.fs.isdir(path):
+            self.respond("550 Folders cannot be renamed: the server keeps the layout of each home.")
+            return
+        super().ftp_RNFR(path)
 
     def ftp_RNTO(self, path):
         # Clients that upload under a temporary name and rename it at the

@@ -24,7 +24,7 @@ from lxml import etree
 from integrations import services as ftp_services
 from integrations.ftpzip_package import IMAGE_TYPES, PackageRejected, read_package
 from integrations.models import ImportFile, SendZip
-from lists.models import Recipient
+from lists.models import Account, Recipient
 from lists.services import console_origin
 from sending import services as sending_services
 
@@ -37,6 +37,10 @@ RESULT_SUFFIX = ".result.xml"
 # with its worker, and the sweep of a redelivered task may claim it again.
 STALE_RUN = timedelta(minutes=10)
 IMPORT_FAILURES = {ImportFile.Status.REJECTED, ImportFile.Status.FAILED}
+RECIPIENTS_SUFFIX = ".Recipients.csv"
+# `<name>.Recipients.csv` must fit the import engine's limit on file names;
+# the result file and the done/ copy then fit too.
+MAX_NAME_BYTES = ftp_services.MAX_IMPORT_NAME_BYTES - len(RECIPIENTS_SUFFIX) + len(".zip")
 
 
 # --- Upload ------------------------------------------------------------------
@@ -72,12 +76,24 @@ def receive_send_zip(account, path):
 
 
 def claim_send_zip(send_zip_id):
-    """Mark a received (or stale running) archive as running and return it, or None when another run has it."""
+    """Claim a received (or stale running) archive and return it, or None when another run has it.
+
+    The claimed archive is running, or a duplicate when the account has
+    the same archive done or running. Claims of one account lock its row
+    one after the other, so of two uploads of one archive the second
+    finds the first running.
+    """
     now = timezone.now()
     claimable = Q(status=Status.RECEIVED) | Q(status=Status.RUNNING, started_at__lt=now - STALE_RUN)
-    claimed = SendZip.objects.filter(claimable, pk=send_zip_id).update(status=Status.RUNNING, started_at=now)
-    if not claimed:
-        return None
+    account_id = SendZip.objects.filter(pk=send_zip_id).values_list("account_id", flat=True).first()
+    with transaction.atomic():
+        Account.objects.select_for_update().filter(pk=account_id).first()
+        send_zip = SendZip.objects.select_for_update().filter(claimable, pk=send_zip_id).first()
+        if send_zip is None:
+            return None
+        send_zip.status = Status.DUPLICATE if _is_duplicate(send_zip, now) else Status.RUNNING
+        send_zip.started_at = now
+        send_zip.save(update_fields=["status", "started_at"])
     return SendZip.objects.select_related("account").get(pk=send_zip_id)
 
 
@@ -89,7 +105,9 @@ def process_send_zip(send_zip):
     path = Path(send_zip.path)
     if not path.exists():
         return _finish(send_zip, Status.FAILED, "The archive disappeared before it was processed.")
-    if _is_duplicate(send_zip):
+    if len(path.name.encode("utf-8")) > MAX_NAME_BYTES:
+        return _reject_long_name(send_zip)
+    if send_zip.status == Status.DUPLICATE:
         return _finish(send_zip, Status.DUPLICATE, "The same archive was already processed; nothing was done again.")
 
     try:
@@ -110,9 +128,11 @@ def process_send_zip(send_zip):
     return _finish(send_zip, Status.DONE, "", package)
 
 
-def _is_duplicate(send_zip):
-    done = SendZip.objects.filter(account=send_zip.account, sha256=send_zip.sha256, status=Status.DONE)
-    return done.exclude(pk=send_zip.pk).exists()
+def _is_duplicate(send_zip, now):
+    """Return True when another archive of the account with the same content is done, or running and not stale."""
+    done_or_running = Q(status=Status.DONE) | Q(status=Status.RUNNING, started_at__gte=now - STALE_RUN)
+    same = SendZip.objects.filter(done_or_running, account_id=send_zip.account_id, sha256=send_zip.sha256)
+    return same.exclude(pk=send_zip.pk).exists()
 
 
 def _check_supported(package):
@@ -174,7 +194,7 @@ def _carry_out(send_zip, package, mailing_list):
 def _import_recipients(send_zip, data, mailing_list):
     """Import Recipients.csv with the batch FTP engine, which writes its report beside it; return the ImportFile."""
     folder = Path(send_zip.path).parent
-    path = folder / f"{Path(send_zip.name).stem}.Recipients.csv"
+    path = folder / f"{Path(send_zip.name).stem}{RECIPIENTS_SUFFIX}"
     path.write_bytes(data)
     sha256 = ftp_services.file_sha256(path)
     upload = ImportFile.objects.create(
@@ -262,6 +282,19 @@ def _finish(send_zip, status, error, package=None):
     _move_to_done(send_zip)
     logger.info("sendzip finished send_zip=%s status=%s", send_zip.pk, status)
     return status
+
+
+def _reject_long_name(send_zip):
+    """Reject an archive whose result file and done/ copy would have names too long for the disk.
+
+    The reason is only on the SendZip row, and the archive stays where it is.
+    """
+    send_zip.status = Status.REJECTED
+    send_zip.error = f"The archive name is longer than {MAX_NAME_BYTES} bytes. Rename the archive and upload it again."
+    send_zip.finished_at = timezone.now()
+    send_zip.save(update_fields=["status", "error", "finished_at"])
+    logger.info("sendzip rejected send_zip=%s reason=name too long", send_zip.pk)
+    return send_zip.status
 
 
 def _write_result(send_zip, package):

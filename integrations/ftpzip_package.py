@@ -31,6 +31,9 @@ IMAGE_TYPES = {
     ".webp": "image/webp",
 }
 READ_CHUNK_BYTES = 64 * 1024
+# NAME_MAX of Linux file systems, and a total that leaves room for the image folder within PATH_MAX.
+MAX_NAME_PART_BYTES = 255
+MAX_MEMBER_NAME_BYTES = 1024
 # A member may expand to this many bytes before the ratio check applies, so
 # small, highly compressible text such as HTML is never mistaken for a bomb.
 RATIO_FREE_BYTES = 1024 * 1024
@@ -85,6 +88,9 @@ def read_package(path):
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError):
         raise PackageRejected("The file is not a readable ZIP archive.") from None
+    except UnicodeDecodeError:
+        # zipfile decodes every entry name on opening, strictly when its UTF-8 flag is set.
+        raise PackageRejected("An entry name is marked as UTF-8 but is not valid UTF-8.") from None
 
     with archive:
         members = _checked_members(archive)
@@ -126,6 +132,14 @@ def check_member_name(name):
     parts = PurePosixPath(name).parts
     if any(part in ("..", ".") for part in parts) or "//" in name:
         raise PackageRejected(f"The entry name {name!r} climbs out of the archive's folder.")
+    # Images are stored under their entry names, and the disk allows no longer ones.
+    if len(name.encode("utf-8")) > MAX_MEMBER_NAME_BYTES or any(
+        len(part.encode("utf-8")) > MAX_NAME_PART_BYTES for part in parts
+    ):
+        raise PackageRejected(
+            f"The entry name {name[:40]!r}... is longer than {MAX_MEMBER_NAME_BYTES} bytes, "
+            f"or has a folder or file name longer than {MAX_NAME_PART_BYTES} bytes."
+        )
 
 
 def _read_members(archive, members):

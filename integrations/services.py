@@ -251,15 +251,24 @@ def claim_upload(path, sha256):
             return None
         List.objects.select_for_update().get(pk=upload.list_id)
 
-        earlier = ImportFile.objects.filter(
-            list_id=upload.list_id,
-            sha256=sha256,
-            status__in=[ImportFile.Status.DONE, ImportFile.Status.RUNNING],
-        ).exclude(pk=upload.pk)
+        earlier = _imports_of_same_content(upload, [ImportFile.Status.DONE, ImportFile.Status.RUNNING])
         upload.status = ImportFile.Status.DUPLICATE if earlier.exists() else ImportFile.Status.RUNNING
         upload.started_at = now
         upload.save(update_fields=["status", "started_at"])
     return upload
+
+
+def _imports_of_same_content(upload, statuses):
+    """Return the other uploads with these statuses that make `upload` a duplicate.
+
+    A delta upload repeats any earlier import of the same bytes. A full one
+    repeats only an earlier full import, because a delta import of the same
+    rows unsubscribed none of the list's other recipients.
+    """
+    earlier = ImportFile.objects.filter(list_id=upload.list_id, sha256=upload.sha256, status__in=statuses)
+    if upload.full:
+        earlier = earlier.filter(full=True)
+    return earlier.exclude(pk=upload.pk)
 
 
 def import_upload(path, sha256):
@@ -294,6 +303,13 @@ def import_upload(path, sha256):
             _write_duplicate_report(upload)
         else:
             _run_import(upload)
+    except UploadChanged as error:
+        # The file now belongs to the later upload, whose own task imports it.
+        counts = _file_counts(Import.objects.get(pk=upload.job_id))
+        _finish(upload, ImportFile.Status.SUPERSEDED, counts=counts, error=str(error))
+        _fail_job(upload, str(error))
+        logger.warning("import stopped because the file was replaced or deleted import_file=%s", upload.pk)
+        return upload
     except importing.ImportSuperseded:
         # Another run resumed this upload and owns it now.
         logger.warning("import run stopped because another run took over import_file=%s", upload.pk)
@@ -316,6 +332,7 @@ def _run_import(upload):
     try:
         with open_import_stream(Path(upload.path)) as stream:
             records = csv_import.read_records(stream, job.list)
+            records = _records_while_unchanged(records, Path(upload.path), upload.sha256)
             unsubscribed = importing.execute(job, records, report, full=upload.full)
     except csv_import.FileRejected as error:
         report.write_line("", "", "rejected", str(error))
@@ -336,6 +353,30 @@ def _run_import(upload):
         job.counts,
         len(unsubscribed),
     )
+
+
+class UploadChanged(Exception):
+    """A later upload wrote over the file, or a client deleted it, while it was imported."""
+
+
+def _records_while_unchanged(records, path, sha256):
+    """Yield the records, then raise UploadChanged when the file no longer hashes to `sha256`.
+
+    pyftpdlib writes a new upload of the same name over the file in place,
+    so the import may have read part of the new content. Raising before the
+    engine unsubscribes the recipients a full file does not name keeps it
+    from acting on a mix of two files, and the file is not moved to done/.
+    """
+    yield from records
+    try:
+        unchanged = file_sha256(path) == sha256
+    except FileNotFoundError:
+        unchanged = False
+    if not unchanged:
+        raise UploadChanged(
+            "The file was replaced or deleted while it was imported, so the import stopped before its last step."
+            " A replacing upload is imported on its own."
+        )
 
 
 def _fail_job(upload, reason):
@@ -372,12 +413,7 @@ def _file_counts(job):
 
 def _write_duplicate_report(upload):
     """Report every row of a file whose content was already imported as unchanged."""
-    earlier = (
-        ImportFile.objects.filter(list_id=upload.list_id, sha256=upload.sha256, status=ImportFile.Status.DONE)
-        .exclude(pk=upload.pk)
-        .order_by("id")
-        .first()
-    )
+    earlier = _imports_of_same_content(upload, [ImportFile.Status.DONE]).order_by("id").first()
     reason = "The same content was already imported"
     reason += f" from {earlier.name}; nothing changed." if earlier else "; nothing changed."
     counts = {"unchanged": 0}
@@ -421,6 +457,9 @@ def open_import_stream(path):
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError):
         raise csv_import.FileRejected("The file is not a readable ZIP archive.") from None
+    except UnicodeDecodeError:
+        # zipfile decodes every entry name on opening, strictly when its UTF-8 flag is set.
+        raise csv_import.FileRejected("An entry name in the ZIP archive is marked as UTF-8 but is not valid UTF-8.") from None
     with archive:
         member = _single_csv_member(archive)
         if member.file_size > limit:

@@ -191,11 +191,13 @@ def start_import_processes(account, params):
     lists = _lists_of(account, params)
     xml_doc = params.get("xmlDoc") or ""
     processes = []
-    for mailing_list in lists:
-        if xml_doc.strip():
-            processes.append((_create(mailing_list, params, params.get("groupsIDs"), start=False), 0))
-        else:
-            processes.extend((job, 0) for job in Import.objects.filter(list=mailing_list, status=Import.Status.CREATED))
+    # A list whose groupsIDs fail must not leave the earlier lists' processes behind.
+    with transaction.atomic():
+        for mailing_list in lists:
+            if xml_doc.strip():
+                processes.append((_create(mailing_list, params, params.get("groupsIDs"), start=False), 0))
+            else:
+                processes.extend((job, 0) for job in Import.objects.filter(list=mailing_list, status=Import.Status.CREATED))
     if not processes:
         raise ImportFault(-401, "xmlDoc is empty and no created process waits on these lists.")
 

@@ -114,3 +114,27 @@ def bearer_token(demo, http, settings):
     response = http.post("/Authorization/OAuth/Token", data=demo_password_grant_form())
     assert response.status_code == 200, response.text
     return response.json()["access_token"]
+
+
+@pytest.fixture
+def import_folder(demo, settings, tmp_path, monkeypatch):
+    """The demo list 1's import folder, whose uploads tests import by calling the service themselves."""
+    from integrations import services
+    from tests.personas import demo_list
+
+    settings.FTP_ROOT = tmp_path / "ftp"
+    monkeypatch.setattr("integrations.tasks.import_uploaded_file.delay", lambda *arguments: None)
+    return services.prepare_home(demo_list().account) / "import" / "1"
+
+
+def import_local_file(folder, name, content):
+    """Write `content` (str or bytes) as `folder/name`, import it as a finished upload, and return its ImportFile."""
+    from integrations import services
+    from tests.personas import demo_list
+
+    path = folder / name
+    path.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
+    upload = services.receive_upload(demo_list().account, path)
+    services.import_upload(str(path), upload.sha256)
+    upload.refresh_from_db()
+    return upload
