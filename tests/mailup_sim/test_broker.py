@@ -31,24 +31,20 @@ def test_broker_file_uses_wal(tmp_path):
         assert database.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
-def test_broker_connection_busy_timeout(tmp_path):
+def broker_pragma(tmp_path, name):
+    """Return the value of PRAGMA `name` on the connection of a broker channel."""
     with Connection(broker_url(tmp_path)) as connection:
         declare(connection)
         session = connection.default_channel.session
+        return session.connection().exec_driver_sql(f"PRAGMA {name}").scalar()
 
-        timeout = session.connection().exec_driver_sql("PRAGMA busy_timeout").scalar()
 
-    assert timeout == BROKER_SQLITE_BUSY_TIMEOUT_MS
+def test_broker_connection_busy_timeout(tmp_path):
+    assert broker_pragma(tmp_path, "busy_timeout") == BROKER_SQLITE_BUSY_TIMEOUT_MS
 
 
 def test_broker_connection_commits_without_fsync(tmp_path):
-    with Connection(broker_url(tmp_path)) as connection:
-        declare(connection)
-        session = connection.default_channel.session
-
-        synchronous = session.connection().exec_driver_sql("PRAGMA synchronous").scalar()
-
-    assert synchronous == SQLITE_SYNCHRONOUS_NORMAL
+    assert broker_pragma(tmp_path, "synchronous") == SQLITE_SYNCHRONOUS_NORMAL
 
 
 def test_publish_declares_while_writer_holds_lock(tmp_path):
