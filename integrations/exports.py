@@ -126,7 +126,7 @@ def run_due_exports(now=None):
 
 
 def _export_scheduled(mailing_list, now):
-    """Run one list's scheduled export; return [its UnsubscribeExport], or [] when it failed.
+    """Run one list's scheduled export and return [its UnsubscribeExport], or [] when it failed.
 
     A failure is logged and retried at the next run. One account's home, for
     example a folder renamed onto the file's name, cannot stop the exports

@@ -29,7 +29,7 @@ class BodyRejected(InputRejected):
 
 
 def check(body):
-    """Read the whole body; return how many items it has, or raise BodyRejected."""
+    """Read the whole body and return how many items it has, or raise BodyRejected."""
     _check_depth(body)
     count = 0
     for _item in _items(body):
