@@ -227,3 +227,14 @@ def test_unreadable_setting_reported_in_one_line():
 
     assert result.returncode == 1
     assert result.stderr.strip() == "Configuration error: SINK_SMTP_PORT='abc' is not an integer."
+
+
+def test_accepts_connections_tells_listening_from_closed():
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        listening = f"127.0.0.1:{listener.getsockname()[1]}"
+
+        assert serve.accepts_connections(listening)
+    assert not serve.accepts_connections(listening)
+    assert serve.accepts_connections("unix:/tmp/mailup-sim-web.sock")

@@ -26,6 +26,9 @@ PARTS_WITHOUT_BROKER = frozenset({"sink"})
 STOP_TIMEOUT_SECONDS = 15
 # Seconds declare_queues waits for a Redis broker's reply to one command.
 BROKER_REPLY_TIMEOUT_SECONDS = 10
+# Seconds serve waits for the listening parts to accept connections before
+# it prints its banner anyway, with the addresses still missing.
+READY_TIMEOUT_SECONDS = 90
 
 
 def check_port_free(bind, port_setting="WEB_BIND", address_setting="WEB_BIND"):
@@ -70,6 +73,20 @@ def listening_addresses(parts):
         ),
     }
     return [addresses[part] for part in parts if part in addresses]
+
+
+def accepts_connections(bind):
+    """Tell whether a TCP server accepts connections on `bind` (host:port); a unix socket counts as ready."""
+    host, _, port = bind.rpartition(":")
+    if not port.isdigit():
+        return True
+    # A server bound to every address is reached on loopback.
+    host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "[::]": "::1"}.get(host, host.strip("[]"))
+    try:
+        with socket.create_connection((host, int(port)), timeout=0.5):
+            return True
+    except OSError:
+        return False
 
 
 def _bind(host, port):
@@ -121,9 +138,30 @@ class Command(BaseCommand):
         for bind, port_setting, address_setting in listening_addresses(parts):
             check_port_free(bind, port_setting, address_setting)
         commands = part_commands()
+        self._stopping = []
+        signal.signal(signal.SIGTERM, lambda *_: self._stopping.append("SIGTERM"))
+        signal.signal(signal.SIGINT, lambda *_: self._stopping.append("SIGINT"))
         children = {part: subprocess.Popen(commands[part]) for part in parts}
+        self._wait_until_listening(children, parts)
         self._print_banner(parts, demo)
         sys.exit(self._supervise(children))
+
+    def _wait_until_listening(self, children, parts):
+        """Wait until every listening part accepts connections, so the banner appears when the platform is usable.
+
+        Returns early when a child exits or a signal arrives, which
+        _supervise then handles, and after READY_TIMEOUT_SECONDS.
+        """
+        pending = [bind for bind, _port_setting, _address_setting in listening_addresses(parts)]
+        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+        while pending and time.monotonic() < deadline:
+            if self._stopping or any(child.poll() is not None for child in children.values()):
+                return
+            pending = [bind for bind in pending if not accepts_connections(bind)]
+            if pending:
+                time.sleep(0.2)
+        if pending:
+            self.stderr.write(f"Not listening yet after {READY_TIMEOUT_SECONDS} s: {', '.join(pending)}.")
 
     def _seed_if_empty(self):
         if not Account.objects.exists():
@@ -157,10 +195,7 @@ class Command(BaseCommand):
 
     def _supervise(self, children):
         """Wait until a child exits or a signal arrives, then stop every child; return the exit status."""
-        stopping = []
-        signal.signal(signal.SIGTERM, lambda *_: stopping.append("SIGTERM"))
-        signal.signal(signal.SIGINT, lambda *_: stopping.append("SIGINT"))
-
+        stopping = self._stopping
         status = 0
         while not stopping:
             for part, child in children.items():
