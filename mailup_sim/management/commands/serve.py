@@ -76,7 +76,7 @@ def listening_addresses(parts):
 
 
 def accepts_connections(bind):
-    """Tell whether a TCP server accepts connections on `bind` (host:port); a unix socket counts as ready."""
+    """Tell whether a TCP server accepts connections on `bind` (host:port). A unix socket counts as ready."""
     host, _, port = bind.rpartition(":")
     if not port.isdigit():
         return True
