@@ -44,7 +44,7 @@ def _check_depth(body):
     memory on a 60 KB body that nests arrays 30,000 levels deep, while
     basic_parse read 100,000 levels in under 20 MB. So this scan runs first.
     """
-    stream = io.BytesIO(body.encode("utf-8") if isinstance(body, str) else body)
+    stream = io.BytesIO(_body_bytes(body))
     depth = 0
     try:
         for event, _value in ijson.basic_parse(stream):
@@ -78,7 +78,7 @@ def read_records(body, mailing_list, ignore_mobile=False, clear_missing=False):
 
 
 def _items(body):
-    stream = io.BytesIO(body.encode("utf-8") if isinstance(body, str) else body)
+    stream = io.BytesIO(_body_bytes(body))
     try:
         first = next(ijson.parse(io.BytesIO(stream.getvalue()[:4096])), None)
         if first is None or first[1] != "start_array":
@@ -86,6 +86,16 @@ def _items(body):
         yield from ijson.items(stream, "item")
     except ijson.JSONError as error:
         raise BodyRejected(f"The body is not valid JSON: {error}") from None
+
+
+def _body_bytes(body):
+    """Return the body as bytes without a leading UTF-8 byte order mark or whitespace.
+
+    Some clients write a byte order mark first, which ijson rejects, and the
+    array check reads only the first 4096 bytes.
+    """
+    data = body.encode("utf-8") if isinstance(body, str) else bytes(body)
+    return data.removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n")
 
 
 def _parse_item(item, default_prefix, ignore_mobile, clear_missing):

@@ -297,3 +297,12 @@ def test_released_request_link_is_valid_from_the_release(api):
 
     request.refresh_from_db()
     assert services.read_confirmation_token(request.context["token"]) == ids
+
+
+def test_body_with_byte_order_mark_and_leading_space(api):
+    body = b"\xef\xbb\xbf" + b" " * 5000 + b'[{"Email": "anna@example.com"}]'
+
+    response = api.post("/List/1/Recipients", data=body, headers={"Content-Type": "application/json"})
+
+    assert response.status_code == 200, response.text
+    assert api.get(f"/Import/{response.json()}").json()["ImportedRecipients"] == 1
