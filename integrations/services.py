@@ -196,8 +196,12 @@ def record_ftp_transfer(account, username, direction, ftp_path, local_path, comp
     return transfer
 
 
-def receive_upload(account, path):
-    """Record a completed upload and queue its import; return the ImportFile, or None when it is no import."""
+def receive_upload(account, path, original_name=None):
+    """Record a completed upload and queue its import; return the ImportFile, or None when it is no import.
+
+    `original_name` is the name the client gave the file, when it is stored
+    under another one. Its `full_` prefix counts as the stored name's would.
+    """
     from integrations import tasks
 
     mailing_list = find_import_list(account, path)
@@ -206,7 +210,8 @@ def receive_upload(account, path):
 
     sha256 = file_sha256(path)
     name = Path(path).name
-    full = name.lower().startswith(FULL_FILE_PREFIX) or FtpAccount.objects.filter(account=account, full_import=True).exists()
+    named_full = (original_name or name).lower().startswith(FULL_FILE_PREFIX)
+    full = named_full or FtpAccount.objects.filter(account=account, full_import=True).exists()
     with transaction.atomic():
         upload = ImportFile.objects.create(
             account=account,
@@ -575,11 +580,12 @@ def receive_panel_upload(account, mailing_list, uploaded_file):
 
     folder = prepare_home(account) / "import" / str(mailing_list.list_id)
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{timezone.now():%Y%m%d%H%M%S}-{name}"
+    # Local time, as the done/ copies are named.
+    path = folder / f"{timezone.localtime():%Y%m%d%H%M%S}-{name}"
     with open(path, "wb") as target:
         for chunk in uploaded_file.chunks():
             target.write(chunk)
-    return receive_upload(account, path)
+    return receive_upload(account, path, original_name=name)
 
 
 # --- SOAP and REST imports -------------------------------------------------------

@@ -27,6 +27,18 @@ def test_upload_imports_through_engine(editor, demo_account, ftp_root):
 
 
 @pytest.mark.django_db(transaction=True)
+def test_full_prefix_makes_a_full_import(editor, demo_account, ftp_root):
+    editor.post("/console/lists/1/import", {"file": SimpleUploadedFile("people.csv", b"111\nanna@example.com\nbruno@example.com\n")})
+    full = SimpleUploadedFile("full_people.csv", b"111\nanna@example.com\n", "text/csv")
+
+    editor.post("/console/lists/1/import", {"file": full})
+
+    assert ImportFile.objects.get(name__endswith="-full_people.csv").full is True
+    bruno = Subscription.objects.get(recipient__email="bruno@example.com", list__list_id=1)
+    assert bruno.status == Subscription.Status.UNSUBSCRIBED
+
+
+@pytest.mark.django_db(transaction=True)
 def test_upload_rejects_other_file_types(editor, demo_account, ftp_root):
     upload = SimpleUploadedFile("people.exe", b"MZ", "application/octet-stream")
 
