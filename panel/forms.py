@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from lists.models import Group, List, Subscription
 from lists.validation import SINGLE_LINE_CONTROL_CHARACTERS
 from sending import services as sending_services
+from sending import transactional_sms
 from sending.models import SavedFilter
 
 
@@ -132,6 +133,25 @@ def _one_line(value):
     return value
 
 
+class StartTimeField(forms.DateTimeField):
+    """When a sending starts, as the browser's local date and time; empty or past means now (None)."""
+
+    def __init__(self):
+        super().__init__(
+            label=_("Send at"),
+            required=False,
+            widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+            input_formats=["%Y-%m-%dT%H:%M"],
+            help_text=_("Empty: send now."),
+        )
+
+    def clean(self, value):
+        try:
+            return sending_services.check_schedule(super().clean(value))
+        except ValueError as error:
+            raise forms.ValidationError(str(error)) from None
+
+
 class SendForm(forms.Form):
     """The target of a sending and when it starts."""
 
@@ -141,13 +161,7 @@ class SendForm(forms.Form):
     excluded_groups = forms.ModelMultipleChoiceField(
         label=_("Except these groups"), queryset=Group.objects.none(), required=False, widget=forms.CheckboxSelectMultiple
     )
-    scheduled_at = forms.DateTimeField(
-        label=_("Send at"),
-        required=False,
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
-        input_formats=["%Y-%m-%dT%H:%M"],
-        help_text=_("Empty: send now."),
-    )
+    scheduled_at = StartTimeField()
 
     filters = forms.ModelMultipleChoiceField(
         label=_("Only recipients matching these saved filters"),
@@ -169,12 +183,6 @@ class SendForm(forms.Form):
         if not mailing_list.saved_filters.exists():
             del self.fields["filters"]
             del self.fields["filters_match"]
-
-    def clean_scheduled_at(self):
-        try:
-            return sending_services.check_schedule(self.cleaned_data["scheduled_at"])
-        except ValueError as error:
-            raise forms.ValidationError(str(error)) from None
 
     def target(self):
         """Return the target keyword arguments of sending_services.queue_sending and count_target_recipients."""
@@ -301,3 +309,45 @@ class TrialPasswordForm(forms.Form):
         if cleaned.get("password") and cleaned.get("password") != cleaned.get("password_again"):
             self.add_error("password_again", _("The two passwords differ."))
         return cleaned
+
+
+# The longest text that MailUp's help allows for an SMS, ten Unicode parts
+# of 67 characters (sending.transactional_sms gives both of its limits).
+MAX_SMS_CHARACTERS = max(transactional_sms.MAX_CHARACTERS.values())
+
+
+class SmsMessageForm(forms.Form):
+    """The text of an SMS message of a list, with an optional name to find it by."""
+
+    subject = forms.CharField(label=_("Name"), max_length=200, required=False, help_text=_("Shown only in the console."))
+    text = forms.CharField(
+        label=_("Text"),
+        max_length=MAX_SMS_CHARACTERS,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_("Merge tags such as [nome] are filled with each recipient's fields."),
+    )
+
+    def clean_subject(self):
+        subject = self.cleaned_data["subject"].strip()
+        if SINGLE_LINE_CONTROL_CHARACTERS.search(subject):
+            raise forms.ValidationError(_("The name must be one line without control characters."))
+        return subject
+
+    def clean_text(self):
+        text = self.cleaned_data["text"]
+        if "\x00" in text:
+            raise forms.ValidationError(_("The text must not contain NUL characters."))
+        return text
+
+
+class SmsSendForm(forms.Form):
+    """The target of an SMS sending (the list, or one group of it) and when it starts."""
+
+    group = forms.ModelChoiceField(
+        label=_("Only this group"), queryset=Group.objects.none(), required=False, empty_label=_("the whole list")
+    )
+    scheduled_at = StartTimeField()
+
+    def __init__(self, *args, mailing_list, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["group"].queryset = mailing_list.groups.all()

@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from panel.forms import ConsoleLoginForm
-from panel.views import campaigns, dashboard, filters, imports, inbox, lists, recipients, relay, rules, settings, statistics
+from panel.views import campaigns, dashboard, filters, imports, inbox, lists, recipients, relay, rules, settings, sms, statistics
 
 app_name = "panel"
 
@@ -50,6 +50,11 @@ urlpatterns = [
     path("imports/<int:import_id>", imports.import_detail, name="import_detail"),
     path("imports/<int:import_id>/status", imports.import_status, name="import_status"),
     path("lists/<int:list_id>/statistics.csv", statistics.list_statistics_csv, name="list_statistics_csv"),
+    path("lists/<int:list_id>/sms", sms.sms_index, name="sms_index"),
+    path("lists/<int:list_id>/sms/new", sms.sms_create, name="sms_create"),
+    path("sms/<int:message_id>", sms.sms_detail, name="sms_detail"),
+    path("sms/<int:message_id>/edit", sms.sms_edit, name="sms_edit"),
+    path("sms/<int:message_id>/send", sms.sms_send, name="sms_send"),
     path("lists/<int:list_id>/filters", filters.filter_index, name="filter_index"),
     path("lists/<int:list_id>/filters/new", filters.filter_create, name="filter_create"),
     path("filters/<int:filter_id>", filters.filter_edit, name="filter_edit"),

@@ -52,6 +52,7 @@ def demo_objects(demo_account):
     post_operation = PostOperation.objects.create(account=demo_account, event="Subscribe", sources=["API"])
     post_operation.subscribe_to.set([mailing_list])
     saved_filter = sending_services.save_filter(mailing_list, "Private filter", [{"field": "email", "operator": "is_not_empty"}])
+    sms = sending_services.create_sms_message(mailing_list, "Private SMS text", subject="Private SMS")
     return {
         "list_id": mailing_list.list_id,
         "group_id": Group.objects.get(list=mailing_list).pk,
@@ -67,6 +68,7 @@ def demo_objects(demo_account):
         "post_operation_id": post_operation.pk,
         "filter_id": saved_filter.pk,
         "_sink_id": sink_message.pk,
+        "_sms_id": sms.pk,
     }
 
 
@@ -76,6 +78,8 @@ def fill(pattern, objects):
         route = route.replace(f"<int:{name}>", str(value))
     if "inbox/<int:message_id>" in str(pattern.pattern):
         route = str(pattern.pattern).replace("<int:message_id>", str(objects["_sink_id"]))
+    if str(pattern.pattern).startswith("sms/<int:message_id>"):
+        route = str(pattern.pattern).replace("<int:message_id>", str(objects["_sms_id"]))
     return "/console/" + route
 
 
