@@ -225,15 +225,16 @@ def attempt_delivery(delivery):
     status_code, error, response_text = _send(webhook.method, url, body, delivery.pk)
     duration_ms = int((time.monotonic() - start) * 1000)
 
+    # PostgreSQL cannot store NUL, which a CRM may send in its body or status line.
     WebhookAttempt.objects.create(
         delivery=delivery,
         started_at=started_at,
         url=url,
         method=webhook.method,
         status_code=status_code,
-        error=error,
+        error=error.replace("\x00", "\ufffd"),
         duration_ms=duration_ms,
-        response=response_text,
+        response=response_text.replace("\x00", "\ufffd"),
     )
     if status_code is not None and 200 <= status_code < 300:
         _record_delivered(delivery)
@@ -242,13 +243,18 @@ def attempt_delivery(delivery):
 
 
 def _request_target(webhook, payload):
-    """Return the URL and the body of a call: GET puts the payload in the query string, POST in the body."""
+    """Return the URL and the body of a call: GET puts the payload in the query string, POST in the body.
+
+    A fragment of the configured URL is dropped, because no request carries
+    one, and a payload appended after it would be lost with it.
+    """
+    url = webhook.url.partition("#")[0]
     if webhook.method == Webhook.Method.POST:
-        return webhook.url, payload
+        return url, payload
     if not payload:
-        return webhook.url, None
-    separator = "&" if "?" in webhook.url else "?"
-    return f"{webhook.url}{separator}{payload}", None
+        return url, None
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}{payload}", None
 
 
 def _send(method, url, body, delivery_id):
@@ -356,7 +362,8 @@ def _decode_start(response, data):
     charset = response.headers.get_content_charset() or "utf-8"
     try:
         text = data.decode(charset, errors="replace")
-    except LookupError:
+    except (LookupError, ValueError):
+        # A charset name with a NUL character raises ValueError.
         text = data.decode("utf-8", errors="replace")
     return text[:MAX_RESPONSE_CHARS]
 
