@@ -20,6 +20,7 @@ from urllib.parse import quote, unquote, urlsplit
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.encoding import iri_to_uri
 
 from integrations.models import Webhook, WebhookAttempt, WebhookDelivery
 from integrations.rules import matching_rules
@@ -280,7 +281,9 @@ def _send(method, url, body, delivery_id):
     except ValueError as error:
         return None, f"{type(error).__name__}: {error}"[:MAX_RESPONSE_CHARS], ""
 
-    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    # The configured URL may have non-ASCII characters in its path or query,
+    # which an HTTP request line carries only percent-encoded as UTF-8.
+    target = iri_to_uri((parts.path or "/") + (f"?{parts.query}" if parts.query else ""))
     timed_out = f"TimeoutError: timed out after {REQUEST_TIMEOUT_SECONDS} seconds without a complete response"
     deadline = _AttemptDeadline(connection, REQUEST_TIMEOUT_SECONDS)
     try:

@@ -101,3 +101,16 @@ def test_get_url_with_fragment_keeps_parameters(demo, http, receiver):
     assert query_of(receiver.requests[0]) == "fixed=1&customerEmail=anna%40example.com"
     attempt = WebhookDelivery.objects.get().attempt_log.get()
     assert "#" not in attempt.url
+
+
+def test_non_ascii_url_sent_percent_encoded(demo, http, receiver):
+    url = receiver.url.replace("/subscribe", "/iscrizione-caffè") + "?negozio=però"
+    add_webhook(url, parameters=[["customerEmail", "[email]"]])
+
+    http.get(SUBSCRIBE_ANNA)
+
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.status == Status.DELIVERED
+    request = receiver.requests[0]
+    assert request["path"].startswith("/mailup/webhook/iscrizione-caff%C3%A8?")
+    assert query_of(request) == "negozio=per%C3%B2&customerEmail=anna%40example.com"
