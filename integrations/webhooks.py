@@ -15,7 +15,7 @@ import threading
 import time
 from datetime import timedelta
 from http.client import HTTPConnection, HTTPException, HTTPSConnection
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from django.db import transaction
 from django.db.models import F, Q
@@ -230,7 +230,7 @@ def attempt_delivery(delivery):
     WebhookAttempt.objects.create(
         delivery=delivery,
         started_at=started_at,
-        url=url,
+        url=without_password(url),
         method=webhook.method,
         status_code=status_code,
         error=error.replace("\x00", "\ufffd"),
@@ -241,6 +241,18 @@ def attempt_delivery(delivery):
         _record_delivered(delivery)
     else:
         _record_failure(delivery, error or f"HTTP {status_code}")
+
+
+def without_password(url):
+    """Return `url` with the password of its user information replaced by `***`, for logs and inspection APIs."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
 
 
 def _request_target(webhook, payload):
