@@ -16,6 +16,9 @@ from mailup_sim.rest import RestError, empty_response, json_response, query_para
 
 MAX_LIMIT = 500
 DEFAULT_LIMIT = 50
+# Ids are BigAutoField keys. A larger number names no row, and int() raises
+# ValueError past 4300 digits, so longer digit strings never reach it.
+MAX_ROW_ID = 2**63 - 1
 
 
 def _save(save, request, *args):
@@ -27,9 +30,18 @@ def _save(save, request, *args):
 
 def _read_limit(params):
     raw = params.get("limit") or str(DEFAULT_LIMIT)
-    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_LIMIT:
-        raise RestError(400, f"limit must be an integer from 1 to {MAX_LIMIT}; got {raw!r}.")
-    return int(raw)
+    limit = _parse_bounded_int(raw, MAX_LIMIT)
+    if limit is None or limit < 1:
+        raise RestError(400, f"limit must be an integer from 1 to {MAX_LIMIT}; got {raw[:40]!r}.")
+    return limit
+
+
+def _parse_bounded_int(raw, maximum):
+    """Return the value of an ASCII digit string from 0 to `maximum`, else None."""
+    digits = raw.lstrip("0") or "0"
+    if not (raw.isascii() and raw.isdigit()) or len(digits) > len(str(maximum)) or int(digits) > maximum:
+        return None
+    return int(digits)
 
 
 # --- Webhooks ----------------------------------------------------------------
@@ -83,9 +95,10 @@ def list_deliveries(request):
         deliveries = deliveries.filter(status=status)
     webhook_id = params.get("webhook", "")
     if webhook_id:
-        if not (webhook_id.isascii() and webhook_id.isdigit()):
-            raise RestError(400, f"webhook must be a webhook id; got {webhook_id!r}.")
-        deliveries = deliveries.filter(webhook_id=int(webhook_id))
+        number = _parse_bounded_int(webhook_id, MAX_ROW_ID)
+        if number is None:
+            raise RestError(400, f"webhook must be a webhook id; got {webhook_id[:40]!r}.")
+        deliveries = deliveries.filter(webhook_id=number)
 
     page = deliveries.prefetch_related(Prefetch("attempt_log", WebhookAttempt.objects.order_by("id")))
     return json_response([summarize_delivery(delivery) for delivery in page[: _read_limit(params)]])

@@ -14,7 +14,7 @@ from django.db import transaction
 
 from integrations.models import PostOperation, RuleEvent, Webhook
 from lists.models import Source
-from lists.validation import CONTROL_CHARACTERS
+from lists.validation import CONTROL_CHARACTERS, MAX_ID
 
 logger = logging.getLogger(__name__)
 
@@ -176,6 +176,9 @@ def _read_lists(account, data, name):
     ids = data[name]
     if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
         raise ConfigurationError(name, "must be a list of list ids (integers).")
+    # No list id exceeds MAX_ID, and past 2**63 a number would overflow SQLite's integer binding.
+    if not all(1 <= list_id <= MAX_ID for list_id in ids):
+        raise ConfigurationError(name, f"must contain list ids from 1 to {MAX_ID}.")
     lists = list(account.lists.filter(list_id__in=ids))
     missing = set(ids) - {mailing_list.list_id for mailing_list in lists}
     if missing:

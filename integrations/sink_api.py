@@ -4,6 +4,7 @@ from django.db.models import Prefetch
 from rest_framework.response import Response
 
 from integrations.models import FtpTransfer, WebhookAttempt, WebhookDelivery
+from integrations.webhooks import without_password
 from sending.sink_api import _bounded_int, read_window, reject_nul
 from sending.sink_api_base import SinkApiView
 
@@ -20,7 +21,7 @@ def summarize_delivery(delivery):
         "event": webhook.event,
         "subscription_event": delivery.event_id,
         "method": webhook.method,
-        "url": webhook.url,
+        "url": without_password(webhook.url),
         "parameters": delivery.parameters,
         "payload": delivery.payload,
         "status": delivery.status,

@@ -2,11 +2,13 @@
 
 import logging
 
+from django.http import QueryDict
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 
 from integrations import sso
+from mailup_sim.params import CaseInsensitiveParams
 from mailup_sim.rest import RestError, json_response
 from panel.auth import log_in_account_user
 
@@ -40,7 +42,8 @@ def rejection_messages():
 @never_cache
 def redeem_login_link(request):
     """Handle `GET /Console/Login.aspx?Code=…`: log the code's user in and redirect to the panel, or show why the code was rejected."""
-    code = request.GET.get("Code") or request.GET.get("code") or ""
+    # MailUp matches parameter names without regard to case, so CODE= works as well.
+    code = CaseInsensitiveParams(request.GET, QueryDict()).get("Code") or ""
     try:
         user = sso.redeem_code(code, request.META.get("REMOTE_ADDR"))
     except sso.CodeRejected as rejection:

@@ -15,11 +15,12 @@ import threading
 import time
 from datetime import timedelta
 from http.client import HTTPConnection, HTTPException, HTTPSConnection
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.encoding import iri_to_uri
 
 from integrations.models import Webhook, WebhookAttempt, WebhookDelivery
 from integrations.rules import matching_rules
@@ -225,15 +226,16 @@ def attempt_delivery(delivery):
     status_code, error, response_text = _send(webhook.method, url, body, delivery.pk)
     duration_ms = int((time.monotonic() - start) * 1000)
 
+    # PostgreSQL cannot store NUL, which a CRM may send in its body or status line.
     WebhookAttempt.objects.create(
         delivery=delivery,
         started_at=started_at,
-        url=url,
+        url=without_password(url),
         method=webhook.method,
         status_code=status_code,
-        error=error,
+        error=error.replace("\x00", "\ufffd"),
         duration_ms=duration_ms,
-        response=response_text,
+        response=response_text.replace("\x00", "\ufffd"),
     )
     if status_code is not None and 200 <= status_code < 300:
         _record_delivered(delivery)
@@ -241,14 +243,31 @@ def attempt_delivery(delivery):
         _record_failure(delivery, error or f"HTTP {status_code}")
 
 
+def without_password(url):
+    """Return `url` with the password of its user information replaced by `***`, for logs and inspection APIs."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+
+
 def _request_target(webhook, payload):
-    """Return the URL and the body of a call: GET puts the payload in the query string, POST in the body."""
+    """Return the URL and the body of a call: GET puts the payload in the query string, POST in the body.
+
+    A fragment of the configured URL is dropped, because no request carries
+    one, and a payload appended after it would be lost with it.
+    """
+    url = webhook.url.partition("#")[0]
     if webhook.method == Webhook.Method.POST:
-        return webhook.url, payload
+        return url, payload
     if not payload:
-        return webhook.url, None
-    separator = "&" if "?" in webhook.url else "?"
-    return f"{webhook.url}{separator}{payload}", None
+        return url, None
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}{payload}", None
 
 
 def _send(method, url, body, delivery_id):
@@ -274,7 +293,9 @@ def _send(method, url, body, delivery_id):
     except ValueError as error:
         return None, f"{type(error).__name__}: {error}"[:MAX_RESPONSE_CHARS], ""
 
-    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    # The configured URL may have non-ASCII characters in its path or query,
+    # which an HTTP request line carries only percent-encoded as UTF-8.
+    target = iri_to_uri((parts.path or "/") + (f"?{parts.query}" if parts.query else ""))
     timed_out = f"TimeoutError: timed out after {REQUEST_TIMEOUT_SECONDS} seconds without a complete response"
     deadline = _AttemptDeadline(connection, REQUEST_TIMEOUT_SECONDS)
     try:
@@ -356,7 +377,8 @@ def _decode_start(response, data):
     charset = response.headers.get_content_charset() or "utf-8"
     try:
         text = data.decode(charset, errors="replace")
-    except LookupError:
+    except (LookupError, ValueError):
+        # A charset name with a NUL character raises ValueError.
         text = data.decode("utf-8", errors="replace")
     return text[:MAX_RESPONSE_CHARS]
 

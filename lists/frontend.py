@@ -246,8 +246,10 @@ def subscribe_form(request):
         code, pending = CODE_ERROR, False
 
     if first_list is not None and first_list.subscribe_result_url:
-        separator = "&" if "?" in first_list.subscribe_result_url else "?"
-        return HttpResponseRedirect(f"{first_list.subscribe_result_url}{separator}result={code}")
+        # The result goes before a fragment, where the page's server can read it.
+        page, hash_mark, fragment = first_list.subscribe_result_url.partition("#")
+        separator = "&" if "?" in page else "?"
+        return HttpResponseRedirect(f"{page}{separator}result={code}{hash_mark}{fragment}")
     suffix = "p" if pending else ""
     return HttpResponseRedirect(f"/frontend/subscriberesult.aspx?result={code}{suffix}")
 

@@ -405,6 +405,23 @@ def _raise_if_contact_split(recipient, contact):
         )
 
 
+def _raise_if_number_of_other_recipient(account, recipient, contact):
+    """Raise InvalidParameter when the contact's mobile number belongs to a recipient other than `recipient`.
+
+    find_recipient prefers the e-mail address, so a call naming one person's
+    address and another's number would otherwise act on the first person's
+    SMS channel and leave the number it named alone.
+    """
+    if not (contact.email and contact.mobile_number):
+        return
+    owner = find_recipient(account, Contact(mobile_prefix=contact.mobile_prefix, mobile_number=contact.mobile_number))
+    if owner is not None and owner.pk != recipient.pk:
+        raise InvalidParameter(
+            "Sms",
+            f"The e-mail address and the mobile number belong to different recipients ({recipient.pk} and {owner.pk}).",
+        )
+
+
 def _lock_recipient(recipient, created):
     """Return the recipient re-read and locked for this transaction.
 
@@ -628,6 +645,7 @@ def unsubscribe(account, mailing_list, contact, source, reason=REASON_ADMINISTRA
         recipient = find_recipient(account, contact)
         if recipient is None:
             raise RecipientNotFound(f"No recipient with this address or number in account {account.console_id}.")
+        _raise_if_number_of_other_recipient(account, recipient, contact)
 
         subscriptions = _lock_subscriptions(recipient, [mailing_list], contact.channels).values()
         active = [s for s in subscriptions if s.status != Status.UNSUBSCRIBED]
@@ -716,6 +734,7 @@ def update_profile(account, mailing_list, contact, fields, group_ids, replace_gr
         on_list = recipient is not None and Subscription.objects.filter(recipient=recipient, list=mailing_list).exists()
         if not on_list:
             raise RecipientNotFound(f"The recipient is not in list {mailing_list.list_id}.")
+        _raise_if_number_of_other_recipient(account, recipient, contact)
 
         recipient = Recipient.objects.select_for_update().get(pk=recipient.pk)
         changed_fields = _apply_fields(recipient, fields)

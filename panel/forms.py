@@ -2,6 +2,7 @@
 
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
+from django.core.validators import URLValidator
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -10,6 +11,9 @@ from lists.validation import SINGLE_LINE_CONTROL_CHARACTERS
 from sending import services as sending_services
 from sending import transactional_sms
 from sending.models import SavedFilter
+
+
+WEB_PAGE_URL = URLValidator(schemes=["http", "https"])
 
 
 class ConsoleLoginForm(AuthenticationForm):
@@ -69,6 +73,13 @@ class ListForm(forms.ModelForm):
             "welcome_subject": _("Empty: the built-in text in the list's language."),
             "unsubscribe_subject": _("Empty: the built-in text in the list's language."),
         }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # subscribe.aspx and confirmation links redirect browsers here, so only web
+        # pages fit. URLField alone accepts ftps:, which Django refuses to redirect to.
+        for name in ("subscribe_result_url", "confirm_result_url"):
+            self.fields[name].validators.append(WEB_PAGE_URL)
 
 
 class GroupForm(forms.Form):
