@@ -34,7 +34,7 @@ def is_locked_out(username, ip):
     address = _address(ip)
     if not address:
         return False
-    return AxesProxyHandler.is_locked(_attempt_request(address, "login"), {"username": _stored_name(username)})
+    return AxesProxyHandler.is_locked(_attempt_request(address, "login"), {"username": stored_username(username)})
 
 
 def record_failure(username, ip, api):
@@ -44,7 +44,7 @@ def record_failure(username, ip, api):
     if not address:
         return
     AxesProxyHandler.user_login_failed(
-        sender=__name__, credentials={"username": _stored_name(username)}, request=_attempt_request(address, api)
+        sender=__name__, credentials={"username": stored_username(username)}, request=_attempt_request(address, api)
     )
 
 
@@ -55,7 +55,7 @@ def record_success(username, ip):
         return
     # The read first, because a DELETE takes SQLite's write lock even when
     # it matches nothing, and most logins have no failure to forget.
-    name = _stored_name(username)
+    name = stored_username(username)
     if AccessAttempt.objects.filter(username=name, ip_address=address).exists():
         AxesProxyHandler.reset_attempts(ip_address=address, username=name)
 
@@ -90,6 +90,7 @@ def _address(ip):
         return ""
 
 
-def _stored_name(username):
+def stored_username(username):
+    """Return `username` as django-axes stores it: NUL replaced and cut to USERNAME_MAX_LENGTH."""
     # PostgreSQL text cannot hold NUL, which an FTP USER command may carry.
     return username.replace("\x00", "\ufffd")[:USERNAME_MAX_LENGTH]

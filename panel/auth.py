@@ -10,10 +10,13 @@ records through lists.login_guard.
 import logging
 
 from axes.backends import AxesStandaloneBackend
+from axes.handlers.proxy import AxesProxyHandler
 from axes.signals import handle_user_login_failed
 from django.contrib.auth import login
 from django.contrib.auth.signals import user_login_failed
 from django.http import HttpRequest
+
+from lists.login_guard import stored_username
 
 logger = logging.getLogger(__name__)
 
@@ -26,12 +29,28 @@ class ConsoleLoginGuard(AxesStandaloneBackend):
     def authenticate(self, request, username=None, password=None, **kwargs):
         if not isinstance(request, HttpRequest):
             return None
+        _prepare_axes_request(request)
+        username = stored_username(username) if isinstance(username, str) else username
         return super().authenticate(request, username=username, password=password, **kwargs)
 
 
 def _count_failed_login(sender, credentials, request=None, **kwargs):
     if isinstance(request, HttpRequest):
+        _prepare_axes_request(request)
+        if isinstance(credentials.get("username"), str):
+            credentials = {**credentials, "username": stored_username(credentials["username"])}
         handle_user_login_failed(sender=sender, credentials=credentials, request=request, **kwargs)
+
+
+def _prepare_axes_request(request):
+    """Set the request attributes that django-axes stores, with NUL replaced as it does in the form data.
+
+    django-axes copies the User-Agent and Accept headers and the path into
+    its records as they come, and PostgreSQL text cannot contain NUL.
+    """
+    AxesProxyHandler.update_request(request)
+    for name in ("axes_user_agent", "axes_http_accept", "axes_path_info"):
+        setattr(request, name, getattr(request, name).replace("\x00", "0x00"))
 
 
 def route_failed_logins_to_axes():
@@ -52,6 +71,7 @@ def log_in_account_user(request, account_user):
     if not account_user.user.is_active or account_user.account.status != account_user.account.Status.ACTIVE:
         raise PermissionError(f"User {account_user.user_id} of account {account_user.account.console_id} cannot log in.")
 
+    _prepare_axes_request(request)
     login(request, account_user.user, backend=MODEL_BACKEND)
     logger.info("console login without password user=%s account=%s", account_user.user_id, account_user.account.console_id)
     return reverse("panel:dashboard")

@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from lists.models import Group, List, Subscription
 from lists.validation import SINGLE_LINE_CONTROL_CHARACTERS
+from panel.paging import read_id
 from sending import services as sending_services
 from sending import transactional_sms
 from sending.models import SavedFilter
@@ -87,6 +88,20 @@ class GroupForm(forms.Form):
     notes = forms.CharField(label=_("Notes"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
 
 
+class IdMultipleChoiceField(forms.ModelMultipleChoiceField):
+    """A ModelMultipleChoiceField that rejects an id which is not ASCII digits or is too large for a database key.
+
+    Django 5.2 passes a too large id on to the `__in` lookup, where SQLite
+    raises OverflowError.
+    """
+
+    def _check_values(self, value):
+        for pk in value:
+            if read_id(str(pk)) is None:
+                raise forms.ValidationError(self.error_messages["invalid_pk_value"], code="invalid_pk_value", params={"pk": pk})
+        return super()._check_values(value)
+
+
 class AddRecipientForm(forms.Form):
     """A recipient to subscribe by hand: address, optional double opt-in and groups."""
 
@@ -96,7 +111,7 @@ class AddRecipientForm(forms.Form):
         required=False,
         help_text=_("The recipient stays pending until they click the link of the confirmation request."),
     )
-    groups = forms.ModelMultipleChoiceField(
+    groups = IdMultipleChoiceField(
         label=_("Groups"), queryset=Group.objects.none(), required=False, widget=forms.CheckboxSelectMultiple
     )
 
@@ -166,15 +181,15 @@ class StartTimeField(forms.DateTimeField):
 class SendForm(forms.Form):
     """The target of a sending and when it starts."""
 
-    groups = forms.ModelMultipleChoiceField(
+    groups = IdMultipleChoiceField(
         label=_("Only these groups"), queryset=Group.objects.none(), required=False, widget=forms.CheckboxSelectMultiple
     )
-    excluded_groups = forms.ModelMultipleChoiceField(
+    excluded_groups = IdMultipleChoiceField(
         label=_("Except these groups"), queryset=Group.objects.none(), required=False, widget=forms.CheckboxSelectMultiple
     )
     scheduled_at = StartTimeField()
 
-    filters = forms.ModelMultipleChoiceField(
+    filters = IdMultipleChoiceField(
         label=_("Only recipients matching these saved filters"),
         queryset=SavedFilter.objects.none(),
         required=False,

@@ -13,6 +13,7 @@ import queue
 import threading
 from concurrent.futures import Future, TimeoutError as FutureTimeoutError
 from email import policy
+from email.errors import MessageError
 from email.header import decode_header, make_header
 from email.parser import BytesParser
 
@@ -248,10 +249,18 @@ def _int_or_none(value):
 
 def parse_message(raw):
     """Split a stored message into headers, text and HTML bodies and attachment summaries."""
-    message = BytesParser(policy=policy.default).parsebytes(raw)
-    result = {"headers": [[name, _safe_str(value)] for name, value in message.items()], "text": None, "html": None}
+    try:
+        message = BytesParser(policy=policy.default).parsebytes(raw)
+        parts = list(message.walk())
+    except RecursionError:
+        # The parser recurses once per level of multipart nesting, so a
+        # message nested deeper than Python's recursion limit shows its
+        # top-level headers only.
+        message = BytesParser(policy=policy.default).parsebytes(raw, headersonly=True)
+        parts = []
+    result = {"headers": _header_rows(message), "text": None, "html": None}
     attachments = []
-    for part in message.walk():
+    for part in parts:
         if part.is_multipart():
             continue
         content_type = part.get_content_type()
@@ -275,11 +284,17 @@ def _part_text(part):
         return payload.decode("utf-8", "replace")
 
 
-def _safe_str(value):
-    try:
-        return str(value)
-    except (ValueError, TypeError, IndexError, AttributeError):
-        return ""
+def _header_rows(message):
+    """Return [name, value] rows of the message's headers, with the raw text of a header the email package cannot parse."""
+    rows = []
+    for name, raw_value in message.raw_items():
+        try:
+            value = str(message.policy.header_fetch_parse(name, raw_value))
+        except (ValueError, TypeError, IndexError, AttributeError, MessageError):
+            # Python 3.11 raises IndexError for a Message-ID such as "<<x>>".
+            value = raw_value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        rows.append([name, value])
+    return rows
 
 
 class SinkHandler:

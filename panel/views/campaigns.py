@@ -19,7 +19,7 @@ from panel.charts import bar_chart
 from panel.counts import cached_count
 from panel.engagement import sending_engagement
 from panel.forms import MessageForm, SendForm, TestSendForm
-from panel.paging import keyset_page
+from panel.paging import can_match, keyset_page
 from sending import dkim_signing
 from sending import services as sending_services
 from sending import statistics as sending_statistics
@@ -165,7 +165,8 @@ def message_test_send(request, message_id):
         messages.error(request, _("Enter from 1 to %(max)s addresses.") % {"max": MAX_TEST_ADDRESSES})
         return redirect("panel:message_detail", message_id=message.pk)
 
-    found = Recipient.objects.filter(account=request.account, email__in=addresses)
+    searchable = [address for address in addresses if can_match(address)]
+    found = Recipient.objects.filter(account=request.account, email__in=searchable)
     reachable = list(sending_services.recipients_in_target(message.list_id, recipient_ids=found.values("pk")))
     if not reachable:
         messages.error(request, _("None of these addresses is a subscribed recipient of the list."))

@@ -11,21 +11,21 @@ from lists.models import Group, List
 from panel.access import Role, console_view
 from panel.counts import subscription_counts
 from panel.forms import GroupForm, ListForm
-from panel.paging import keyset_page
+from panel.paging import keyset_page, read_id
 
 MAX_LISTS_SHOWN = 500
 
 
 def get_list(request, list_id):
     """Return the account's list `list_id` (a number or its text, as a form posts it), or raise Http404."""
-    if not str(list_id).isdigit() or len(str(list_id)) > 10:
+    if read_id(str(list_id)) is None or len(str(list_id)) > 10:
         raise Http404
     return get_object_or_404(List, account=request.account, list_id=list_id)
 
 
 def get_group(request, group_id):
     """Return a group of one of the account's lists, or raise Http404."""
-    if not str(group_id).isdigit() or len(str(group_id)) > 18:
+    if read_id(str(group_id)) is None:
         raise Http404
     return get_object_or_404(Group.objects.select_related("list"), list__account=request.account, pk=group_id)
 
