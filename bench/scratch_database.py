@@ -30,7 +30,7 @@ def start_django(**environment):
 
 
 def run_in_scratch_database(run, *args):
-    """Create the throwaway database, return run(*args), and drop the database whatever happens."""
+    """Create the throwaway database, return run(*args), and drop the database in a finally block."""
     from django.db import connection
     from django.test.utils import setup_test_environment, teardown_test_environment
 

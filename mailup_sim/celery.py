@@ -48,9 +48,9 @@ def configure_sqlite_broker(dbapi_connection, _connection_record):
         _switch_to_wal(cursor)
         # As for the platform's own database: in WAL mode a commit then
         # waits for no fsync(), which took about 7 ms of every publish on
-        # the 2-core test machine. A crash of the process loses nothing; a
-        # power cut may lose the last tasks, which beat's sweeps of queued
-        # mail, sendings, deliveries and webhook calls enqueue again.
+        # the 2-core test machine. A crash of the process loses nothing. A
+        # power cut may lose the last tasks, and then beat's sweeps of queued
+        # mail, sendings, deliveries and webhook calls enqueue them again.
         cursor.execute("PRAGMA synchronous = NORMAL")
     finally:
         cursor.close()

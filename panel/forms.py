@@ -337,8 +337,8 @@ class TrialPasswordForm(forms.Form):
         return cleaned
 
 
-# The longest text that MailUp's help allows for an SMS, ten Unicode parts
-# of 67 characters (sending.transactional_sms gives both of its limits).
+# The maximum SMS length in MailUp's help: ten Unicode parts of 67
+# characters. sending.transactional_sms lists both of its limits.
 MAX_SMS_CHARACTERS = max(transactional_sms.MAX_CHARACTERS.values())
 
 
